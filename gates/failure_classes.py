@@ -1,0 +1,187 @@
+"""The closed `failure_class` vocabulary: every way a stage can fail, what it means, what to do.
+
+This module is the single source of truth. Gates emit these names in their verdicts; the
+conductor's triage table maps each to its retry budget; the agent reads the meaning and the
+action in the tool result it gets back. Nothing else may invent a class: the output schema of
+every gate is an enum of exactly these names.
+
+    >>> FailureClass.SIZE_NOT_REDUCED.action
+    <Action.REPAIR_AND_RETRY: 'repair_and_retry'>
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Action(str, Enum):
+    """What a failure implies for the run."""
+
+    RETRY_ONCE = "retry_once"  # transient: the same call again may work, once
+    REPAIR_AND_RETRY = "repair_and_retry"  # the agent changes something (recipe, flags) and retries
+    INFEASIBLE = "infeasible"  # this model/recipe cannot work here: stop, decision INFEASIBLE
+    ASK_HUMAN = "ask_human"  # only a person may decide (or a policy file that speaks for one)
+    STOP = "stop"  # the run has its answer (e.g. a regression); no retry can change it honestly
+
+
+class Decision(str, Enum):
+    """The run's final decision; each has one exit code (DESIGN.md, Exit codes)."""
+
+    ACCEPT = "ACCEPT"
+    REGRESSION = "REGRESSION"
+    ANOMALOUS = "ANOMALOUS"
+    INFEASIBLE = "INFEASIBLE"
+    NEEDS_HUMAN = "NEEDS_HUMAN"
+    CONFIG_ERROR = "CONFIG_ERROR"
+    SYSTEMIC = "SYSTEMIC"
+    BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    INTERRUPTED = "INTERRUPTED"
+
+
+EXIT_CODES: dict[Decision, int] = {
+    Decision.ACCEPT: 0,
+    Decision.REGRESSION: 10,
+    Decision.ANOMALOUS: 11,
+    Decision.INFEASIBLE: 12,
+    Decision.NEEDS_HUMAN: 13,
+    Decision.CONFIG_ERROR: 2,
+    Decision.SYSTEMIC: 3,
+    Decision.BUDGET_EXHAUSTED: 4,
+    Decision.INTERNAL_ERROR: 5,
+    Decision.INTERRUPTED: 130,
+}
+
+
+class FailureClass(str, Enum):
+    """Closed vocabulary. `meaning`, `action`, `emitted_by` and `terminal_decision` are below."""
+
+    # upstream set
+    INFRA_TRANSIENT = "INFRA_TRANSIENT"
+    MODEL_UNSUPPORTED = "MODEL_UNSUPPORTED"
+    QUANT_COVERAGE_FAILURE = "QUANT_COVERAGE_FAILURE"
+    SIZE_NOT_REDUCED = "SIZE_NOT_REDUCED"
+    CHECKPOINT_NOT_SERVABLE = "CHECKPOINT_NOT_SERVABLE"
+    DEPLOYMENT_HEALTH_FAILED = "DEPLOYMENT_HEALTH_FAILED"
+    EVAL_JUDGE_FAILED = "EVAL_JUDGE_FAILED"
+    SAMPLE_ACCOUNTING_FAILED = "SAMPLE_ACCOUNTING_FAILED"
+    EXTERNAL_BASELINE_MISMATCH = "EXTERNAL_BASELINE_MISMATCH"
+    VERBOSITY_EXCEEDED = "VERBOSITY_EXCEEDED"
+    USER_CONFIG_ERROR = "USER_CONFIG_ERROR"
+    UNKNOWN = "UNKNOWN"
+    # this project
+    INFERENCE_FAILED = "INFERENCE_FAILED"
+    REPORTED_MISMATCH = "REPORTED_MISMATCH"
+    INDETERMINATE = "INDETERMINATE"
+    CACHING_DETECTED = "CACHING_DETECTED"
+    GATE_ERROR = "GATE_ERROR"
+    ACCURACY_REGRESSION = "ACCURACY_REGRESSION"
+    ANOMALOUS_GAIN = "ANOMALOUS_GAIN"
+    COMPARISON_NOT_LIKE_FOR_LIKE = "COMPARISON_NOT_LIKE_FOR_LIKE"
+    HARDWARE_UNAVAILABLE = "HARDWARE_UNAVAILABLE"
+    SKILL_FAILED = "SKILL_FAILED"
+
+    @property
+    def meaning(self) -> str:
+        return _INFO[self][0]
+
+    @property
+    def action(self) -> Action:
+        return _INFO[self][1]
+
+    @property
+    def emitted_by(self) -> tuple[str, ...]:
+        return _INFO[self][2]
+
+    @property
+    def terminal_decision(self) -> Decision:
+        """The decision a run ends with when this class is final (budget spent or no retry)."""
+        return _INFO[self][3]
+
+
+_D = Decision
+_A = Action
+# class -> (meaning, action, emitted by, decision when it ends the run)
+_INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
+    FailureClass.INFRA_TRANSIENT: (
+        "Infrastructure hiccup (connection refused mid-run, a run still RUNNING, a timeout): the same call may succeed.",
+        _A.RETRY_ONCE, ("serve", "eval_run", "conductor"), _D.SYSTEMIC),
+    FailureClass.MODEL_UNSUPPORTED: (
+        "The recipe quantized nothing in this model (no module matched): this model/recipe pair is not supported.",
+        _A.INFEASIBLE, ("ptq",), _D.INFEASIBLE),
+    FailureClass.QUANT_COVERAGE_FAILURE: (
+        "Some layers the recipe should cover are stored unquantized, or the declared quantization disagrees with the tensors.",
+        _A.REPAIR_AND_RETRY, ("ptq",), _D.INFEASIBLE),
+    FailureClass.SIZE_NOT_REDUCED: (
+        "The quantized checkpoint's weights are not smaller than the source's (beyond the documented allowance).",
+        _A.REPAIR_AND_RETRY, ("ptq",), _D.INFEASIBLE),
+    FailureClass.CHECKPOINT_NOT_SERVABLE: (
+        "Files a server needs are missing or unreadable, or no server available here can load this checkpoint.",
+        _A.REPAIR_AND_RETRY, ("ptq", "serve", "conductor"), _D.INFEASIBLE),
+    FailureClass.DEPLOYMENT_HEALTH_FAILED: (
+        "The server never became healthy within its ceiling, or does not list the model it was asked to serve.",
+        _A.REPAIR_AND_RETRY, ("serve",), _D.SYSTEMIC),
+    FailureClass.EVAL_JUDGE_FAILED: (
+        "The scorer could not parse or judge the responses (answer extraction failed for too many samples).",
+        _A.REPAIR_AND_RETRY, ("eval_run",), _D.ANOMALOUS),
+    FailureClass.SAMPLE_ACCOUNTING_FAILED: (
+        "Samples scored differ from samples expected, or counts are missing: the score covers an unknown subset.",
+        _A.REPAIR_AND_RETRY, ("eval_run",), _D.ANOMALOUS),
+    FailureClass.EXTERNAL_BASELINE_MISMATCH: (
+        "Our baseline score does not reproduce the reference score declared for it: the evaluation setup is suspect.",
+        _A.ASK_HUMAN, ("compare",), _D.ANOMALOUS),
+    FailureClass.VERBOSITY_EXCEEDED: (
+        "The candidate's average completion length differs from the baseline's by more than the allowed fraction.",
+        _A.STOP, ("verbosity",), _D.REGRESSION),
+    FailureClass.USER_CONFIG_ERROR: (
+        "The input or configuration is invalid (unreadable JSON, schema violation, NaN, wrong type, unknown field).",
+        _A.STOP, ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "conductor"), _D.CONFIG_ERROR),
+    FailureClass.UNKNOWN: (
+        "A failure the vocabulary does not name (a terminal status nobody recognises): a person must look.",
+        _A.ASK_HUMAN, ("eval_run", "conductor"), _D.NEEDS_HUMAN),
+    FailureClass.INFERENCE_FAILED: (
+        "The model did not generate: every response empty or errored, generation raised, or the canary got no completion.",
+        _A.REPAIR_AND_RETRY, ("serve", "eval_run"), _D.INFEASIBLE),
+    FailureClass.REPORTED_MISMATCH: (
+        "The score a tool reported disagrees with the score re-derived from its own per-sample records.",
+        _A.ASK_HUMAN, ("eval_run",), _D.ANOMALOUS),
+    FailureClass.INDETERMINATE: (
+        "The noise (stderr of the difference) is too large to tell a threshold-sized drop from chance: more samples needed.",
+        _A.ASK_HUMAN, ("compare",), _D.ANOMALOUS),
+    FailureClass.CACHING_DETECTED: (
+        "The candidate's results look served from a cache (identical to the baseline's, or an eval cache was used).",
+        _A.REPAIR_AND_RETRY, ("audit",), _D.ANOMALOUS),
+    FailureClass.GATE_ERROR: (
+        "A gate crashed, timed out or printed output that violates its schema: the gate fails closed.",
+        _A.RETRY_ONCE, ("conductor",), _D.INTERNAL_ERROR),
+    FailureClass.ACCURACY_REGRESSION: (
+        "The candidate drops by more than the threshold on at least one task.",
+        _A.STOP, ("compare",), _D.REGRESSION),
+    FailureClass.ANOMALOUS_GAIN: (
+        "The candidate gains implausibly much (more than 0.05 of scale), or a score lies outside its declared scale.",
+        _A.ASK_HUMAN, ("compare",), _D.ANOMALOUS),
+    FailureClass.COMPARISON_NOT_LIKE_FOR_LIKE: (
+        "Baseline and candidate differ in task set or evaluation settings (backend, few-shot, limit, generation).",
+        _A.REPAIR_AND_RETRY, ("compare",), _D.ANOMALOUS),
+    FailureClass.HARDWARE_UNAVAILABLE: (
+        "The recipe or server needs hardware this machine lacks (e.g. NVFP4 needs a CUDA GPU).",
+        _A.INFEASIBLE, ("conductor",), _D.INFEASIBLE),
+    FailureClass.SKILL_FAILED: (
+        "A skill exited with an error that no more specific class describes; its log tail is the evidence.",
+        _A.REPAIR_AND_RETRY, ("conductor",), _D.SYSTEMIC),
+}
+
+assert set(_INFO) == set(FailureClass), "every failure class needs its meaning, action, emitter and decision"
+
+ALL: tuple[str, ...] = tuple(fc.value for fc in FailureClass)
+
+
+def describe(fc: FailureClass | str) -> dict[str, object]:
+    """A JSON-ready description, as the agent sees it in a tool result."""
+    fc = FailureClass(fc)
+    return {
+        "failure_class": fc.value,
+        "meaning": fc.meaning,
+        "action": fc.action.value,
+        "terminal_decision": fc.terminal_decision.value,
+    }
