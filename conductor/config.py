@@ -1,0 +1,137 @@
+"""ReleaseConfig: everything a run needs, validated before anything runs.
+
+Built from CLI flags or a release YAML (flags win over the file). An invalid config is exit 2
+with a sentence naming the field (`ConfigError`).
+
+    cfg = load_config(yaml_path="release.yaml", overrides={"recipe": "fp8"})
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
+DEFAULT_TASKS = ["conductor_facts_mc", "conductor_facts_gen"]
+
+ProviderName = Literal["auto", "anthropic", "autopilot", "scripted", "replay"]
+
+
+class Budgets(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    max_turns: int = Field(default=80, ge=1, description="model turns in the whole run")
+    max_input_tokens: int = Field(default=3_000_000, ge=1)
+    max_output_tokens: int = Field(default=200_000, ge=1)
+    max_cost_usd: float = Field(default=10.0, gt=0)
+    max_wall_s: float = Field(default=6 * 3600, gt=0, description="wall-clock limit of the whole run")
+    max_stage_attempts: int = Field(default=4, ge=1, description="skill calls per stage, all classes together")
+    gate_timeout_s: float = Field(default=120, gt=0)
+
+
+class EvalSettingsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    backend: Literal["auto", "hf", "endpoint"] = Field(
+        default="auto", description="auto: endpoint when both checkpoints can be served, else in-process hf for both")
+    limit: Optional[int] = Field(default=None, ge=1, description="samples per task (None = whole task)")
+    batch_size: int = Field(default=8, ge=1)
+    num_fewshot: Optional[int] = Field(default=None, ge=0)
+    timeout_s: float = Field(default=3 * 3600, gt=0)
+
+
+class ServeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    load_ceiling_s: float = Field(default=900, gt=0, description="health must be 200 within this")
+    max_model_len: int = Field(default=2048, ge=128)
+    skip: bool = Field(default=False, description="do not start a server (no vLLM here); the serve stage is then INFEASIBLE for the endpoint path, recorded")
+
+
+class ReleaseConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    model: str = Field(default=EMBEDDED_MODEL, description="HF checkpoint directory, or embedded:smollm2-135m-instruct")
+    recipe: str = Field(default="fp8", description="quantization recipe name (fp8, int8_sq, int4_awq, nvfp4) or a recipe file")
+    tasks: list[str] = Field(default_factory=lambda: list(DEFAULT_TASKS), min_length=1)
+    threshold: float = Field(default=0.01, gt=0, lt=1, description="allowed drop, fraction of the score's scale")
+    threshold_kind: Literal["absolute", "relative"] = "absolute"
+    anomalous_gain: float = Field(default=0.05, gt=0, lt=1)
+    verbosity_tolerance: float = Field(default=0.05, gt=0, le=1)
+    calib_size: int = Field(default=64, ge=1, le=100_000)
+    provider: ProviderName = "auto"
+    provider_model: str = Field(default="claude-sonnet-4-5", description="model name for the anthropic provider")
+    base_url: Optional[str] = Field(default=None, description="Anthropic-compatible endpoint (e.g. a self-hosted vLLM /v1/messages)")
+    workspace: Optional[str] = Field(default=None, description="run folder; default ./runs/<run_id>")
+    policy_file: Optional[str] = Field(default=None, description="headless approvals policy (YAML)")
+    budgets: Budgets = Field(default_factory=Budgets)
+    eval: EvalSettingsConfig = Field(default_factory=EvalSettingsConfig)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks_unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("task names must be unique")
+        if any(not t.strip() for t in v):
+            raise ValueError("task names must be non-empty")
+        return v
+
+    @field_validator("policy_file")
+    @classmethod
+    def _policy_exists(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"policy file {v!r} does not exist")
+        return v
+
+    def resolved_provider(self, env: Optional[dict[str, str]] = None) -> str:
+        """auto -> anthropic when ANTHROPIC_API_KEY is set, else autopilot."""
+        env = os.environ if env is None else env
+        if self.provider != "auto":
+            return self.provider
+        return "anthropic" if env.get("ANTHROPIC_API_KEY") else "autopilot"
+
+
+class ConfigError(Exception):
+    """Invalid configuration: the message is one sentence naming the field."""
+
+
+def _sentence(err: ValidationError) -> str:
+    e = err.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in e["loc"]) or "(config)"
+    more = len(err.errors()) - 1
+    return f"invalid config field '{loc}': {e['msg']}" + (f" (and {more} more)" if more else "")
+
+
+def load_config(yaml_path: Optional[str] = None, overrides: Optional[dict[str, Any]] = None) -> ReleaseConfig:
+    data: dict[str, Any] = {}
+    if yaml_path:
+        try:
+            loaded = yaml.safe_load(Path(yaml_path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read release file {yaml_path!r}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"release file {yaml_path!r} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"release file {yaml_path!r} must hold a mapping of fields, not {type(loaded).__name__}")
+        data.update(loaded)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if "." in key:  # nested override, e.g. "eval.limit"
+            head, tail = key.split(".", 1)
+            data.setdefault(head, {})
+            if isinstance(data[head], dict):
+                data[head][tail] = value
+        else:
+            data[key] = value
+    try:
+        return ReleaseConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_sentence(exc)) from None
