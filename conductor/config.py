@@ -64,7 +64,7 @@ class ReleaseConfig(BaseModel):
     verbosity_tolerance: float = Field(default=0.05, gt=0, le=1)
     calib_size: int = Field(default=64, ge=1, le=100_000)
     provider: ProviderName = "auto"
-    provider_model: str = Field(default="claude-sonnet-4-5", description="model name for the anthropic provider")
+    provider_model: str = Field(default="claude-sonnet-4-6", description="model name for the anthropic provider")
     base_url: Optional[str] = Field(default=None, description="Anthropic-compatible endpoint (e.g. a self-hosted vLLM /v1/messages)")
     workspace: Optional[str] = Field(default=None, description="run folder; default ./runs/<run_id>")
     policy_file: Optional[str] = Field(default=None, description="headless approvals policy (YAML)")

@@ -263,6 +263,8 @@ def run_cli(spec: GateSpec[Any], argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         return _emit(invalid_verdict(spec.name, format_validation_error(exc), _jsonable_errors(exc)),
                      EXIT_INVALID)
+    except Exception as exc:  # a collector bug fails closed with a verdict, never a traceback
+        return _emit(_gate_error(spec.name, "the collector", exc), EXIT_FAIL)
 
     if args.facts_out:
         atomic_write_text(args.facts_out, facts.model_dump_json(indent=2) + "\n")
@@ -270,12 +272,15 @@ def run_cli(spec: GateSpec[Any], argv: Sequence[str] | None = None) -> int:
     try:
         verdict = spec.decide(facts)
     except Exception as exc:  # a bug in a decision must fail closed, never pass
-        v = Verdict(gate=spec.name, passed=False, failure_class=FailureClass.GATE_ERROR,
-                    detail=f"the decision function raised {type(exc).__name__}: {exc}",
-                    checks=[Check(name="decision_ran", passed=False, detail=str(exc),
-                                  failure_class=FailureClass.GATE_ERROR)])
-        return _emit(v, EXIT_FAIL)
+        return _emit(_gate_error(spec.name, "the decision function", exc), EXIT_FAIL)
     return _emit(verdict, EXIT_PASS if verdict.passed else EXIT_FAIL)
+
+
+def _gate_error(gate: str, where: str, exc: Exception) -> Verdict:
+    msg = f"{where} raised {type(exc).__name__}: {exc}"
+    return Verdict(gate=gate, passed=False, failure_class=FailureClass.GATE_ERROR, detail=msg,
+                   checks=[Check(name="gate_ran", passed=False, detail=msg,
+                                 failure_class=FailureClass.GATE_ERROR)])
 
 
 def _read_facts(spec: GateSpec[Any], source: str) -> Any:

@@ -1,0 +1,4 @@
+from gates.compare import SPEC
+from gates.contract import run_cli
+
+raise SystemExit(run_cli(SPEC))
