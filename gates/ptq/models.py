@@ -1,0 +1,106 @@
+"""Facts for the ptq gate: what the source and exported checkpoints' headers and JSON files say.
+
+The collector fills these from raw files; the decision reads nothing else. Weight matrices (every
+`*.weight` tensor with two or more dimensions: linear layers, embeddings, lm_head) are grouped by
+name pattern (layer indices replaced by `*`) and by everything the decision looks at, so the facts
+of a 1000-layer MoE stay a few dozen groups while every count stays exact.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from gates.contract import StrictModel
+from gates.recipes import Recipe, ScaleName
+
+NAMES_CAP = 32  # names kept per group; `count` is always exact
+
+
+class WeightFile(StrictModel):
+    name: str = Field(description="path relative to the checkpoint directory")
+    file_bytes: int = Field(ge=0)
+    tensor_bytes: int = Field(ge=0, description="sum of the tensors' data_offsets spans")
+    tensors: int = Field(ge=0)
+    error: Optional[str] = Field(default=None, description="why the header cannot be trusted")
+
+
+class CheckpointSide(StrictModel):
+    """One checkpoint, as its safetensors headers describe it."""
+
+    path: str
+    weight_files: list[WeightFile]
+    tensor_bytes: int = Field(ge=0)
+    file_bytes: int = Field(ge=0)
+    tensors: int = Field(ge=0)
+    matrix_dtypes: dict[str, int] = Field(description="weight matrices per stored dtype")
+    dominant_matrix_dtype: Optional[str] = Field(description="dtype holding most weight-matrix bytes")
+
+
+class FileProblem(StrictModel):
+    file: str
+    problem: str
+
+
+class ServingFiles(StrictModel):
+    """What a server needs from the export directory, and what it would not find."""
+
+    export_exists: bool
+    present: list[str]
+    missing: list[str] = Field(description="required files (or roles) absent")
+    missing_from_source: list[str] = Field(
+        default_factory=list, description="tokenizer/generation files the source ships but the export lacks")
+    unreadable: list[FileProblem] = Field(description="files present but corrupt, truncated or inconsistent")
+    tensors_missing: int = Field(ge=0, description="source tensors absent from the export")
+    tensors_missing_names: list[str] = Field(max_length=NAMES_CAP)
+
+
+class Declaration(StrictModel):
+    """One place the export declares its quantization."""
+
+    file: Literal["hf_quant_config.json", "config.json"]
+    quant_method: Optional[str] = None
+    quant_algo: Optional[str]
+    kv_cache_quant_algo: Optional[str] = None
+    exclude_modules: list[str] = Field(description="exclude_modules (hf_quant_config) or ignore (config.json)")
+    quantized_layers: Optional[int] = Field(default=None, ge=0, description="MIXED_PRECISION entries, if any")
+    quantized_layer_algos: list[str] = Field(default_factory=list)
+
+
+class LayerGroup(StrictModel):
+    """Weight matrices with the same name pattern and the same observed and expected state."""
+
+    pattern: str = Field(min_length=1, description="module name with layer indices replaced by '*'")
+    count: int = Field(ge=1)
+    names: list[str] = Field(min_length=1, max_length=NAMES_CAP)
+    params: int = Field(ge=0, description="logical weights in the group (source shape)")
+    source_dtype: Optional[str] = Field(description="dtype in the source; null: not in the source")
+    stored_dtype: str
+    shape: Literal["same", "packed", "changed", "new"] = Field(
+        description="vs the source: same, packed (half the elements in a byte dtype), changed, new")
+    scales: list[ScaleName] = Field(description="scale tensors stored next to the weight")
+    recipe: Literal["covered", "excluded", "not_covered"]
+    recipe_pattern: Optional[str] = Field(description="the recipe pattern that decided `recipe`")
+    declared_algo: Optional[str] = Field(description="algorithm the export declares for it; null: unquantized")
+
+
+class ConfigDrift(StrictModel):
+    key: str = Field(description="dotted config.json key")
+    source: str = Field(description="JSON of the source value (truncated)")
+    export: str = Field(description="JSON of the export value (truncated)")
+    kind: Literal["shape", "behaviour"]
+
+
+class PtqFacts(StrictModel):
+    recipe: Recipe
+    source: CheckpointSide
+    export: Optional[CheckpointSide] = Field(description="null when the export directory does not exist")
+    serving: ServingFiles
+    declarations: list[Declaration] = Field(max_length=2)
+    kv_scale_tensors: int = Field(ge=0, description="k_scale / v_scale tensors in the export")
+    layers: list[LayerGroup]
+    config_drift: list[ConfigDrift]
+    config_allowed: list[str] = Field(default_factory=list, description="config differences judged harmless")
+    size_tolerance: float = Field(default=0.02, ge=0, le=0.5,
+                                  description="allowed growth when the source is already at the recipe's precision")
