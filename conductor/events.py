@@ -2,7 +2,8 @@
 
 The transcript writer, the headless printer and the TUI are all consumers of the same stream
 (`EventBus`). Events are pydantic models in one discriminated union on `type`; the JSON Schema
-of the stream is committed at conductor/schemas/events.schema.json (`python -m conductor.schemas`).
+of one transcript line is committed at conductor/schemas/transcript.schema.json
+(`python -m conductor.schemas`).
 
     >>> bus = EventBus()
     >>> seen = []
@@ -136,6 +137,7 @@ class SkillFinished(_Event):
     result: dict[str, Any] = Field(default_factory=dict)  # the skill's result.json (replay serves it)
     error: Optional[str] = None
     timed_out: bool = False
+    failure_class: Optional[str] = None  # how the conductor classified a failed attempt (replay needs it)
 
 
 class GateVerdict(_Event):

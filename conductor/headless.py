@@ -1,0 +1,120 @@
+"""Headless output: one readable line per meaningful event on stderr, and with --json one JSON
+object per event on stdout, the last being the run_finished result event.
+
+The JSON stream carries every event, ephemeral ones included (budget, skill_progress), except
+`text_delta` (the complete text arrives in the next assistant_message) and `skill_log` (the lines
+are in the log file whose path skill_started gives). Both streams are redacted when a Redactor
+is given (the transcript writer redacts on its own).
+
+    printer = HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None)
+    bus.subscribe(printer)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any, Callable, Optional, TextIO
+
+from conductor.redact import Redactor
+from conductor.transcript import dumps_line
+
+JSON_SKIPPED = frozenset({"text_delta", "skill_log"})
+WIDTH = 160  # longest human line before it is cut
+
+
+def _cut(text: str, n: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _args(inp: dict[str, Any]) -> str:
+    return _cut(", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in inp.items()), 80)
+
+
+def _agent_text(ev: Any) -> Optional[str]:
+    text = " ".join(b.get("text", "") for b in ev.content if b.get("type") == "text").strip()
+    cut = "" if ev.stop_reason in (None, "end_turn", "tool_use") else f" [stop: {ev.stop_reason}]"
+    return f"agent: {_cut(text)}{cut}" if text or cut else None
+
+
+def _skill_finished(ev: Any) -> str:
+    how = "ok" if ev.ok else ("timed out" if ev.timed_out else f"failed (exit {ev.exit_code})")
+    tail = f": {_cut(ev.error, 100)}" if ev.error and not ev.ok else ""
+    return f"skill {ev.skill} {how} in {ev.duration_s:.1f}s{tail}"
+
+
+def _gate(ev: Any) -> str:
+    v = ev.verdict
+    if v.get("pass"):
+        return f"gate {ev.gate} PASS ({ev.duration_s:.1f}s)"
+    return f"gate {ev.gate} FAIL {v.get('failure_class')}: {_cut(str(v.get('detail', '')), 110)}"
+
+
+def _finished(ev: Any) -> str:
+    return (f"finished: {ev.decision} (exit {ev.exit_code}) in {ev.wall_s:.1f}s; {ev.turns} turns, "
+            f"{ev.input_tokens + ev.output_tokens} tokens, ${ev.cost_usd:.4f}; transcript {ev.transcript}")
+
+
+_FORMATS: dict[str, Callable[[Any], Optional[str]]] = {
+    "run_started": lambda e: f"run {e.run_id} {'resumed' if e.resumed_from else 'started'} in {e.workspace}: "
+                             + " -> ".join(str(s.get("stage")) for s in e.plan),
+    "stage_opened": lambda e: f"== stage {e.stage}" + (f" (attempt {e.attempt})" if e.attempt > 1 else ""),
+    "assistant_message": _agent_text,
+    "tool_call": lambda e: f"-> {e.name}({_args(e.input)})",
+    "tool_result": lambda e: f"<- {e.name} error: {_cut(e.content, 110)}" if e.is_error else None,
+    "skill_started": lambda e: f"skill {e.skill} started (log: {e.log_path})",
+    "skill_finished": _skill_finished,
+    "gate_verdict": _gate,
+    "stage_retry": lambda e: f"retry {e.stage} after {e.failure_class}: {e.retries_left} of {e.budget_for_class} left",
+    "stage_sealed": lambda e: f"stage {e.stage} sealed ({len(e.artifacts)} artifacts, {e.duration_s:.1f}s)",
+    "approval_requested": lambda e: f"needs a person ({e.kind}): {_cut(e.question, 110)}",
+    "approval_decided": lambda e: f"answered {e.answer} by {e.by}" + (f": {_cut(e.text, 80)}" if e.text else ""),
+    "human_message": lambda e: f"human: {_cut(e.text)}",
+    "run_paused": lambda e: "paused" if e.paused else "resumed",
+    "warning": lambda e: f"warning: {_cut(e.message, 140)}",
+    "decision": lambda e: f"DECISION {e.decision} (exit {e.exit_code}): {_cut(e.reason, 120)}",
+    "run_finished": _finished,
+}
+
+
+def describe_event(event: Any) -> Optional[str]:
+    """A one-line human summary of an event, or None for events a reader need not see."""
+    fmt = _FORMATS.get(getattr(event, "type", ""))
+    return fmt(event) if fmt is not None else None
+
+
+class HeadlessPrinter:
+    """EventBus listener for unattended runs. Cheap: one format and one write per event."""
+
+    def __init__(self, stream: Optional[TextIO] = None, json_stream: Optional[TextIO] = None,
+                 redactor: Optional[Redactor] = None, clock: Callable[[], float] = time.monotonic):
+        self._stream = sys.stderr if stream is None else stream
+        self._json = json_stream
+        self._redactor = redactor
+        self._clock = clock
+        self._t0 = clock()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        line = describe_event(event)
+        with self._lock:
+            if line is not None:
+                self._human(line)
+            if self._json is not None and event.type not in JSON_SKIPPED:
+                self._emit_json(event)
+
+    def _human(self, line: str) -> None:
+        if self._redactor is not None:
+            line = self._redactor.redact_text(line)
+        self._stream.write(f"[{self._clock() - self._t0:7.1f}s] {line[:WIDTH]}\n")
+        self._stream.flush()
+
+    def _emit_json(self, event: Any) -> None:
+        data = event.model_dump(mode="json")
+        if self._redactor is not None:
+            data = self._redactor.redact_obj(data)
+        self._json.write(dumps_line(data) + "\n")
+        self._json.flush()

@@ -1,0 +1,3 @@
+from tests.fakegates import emit, verdict
+
+emit(verdict("exit3", True), 3, facts={"x": 1})

@@ -1,0 +1,160 @@
+"""run_gate fails closed: every way a gate can misbehave becomes a schema-valid GATE_ERROR verdict."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import jsonschema
+import pytest
+
+from conductor.executor import LocalExecutor
+from conductor.gate_runner import gate_error_verdict, regate_on_facts, run_gate
+from conductor.skill import GateCall
+from conductor.workspace import Workspace
+from tests.fakegates import loader as fake_loader
+from tests.proctools import wait_dead
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return Workspace(tmp_path / "run").create()
+
+
+def fake(ws, name, *args, timeout_s=20.0, **kw):
+    out = ws.stages_dir / "s" / "attempt-1"
+    kw.setdefault("schema_loader", fake_loader)
+    return run_gate(GateCall(gate=name, args=list(args)), executor=LocalExecutor(), workspace=ws, out_dir=out,
+                    timeout_s=timeout_s, module_prefix="tests.fakegates", **kw)
+
+
+def verbosity_loader(gate, kind):
+    """The committed schema when the gates engineer has committed it, else what the models generate."""
+    from gates.schemas import SCHEMA_DIR, generated
+
+    path = SCHEMA_DIR / f"{gate}.{kind}.schema.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    return generated(gate)[f"{gate}.{kind}.schema.json"]
+
+
+def assert_valid_output(run, loader=fake_loader):
+    jsonschema.Draft202012Validator(loader(run.gate, "output")).validate(run.verdict)
+
+
+def test_a_passing_gate(ws):
+    run = fake(ws, "ok")
+    assert run.passed and run.error is None and run.exit_code == 0
+    assert run.facts == {"x": 1} and run.facts_path == "stages/s/attempt-1/ok.facts.json"
+    assert run.argv[1:3] == ["-m", "tests.fakegates.ok"] and run.argv[-2] == "--facts-out"
+    assert run.log_path == "stages/s/attempt-1/ok.log"
+
+
+def test_a_failing_gate_keeps_its_own_verdict(ws):
+    run = fake(ws, "fail")
+    assert not run.passed and run.failure_class == "SIZE_NOT_REDUCED" and run.error is None
+    assert run.facts == {"x": 2}
+
+
+def test_exit_2_passes_through_as_user_config_error(ws):
+    run = fake(ws, "usage")
+    assert run.exit_code == 2 and run.failure_class == "USER_CONFIG_ERROR" and run.error is None
+    assert run.facts is None
+
+
+@pytest.mark.parametrize("name, why", [
+    ("crash", r"printed nothing on stdout"),
+    ("segv", r"crashed: it was killed by signal 11"),
+    ("exit3", r"crashed: it exited with code 3"),
+    ("garbage", r"not exactly one JSON object"),
+    ("two_objects", r"not exactly one JSON object"),
+    ("silent", r"printed nothing"),
+    ("wrong_exit", r"says pass but .* exit code 1"),
+    ("fail_exit0", r"says fail .* exit code 0"),
+    ("schema_invalid", r"violates its output schema at pass"),
+    ("unknown_class", r"violates its output schema at failure_class"),
+    ("inconsistent", r"says pass but carries failure_class 'SIZE_NOT_REDUCED'"),
+    ("wrong_name", r"names gate 'ptq', but gate 'wrong_name' was run"),
+    ("no_facts", r"wrote no facts"),
+    ("bad_facts", r"facts violate its input schema at x"),
+    ("nan_facts", r"facts file .* is not valid JSON"),
+    ("usage_wrong_class", r"exited 2 .* not USER_CONFIG_ERROR"),
+])
+def test_misbehaving_gates_fail_closed(ws, name, why):
+    run = fake(ws, name)
+    assert not run.passed and run.failure_class == "GATE_ERROR"
+    assert re.search(why, run.error), run.error
+    assert run.verdict["detail"] == run.error and run.facts is None
+    assert set(run.verdict["evidence"]) == {"exit_code", "timed_out", "stdout_head", "log_tail"}
+    assert_valid_output(run)
+
+
+def test_crash_evidence_carries_the_log_tail(ws):
+    run = fake(ws, "crash")
+    assert any("RuntimeError: boom" in line for line in run.verdict["evidence"]["log_tail"])
+
+
+def test_a_hanging_gate_is_killed_with_its_children(ws):
+    t0 = time.monotonic()
+    run = fake(ws, "hang", timeout_s=1.0)
+    assert time.monotonic() - t0 < 6
+    assert run.failure_class == "GATE_ERROR" and "timed out after 1 s" in run.error
+    assert run.verdict["evidence"]["timed_out"] is True
+    grandchild = int(run.verdict["evidence"]["log_tail"][0])
+    assert wait_dead([grandchild]) == []
+
+
+def test_an_unknown_gate_module_fails_closed(ws):
+    run = fake(ws, "no_such_gate")
+    assert run.failure_class == "GATE_ERROR" and "No module named" in " ".join(run.verdict["evidence"]["log_tail"])
+
+
+def test_a_gate_without_committed_schema_fails_closed(ws):
+    def missing(gate, kind):
+        raise FileNotFoundError(gate)
+
+    run = fake(ws, "ok", schema_loader=missing)
+    assert run.failure_class == "GATE_ERROR" and "no committed output schema" in run.error
+
+
+def test_gate_names_cannot_smuggle_module_paths(ws):
+    with pytest.raises(ValueError):
+        fake(ws, "ok.sub")
+
+
+def test_the_same_gate_twice_in_one_folder_keeps_both_facts(ws):
+    a, b = fake(ws, "ok"), fake(ws, "ok")
+    assert a.facts_path.endswith("ok.facts.json") and b.facts_path.endswith("ok-2.facts.json")
+
+
+def test_regate_on_facts_decides_again_with_new_arguments(ws):
+    out = ws.root / "replay"
+    kw = dict(executor=LocalExecutor(), workspace=ws, out_dir=out, timeout_s=20,
+              module_prefix="tests.fakegates", schema_loader=fake_loader)
+    assert regate_on_facts("echo_input", {"x": 0.5}, **kw).passed
+    strict = regate_on_facts("echo_input", {"x": 0.5}, extra_args=["--limit", "0.1"], **kw)
+    assert strict.failure_class == "ACCURACY_REGRESSION" and strict.facts == {"x": 0.5}
+
+
+def test_synthesized_verdict_is_valid_against_a_real_gate_schema():
+    schema = verbosity_loader("verbosity", "output")
+    jsonschema.Draft202012Validator(schema).validate(gate_error_verdict("verbosity", "the gate crashed"))
+
+
+VERBOSITY_FACTS = {
+    "baseline": {"tasks": {"gen": {"avg_completion_tokens": 40.0, "samples": 100, "complete": True}}},
+    "candidate": {"tasks": {"gen": {"avg_completion_tokens": 41.0, "samples": 100, "complete": True}}},
+    "tolerance": 0.05,
+}
+
+
+def test_the_real_verbosity_gate(ws):
+    kw = dict(executor=LocalExecutor(), workspace=ws, out_dir=ws.root / "g", timeout_s=60,
+              schema_loader=verbosity_loader)
+    ok = regate_on_facts("verbosity", VERBOSITY_FACTS, **kw)
+    assert ok.passed and ok.error is None and ok.facts["tolerance"] == 0.05, ok.verdict
+    tight = regate_on_facts("verbosity", VERBOSITY_FACTS, extra_args=["--tolerance", "0.01"], **kw)
+    assert tight.failure_class == "VERBOSITY_EXCEEDED" and tight.error is None
+    bad = regate_on_facts("verbosity", {**VERBOSITY_FACTS, "tolerance": "wide"}, **kw)
+    assert bad.exit_code == 2 and bad.failure_class == "USER_CONFIG_ERROR" and bad.error is None
