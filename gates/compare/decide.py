@@ -241,15 +241,18 @@ def _samples_needed(n: Optional[int], mde: float, allowed: float, binomial: Opti
     current n scaled by (mde / allowed)^2, since a stderr shrinks as 1 / sqrt(n)."""
     if allowed <= 0:
         return None, "no sample count resolves a zero threshold"
-    if binomial is not None:
-        (pb, pc) = binomial
-        need = z * z * (pb * (1.0 - pb) + pc * (1.0 - pc)) / (allowed * allowed)
-        rule = "z^2 (p_b q_b + p_c q_c) / allowed^2 (binomial)"
-    elif n:
-        need = n * (mde / allowed) ** 2
-        rule = "n * (z*se_diff / allowed)^2"
-    else:
-        return None, "sample count unknown"
+    try:  # a denormal allowed drop overflows the square: that is "unreachable", not a crash
+        if binomial is not None:
+            (pb, pc) = binomial
+            need = z * z * (pb * (1.0 - pb) + pc * (1.0 - pc)) / (allowed * allowed)
+            rule = "z^2 (p_b q_b + p_c q_c) / allowed^2 (binomial)"
+        elif n:
+            need = n * (mde / allowed) ** 2
+            rule = "n * (z*se_diff / allowed)^2"
+        else:
+            return None, "sample count unknown"
+    except (OverflowError, ZeroDivisionError):
+        need = math.inf
     if not math.isfinite(need) or need > _MAX_SAMPLES_FIGURE:
         return None, f"more than {_MAX_SAMPLES_FIGURE:.0e} samples per side: unreachable"
     return max(1, math.ceil(need - 1e-9)), rule
