@@ -30,33 +30,66 @@ class EvalSettings(StrictModel):
     seed: Optional[list[Optional[int]]] = None
 
 
+TokenCountMethod = Literal["tokenizer", "whitespace"]
+
+
 class TaskRun(StrictModel):
+    """One lm-eval task (a leaf task; groups are not tasks here), re-derived from its per-sample log."""
+
     output_type: OutputType
     primary_metric: str = Field(min_length=1, description="the metric the score is (acc, exact_match, ...)")
+    primary_filter: str = Field(default="none", min_length=1,
+                                description="the filter whose lines and score are the task's (first of filter_list)")
     higher_is_better: bool = True
     scale: Optional[Scale] = Field(default=None, description="declared score scale; None = not declared")
     num_fewshot: Optional[int] = Field(default=None, ge=0)
     samples_expected: Optional[int] = Field(default=None, ge=0, description="dataset size, or the limit")
-    samples_scored: Optional[int] = Field(default=None, ge=0, description="lines in the per-sample log")
+    samples_scored: Optional[int] = Field(default=None, ge=0,
+                                          description="parseable lines of the primary filter in the per-sample log")
+    samples_corrupt: int = Field(default=0, ge=0, description="unparseable lines in the per-sample log")
+    samples_duplicated: int = Field(default=0, ge=0, description="primary-filter lines repeating a doc_id")
+    samples_without_metric: int = Field(default=0, ge=0,
+                                        description="primary-filter lines with no finite numeric value of the metric")
+    reported_sample_len: Optional[int] = Field(default=None, ge=0, description="lm-eval's own sample_len")
+    samples_file: Optional[str] = Field(default=None, description="the per-sample log read (relative to the run)")
     reported_score: Optional[float] = Field(default=None, description="the score lm-eval reported")
+    reported_score_raw: Optional[str] = Field(
+        default=None, description="the reported value as written, when it is not a finite number (e.g. 'N/A')")
     reported_stderr: Optional[float] = Field(default=None, ge=0)
+    reported_stderr_raw: Optional[str] = Field(
+        default=None, description="the reported stderr as written, when it is not a finite number (e.g. 'N/A')")
     rederived_score: Optional[float] = Field(default=None, description="mean of the per-sample metric")
-    rederived_stderr: Optional[float] = Field(default=None, ge=0)
-    responses_total: int = Field(default=0, ge=0)
-    responses_empty: int = Field(default=0, ge=0)
-    responses_errored: int = Field(default=0, ge=0)
+    rederived_stderr: Optional[float] = Field(
+        default=None, ge=0, description="sample standard deviation / sqrt(n), as lm-eval's mean_stderr")
+    rederive_note: Optional[str] = Field(default=None, description="why the score could not be re-derived")
+    responses_total: int = Field(default=0, ge=0, description="samples (documents) of the primary filter")
+    responses_empty: int = Field(default=0, ge=0, description="samples whose every completion is blank")
+    responses_errored: int = Field(
+        default=0, ge=0, description="samples with a null / error-marker response or a non-finite log-likelihood")
     extraction_failed: int = Field(default=0, ge=0, description="samples whose answer the scorer could not extract")
     avg_completion_tokens: Optional[float] = Field(default=None, ge=0, description="generative tasks only")
+    token_count_method: Optional[TokenCountMethod] = Field(
+        default=None, description="how avg_completion_tokens counted: the model's tokenizer, or whitespace words")
     generation_kwargs: Optional[dict[str, Any]] = None
 
 
 class EvalRunFacts(StrictModel):
     run_status: RunStatus = Field(description="terminal status of the run as its runner recorded it")
+    status_source: Optional[Literal["run_record", "inferred"]] = Field(
+        default=None, description="run.json said so, or inferred from the files (results present -> SUCCESS)")
     exit_code: Optional[int] = None
     error: Optional[str] = Field(default=None, description="the runner's error message, if any")
     model_identity: Optional[str] = Field(default=None, description="what was evaluated (path or served name)")
     used_cache: Optional[bool] = Field(default=None, description="lm-eval --use_cache was on")
     settings: Optional[EvalSettings] = None
+    results_file: Optional[str] = Field(default=None, description="the results file read (relative to the run)")
+    results_files_found: int = Field(default=0, ge=0, description="results files in the run (the newest is read)")
+    results_error: Optional[str] = Field(default=None, description="why the results file could not be read")
     tasks: dict[str, TaskRun] = Field(default_factory=dict)
+    task_errors: dict[str, str] = Field(
+        default_factory=dict, description="tasks in the results that could not be read into facts, and why")
     max_extraction_failure_fraction: float = Field(default=0.1, ge=0, le=1)
+    max_failed_response_fraction: float = Field(
+        default=0.5, ge=0, le=1,
+        description="a larger fraction of empty or errored samples in a task is INFERENCE_FAILED (all of them always is)")
     max_reported_mismatch: float = Field(default=1e-6, ge=0, description="tolerance, in the score's own units")

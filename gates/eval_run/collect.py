@@ -1,0 +1,334 @@
+"""Collect EvalRunFacts from one lm-eval 0.4.13 output directory (`--output_path DIR --log_samples`).
+
+Layout lm-eval writes (model_name_sanitized is the model name with "/" turned into "__"):
+
+    DIR/run.json                                        our evaluate skill's run record (optional)
+    DIR/<model_name_sanitized>/results_<date_id>.json   aggregated results, written last
+    DIR/<model_name_sanitized>/samples_<task>_<date_id>.jsonl   one per leaf task, same date_id
+
+The newest results file is read (a re-run into the same directory adds a new pair of files), and
+only the samples files of its date_id. Results of several models in one directory are refused.
+
+Per task, from the results file: the primary metric and filter, the reported score and stderr,
+`n-samples` (expected = `effective`, which already applies --limit), `n-shot`, `higher_is_better`,
+the task's config (output type, generation kwargs, filters). From the per-sample log: the samples
+scored, the score re-derived as the mean of the per-sample metric and its stderr (lm-eval's own
+mean_stderr), empty / errored responses, extraction failures, the average completion tokens.
+
+Primary metric: the first metric of the task's `metric_list` in its config; failing that, the
+first metric of `higher_is_better[task]`; failing that, the first `<metric>,<filter>` key of the
+task's results. Primary filter: the first entry of the config's `filter_list` ("none" without one);
+if the results carry no `<metric>,<that filter>` key, the first `<metric>,<filter>` key present.
+
+Nothing in the directory's contents makes this raise: unreadable, truncated or non-numeric data
+becomes a fact (None, a count, a note) for the decision to judge. Only an unusable *input* raises
+InputError (exit 2): the path is not a directory, run.json is invalid, several models' results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from gates.contract import InputError
+from gates.eval_run.models import EvalRunFacts, EvalSettings, TaskRun
+from gates.eval_run.run_record import RunRecord, read_run_record
+from gates.eval_run.samples import DEFAULT_FALLBACK, mean_and_stderr, tally_samples
+from gates.eval_run.tokens import TokenCounter, token_counter
+
+_RESULTS_NAME = re.compile(r"^results_(?P<date_id>.+)\.json$")
+_OUTPUT_TYPES = ("loglikelihood", "multiple_choice", "generate_until", "loglikelihood_rolling")
+# metrics whose value is a fraction in [0, 1] by definition (lm-eval reports them 0-1)
+UNIT_METRICS = frozenset({"acc", "acc_norm", "acc_mutual_info", "exact_match", "em", "mc1", "mc2", "f1",
+                          "acc_all", "pass@1", "pass_at_1", "prompt_level_strict_acc", "inst_level_strict_acc",
+                          "prompt_level_loose_acc", "inst_level_loose_acc", "brier_score", "contains"})
+
+
+# ---------------------------------------------------------------- small readers
+
+def _finite(v: Any) -> Optional[float]:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _number_or_raw(v: Any, *, non_negative: bool = False) -> tuple[Optional[float], Optional[str]]:
+    """(value, None) for a finite number; (None, what was written) otherwise; (None, None) if absent."""
+    x = _finite(v)
+    if x is not None and not (non_negative and x < 0):
+        return x, None
+    if v is None:
+        return None, None
+    return None, (v if isinstance(v, str) else json.dumps(v, default=str))[:200]
+
+
+def _int_or_none(v: Any) -> Optional[int]:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
+def _jsonable(x: Any) -> Any:
+    """Plain JSON values only (non-finite floats become None), so facts always serialise."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if x is None or isinstance(x, (str, int, float, bool)):
+        return x
+    return str(x)
+
+
+def _str_or_none(x: Any) -> Optional[str]:
+    return x if isinstance(x, str) else None
+
+
+def _dict(x: Any) -> dict[str, Any]:
+    return x if isinstance(x, dict) else {}
+
+
+# ---------------------------------------------------------------- layout
+
+def find_results(root: Path) -> list[Path]:
+    """Every results file of the run, oldest first; refuses results of several models."""
+    files = sorted((p for p in root.rglob("results_*.json") if _RESULTS_NAME.match(p.name)),
+                   key=lambda p: _RESULTS_NAME.match(p.name).group("date_id"))  # type: ignore[union-attr]
+    parents = sorted({str(p.parent) for p in files})
+    if len(parents) > 1:
+        raise InputError(str(root), f"results of several models/runs in one directory ({parents}); "
+                                    f"pass the output directory of one run")
+    return files
+
+
+def _read_results(path: Path) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))  # lm-eval itself may write NaN
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, f"{path.name} is not readable JSON ({type(exc).__name__}: {str(exc)[:200]})"
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        return None, f"{path.name} has no 'results' object"
+    return data, None
+
+
+# ---------------------------------------------------------------- per task
+
+def _leaf_tasks(results: dict[str, Any]) -> list[str]:
+    configs = _dict(results.get("configs"))
+    if configs:
+        return list(configs)
+    groups = set(_dict(results.get("group_subtasks")))
+    return [t for t in _dict(results.get("results")) if t not in groups]
+
+
+def primary_metric(task: str, cfg: dict[str, Any], results: dict[str, Any]) -> Optional[str]:
+    mlist = cfg.get("metric_list")
+    if isinstance(mlist, list) and mlist and isinstance(mlist[0], dict) and isinstance(mlist[0].get("metric"), str):
+        return mlist[0]["metric"]
+    hib = _dict(_dict(results.get("higher_is_better")).get(task))
+    if hib:
+        return next(iter(hib))
+    for key in _dict(_dict(results.get("results")).get(task)):
+        name, sep, _ = key.partition(",")
+        if sep and not name.endswith("_stderr"):
+            return name
+    return None
+
+
+def primary_filter(metric: str, cfg: dict[str, Any], task_results: dict[str, Any]) -> str:
+    flist = cfg.get("filter_list")
+    first = "none"
+    if isinstance(flist, list) and flist and isinstance(flist[0], dict) and isinstance(flist[0].get("name"), str):
+        first = flist[0]["name"]
+    if f"{metric},{first}" in task_results:
+        return first
+    for key in task_results:
+        name, sep, filt = key.partition(",")
+        if sep and name == metric:
+            return filt
+    return first
+
+
+def _fallbacks(cfg: dict[str, Any], filter_name: str) -> frozenset[str]:
+    """The values a regex step of the filter writes when it extracts nothing."""
+    out = set()
+    for entry in cfg.get("filter_list") or []:
+        if not isinstance(entry, dict) or entry.get("name") != filter_name:
+            continue
+        for step in entry.get("filter") or []:
+            if isinstance(step, dict) and "regex" in str(step.get("function", "")):
+                fb = step.get("fallback", DEFAULT_FALLBACK)
+                if isinstance(fb, str):
+                    out.add(fb)
+    return frozenset(out)
+
+
+def _aggregation(cfg: dict[str, Any], metric: str) -> Optional[str]:
+    for m in cfg.get("metric_list") or []:
+        if isinstance(m, dict) and m.get("metric") == metric:
+            agg = m.get("aggregation")
+            return agg if isinstance(agg, str) else None
+    return None
+
+
+def _samples_part(run_dir: Path, task: str, date_id: str, cfg: dict[str, Any], metric: str, filt: str,
+                  output_type: str, counter: TokenCounter) -> dict[str, Any]:
+    path = run_dir / f"samples_{task}_{date_id}.jsonl"
+    if not path.is_file():
+        return {"rederive_note": f"no per-sample log {path.name} (was lm-eval run with --log_samples?)"}
+    generative = output_type == "generate_until"
+    try:
+        t = tally_samples(path, filter_name=filt, metric=metric, generative=generative,
+                          fallbacks=_fallbacks(cfg, filt) if generative else frozenset(),
+                          count_tokens=counter.count)
+    except OSError as exc:
+        return {"samples_file": path.name, "rederive_note": f"cannot read {path.name}: {exc}"}
+    out: dict[str, Any] = {
+        "samples_file": path.name, "samples_scored": t.lines, "samples_corrupt": t.corrupt,
+        "samples_duplicated": t.duplicated, "samples_without_metric": t.without_metric,
+        "responses_total": t.lines, "responses_empty": t.empty, "responses_errored": t.errored,
+        "extraction_failed": t.extraction_failed,
+    }
+    if generative and t.completions:
+        out["avg_completion_tokens"] = t.completion_tokens / t.completions
+        out["token_count_method"] = counter.method
+    agg = _aggregation(cfg, metric)
+    if agg not in (None, "mean"):
+        out["rederive_note"] = f"the metric aggregates by {agg!r}, not a mean of per-sample values"
+    elif t.non_numeric_metric:
+        out["rederive_note"] = f"{t.non_numeric_metric} per-sample value(s) of {metric!r} are not numbers"
+    elif not t.values:
+        out["rederive_note"] = f"no per-sample value of {metric!r} under filter {filt!r}"
+    else:
+        out["rederived_score"], out["rederived_stderr"] = mean_and_stderr(t.values)
+        if out["rederived_stderr"] is None and len(t.values) < 2:
+            out["rederive_note"] = "a stderr needs at least 2 samples"
+    return out
+
+
+def task_facts(task: str, results: dict[str, Any], run_dir: Path, date_id: str,
+               counter: TokenCounter) -> tuple[Optional[TaskRun], Optional[str]]:
+    """(facts, None), or (None, why the task cannot be read into facts)."""
+    cfg = _dict(_dict(results.get("configs")).get(task))
+    task_results = _dict(_dict(results.get("results")).get(task))
+    output_type = cfg.get("output_type")
+    if output_type not in _OUTPUT_TYPES:
+        return None, f"no known output_type in the task's config ({output_type!r})"
+    metric = primary_metric(task, cfg, results)
+    if metric is None:
+        return None, "no metric in the task's config or results"
+    filt = primary_filter(metric, cfg, task_results)
+    score, score_raw = _number_or_raw(task_results.get(f"{metric},{filt}"))
+    stderr, stderr_raw = _number_or_raw(task_results.get(f"{metric}_stderr,{filt}"), non_negative=True)
+    hib = _dict(_dict(results.get("higher_is_better")).get(task)).get(metric)
+    gen_kwargs = cfg.get("generation_kwargs") if output_type == "generate_until" else None
+    fields: dict[str, Any] = dict(
+        output_type=output_type, primary_metric=metric, primary_filter=filt,
+        higher_is_better=hib if isinstance(hib, bool) else True,
+        scale="unit" if metric in UNIT_METRICS else None,
+        num_fewshot=_int_or_none(_dict(results.get("n-shot")).get(task)),
+        samples_expected=_int_or_none(_dict(_dict(results.get("n-samples")).get(task)).get("effective")),
+        reported_sample_len=_int_or_none(task_results.get("sample_len")),
+        reported_score=score, reported_score_raw=score_raw, reported_stderr=stderr, reported_stderr_raw=stderr_raw,
+        generation_kwargs=_jsonable(gen_kwargs) if isinstance(gen_kwargs, dict) else None,
+    )
+    fields.update(_samples_part(run_dir, task, date_id, cfg, metric, filt, output_type, counter))
+    return TaskRun.model_validate(fields), None
+
+
+# ---------------------------------------------------------------- run level
+
+def _model_args(config: dict[str, Any]) -> dict[str, Any]:
+    args = config.get("model_args")
+    if isinstance(args, dict):
+        return args
+    if isinstance(args, str):  # older lm-eval: "pretrained=x,dtype=y"
+        return dict(kv.split("=", 1) for kv in args.split(",") if "=" in kv)
+    return {}
+
+
+def _gen_kwargs(v: Any) -> Optional[dict[str, Any]]:
+    if isinstance(v, str) and v.strip():
+        v = dict(kv.split("=", 1) for kv in v.split(",") if "=" in kv)
+    return _jsonable(v) if isinstance(v, dict) and v else None
+
+
+def settings_of(results: dict[str, Any]) -> EvalSettings:
+    config = _dict(results.get("config"))
+    seeds = [config.get(k) for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")]
+    limit = _finite(config.get("limit"))
+    return EvalSettings(
+        backend=config["model"] if isinstance(config.get("model"), str) else "unknown",
+        lm_eval_version=_str_or_none(results.get("lm_eval_version")),
+        limit=limit if limit is not None and limit >= 0 else None,
+        apply_chat_template=results.get("chat_template") is not None,
+        fewshot_as_multiturn=results.get("fewshot_as_multiturn") is True,
+        system_instruction=_str_or_none(results.get("system_instruction")),
+        gen_kwargs=_gen_kwargs(config.get("gen_kwargs")),
+        seed=[s if isinstance(s, int) and not isinstance(s, bool) else None for s in seeds]
+        if any(s is not None for s in seeds) else None,
+    )
+
+
+def _identity(record: Optional[RunRecord], results: Optional[dict[str, Any]]) -> Optional[str]:
+    if record is not None and record.model_identity:
+        return record.model_identity
+    if results is None:
+        return None
+    args = _model_args(_dict(results.get("config")))
+    for v in (args.get("pretrained"), args.get("model"), results.get("model_name")):
+        if isinstance(v, str) and v:
+            return v
+    return None
+
+
+def _status(record: Optional[RunRecord], results_found: bool) -> dict[str, Any]:
+    if record is not None:
+        return {"run_status": record.status, "status_source": "run_record", "exit_code": record.exit_code,
+                "error": record.error}
+    if results_found:
+        return {"run_status": "SUCCESS", "status_source": "inferred"}
+    return {"run_status": "UNKNOWN", "status_source": "inferred",
+            "error": "no run record (run.json) and no lm-eval results file: the run may still be running, "
+                     "may have crashed, or never started"}
+
+
+def collect_run(path: str | Path, *, token_counter_factory: Callable[..., TokenCounter] = token_counter
+                ) -> EvalRunFacts:
+    """The facts of one lm-eval output directory. Used by compare, verbosity and audit too."""
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError(str(path), "not a directory (expected an lm-eval --output_path directory)")
+    record = read_run_record(root)
+    files = find_results(root)
+    facts: dict[str, Any] = {**_status(record, bool(files)), "results_files_found": len(files)}
+    results = None
+    if files:
+        newest = files[-1]
+        facts["results_file"] = str(newest.relative_to(root))
+        results, facts["results_error"] = _read_results(newest)
+    facts["model_identity"] = _identity(record, results)
+    if results is not None:
+        date_id = _RESULTS_NAME.match(files[-1].name).group("date_id")  # type: ignore[union-attr]
+        config = _dict(results.get("config"))
+        facts["used_cache"] = (config.get("use_cache") is not None) if "use_cache" in config else None
+        facts["settings"] = settings_of(results)
+        counter = token_counter_factory(record.tokenizer if record else None, _model_args(config))
+        tasks, errors = {}, {}
+        for task in _leaf_tasks(results):
+            tr, why = task_facts(task, results, files[-1].parent, date_id, counter)
+            if tr is not None:
+                tasks[task] = tr
+            else:
+                errors[task] = why
+        facts["tasks"], facts["task_errors"] = tasks, errors
+    return EvalRunFacts.model_validate(facts)
+
+
+def collect(args: argparse.Namespace) -> EvalRunFacts:
+    if len(args.artifacts) != 1:
+        raise InputError("--artifacts", "expected one lm-eval output directory")
+    return collect_run(args.artifacts[0])

@@ -1,0 +1,303 @@
+"""Pure decision: can this lm-eval run's scores be trusted as a complete, honest measurement?
+
+Run level
+  run_status      SUCCESS passes. RUNNING / PENDING / TIMEOUT: the run is not finished (a TIMEOUT may
+                  be resumed): INFRA_TRANSIENT, never a pass. FAILED / CANCELLED: the runner's error
+                  classified (`classify_error`; UNKNOWN when nothing matches). UNKNOWN: UNKNOWN.
+  exit_code       a SUCCESS with a non-zero exit code contradicts itself: the error classified.
+  results         a results file that exists but cannot be read: SAMPLE_ACCOUNTING_FAILED.
+  tasks_present   a SUCCESS without any task (or a task the results name but that cannot be read)
+                  is SAMPLE_ACCOUNTING_FAILED: no tasks at all is not a pass. When the run did not
+                  succeed and left no tasks, the status check alone carries the failure.
+
+Per task (every task, whatever the status: a terminal failure must be seen even in a RUNNING run)
+  samples_accounted   expected and scored both known, equal, > 0; no corrupt, duplicated or
+                      metric-less line; lm-eval's own sample_len agrees; the response counts add up:
+                      else SAMPLE_ACCOUNTING_FAILED ("a task with missing counts is not a pass").
+  inference           (judged when samples were logged; a missing log is an accounting failure)
+                      every sample empty or errored: INFERENCE_FAILED, never a score. Partial: more
+                      than `max_failed_response_fraction` (default 0.5) of the samples empty or errored
+                      is INFERENCE_FAILED too. Why 0.5: an empty answer can be a legitimate (wrong)
+                      answer of a weak model, and a minority of them is a score the compare gate can
+                      judge; once most samples carry no answer the number measures the serving path,
+                      not the model, and comparing it would report the pipeline's failure as a
+                      regression (or hide one behind a failed baseline).
+  score_rederived     the score re-derived from the per-sample log must exist; if the log lacks the
+                      metric (or the metric is not a per-sample mean), the score cannot be accounted
+                      for: SAMPLE_ACCOUNTING_FAILED.
+  reported_score      a reported score that is missing or not a number ("N/A", a string, NaN) while
+                      the per-sample records give one is REPORTED_MISMATCH: what the tool reported is
+                      not the score of its own records. (Never read as a pass, never converted.)
+  reported_matches    |reported - rederived| <= max_reported_mismatch, in the score's own units (lm-eval
+                      reports 0-1; a 0-100 number against 0-1 records is a mismatch): REPORTED_MISMATCH.
+  in_scale            a unit-scale metric (acc, exact_match, ...) outside [0, 1] (percent: [0, 100]),
+                      reported or re-derived: REPORTED_MISMATCH.
+  stderr              a stderr must be known: the re-derived one needs n >= 2, else
+                      SAMPLE_ACCOUNTING_FAILED (too few samples to measure anything). A reported stderr
+                      that is a number must agree with the re-derived one (REPORTED_MISMATCH); "N/A"
+                      (lm-eval writes it for n = 1 or --bootstrap_iters 0) is not a contradiction.
+  extraction          (generative tasks) extraction failures among the non-empty, non-errored samples above
+                      `max_extraction_failure_fraction`: EVAL_JUDGE_FAILED.
+
+Aggregation. Pass iff every check passes. Otherwise the failure_class is the first of PRIORITY that
+some failed check carries: terminal classes first (INFERENCE_FAILED, SAMPLE_ACCOUNTING_FAILED,
+REPORTED_MISMATCH, EVAL_JUDGE_FAILED), then UNKNOWN, and INFRA_TRANSIENT last, so that a terminal
+failure in any task is never masked by a non-terminal status. Within the terminal classes the
+root cause goes first: a model that did not answer explains missing extractions and low scores;
+dropped samples explain a reported/re-derived difference.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from gates.contract import Check, Verdict, check
+from gates.eval_run.models import EvalRunFacts, TaskRun
+from gates.failure_classes import FailureClass as FC
+
+GATE = "eval_run"
+
+PRIORITY: tuple[FC, ...] = (FC.INFERENCE_FAILED, FC.SAMPLE_ACCOUNTING_FAILED, FC.REPORTED_MISMATCH,
+                            FC.EVAL_JUDGE_FAILED, FC.UNKNOWN, FC.INFRA_TRANSIENT)
+NON_TERMINAL = ("RUNNING", "PENDING", "TIMEOUT")
+_TOP = {"unit": 1.0, "percent": 100.0}
+
+# error text -> class; first match wins. Kept to classes this gate may emit.
+_ERROR_PATTERNS: tuple[tuple[re.Pattern[str], FC], ...] = tuple((re.compile(p, re.IGNORECASE), fc) for p, fc in (
+    (r"probability tensor contains|\bnan\b.*(logit|loss|output)|(logit|output)s?.*\bnan\b|"
+     r"device-side assert|illegal memory access|generation (failed|raised)|inference failed", FC.INFERENCE_FAILED),
+    (r"connection (refused|reset|aborted|error)|timed? ?out|temporar(y|ily)|service unavailable|\b50[234]\b|\b429\b|"
+     r"rate.?limit|too many requests|max retries|remotedisconnected|broken pipe|network is unreachable|"
+     r"name or service not known|nccl", FC.INFRA_TRANSIENT),
+    (r"\bjudge\b|could not (parse|extract)|answer extraction", FC.EVAL_JUDGE_FAILED),
+))
+
+
+_BOILERPLATE = ("Traceback (most recent call last)", "During handling of the above exception",
+                "The above exception was the direct cause")
+
+
+def error_summary(error: str, lines: int = 5) -> str:
+    """The exception lines of a traceback (the unindented ones, last `lines`), not the code it quotes:
+    source lines such as `timeout=self.timeout` must not make an unrelated error look transient."""
+    keep = [ln.strip() for ln in error.splitlines()
+            if ln.strip() and not ln[:1].isspace() and not ln.startswith(_BOILERPLATE)]
+    return "\n".join(keep[-lines:])
+
+
+def classify_error(error: Optional[str]) -> FC:
+    """The class of a runner's error message; UNKNOWN when nothing matches (a person must look)."""
+    if error:
+        summary = error_summary(error)
+        for pattern, fc in _ERROR_PATTERNS:
+            if pattern.search(summary):
+                return fc
+    return FC.UNKNOWN
+
+
+# ---------------------------------------------------------------- run level
+
+def _run_checks(f: EvalRunFacts) -> list[Check]:
+    checks: list[Check] = []
+    status = f.run_status
+    err = error_summary(f.error or "")
+    short = f": {err[-300:]}" if err else ""
+    if status == "SUCCESS":
+        checks.append(check("run_status", True, "the run finished (SUCCESS)", observed=status))
+        ok = f.exit_code in (None, 0)
+        checks.append(check("run_exit_code", ok,
+                            "exit code 0" if ok else f"the run says SUCCESS but exited with code {f.exit_code}{short}",
+                            failure_class=classify_error(f.error), observed=f.exit_code, expected=0))
+    elif status in NON_TERMINAL:
+        checks.append(check("run_status", False, f"the run is not finished ({status}): no score is final yet",
+                            failure_class=FC.INFRA_TRANSIENT, observed=status, expected="SUCCESS"))
+    elif status in ("FAILED", "CANCELLED"):
+        fc = classify_error(f.error)
+        checks.append(check("run_status", False, f"the run ended {status} (exit code {f.exit_code}){short}",
+                            failure_class=fc, observed=status, expected="SUCCESS"))
+    else:
+        checks.append(check("run_status", False, f"the run's status is {status}{short}",
+                            failure_class=FC.UNKNOWN, observed=status, expected="SUCCESS"))
+    if f.results_error is not None:
+        checks.append(check("results_readable", False, f"the results file cannot be read: {f.results_error}",
+                            failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=f.results_file))
+    if status == "SUCCESS" or f.tasks or f.task_errors:
+        ok = bool(f.tasks) and not f.task_errors
+        detail = (f"{len(f.tasks)} task(s)" if ok else
+                  "the run has no task: nothing was evaluated" if not f.tasks and not f.task_errors else
+                  "task(s) the results name but that cannot be read: "
+                  + "; ".join(f"{t}: {why}" for t, why in sorted(f.task_errors.items())))
+        checks.append(check("tasks_present", ok, detail, failure_class=FC.SAMPLE_ACCOUNTING_FAILED,
+                            observed=sorted(f.tasks), expected="at least one readable task"))
+    return checks
+
+
+# ---------------------------------------------------------------- per task
+
+def _accounting(name: str, t: TaskRun) -> Check:
+    exp, got = t.samples_expected, t.samples_scored
+    problems = []
+    if exp is None or got is None:
+        missing = [k for k, v in (("expected", exp), ("scored", got)) if v is None]
+        problems.append(f"sample count(s) missing: {', '.join(missing)}" +
+                        (f" ({t.rederive_note})" if got is None and t.rederive_note else ""))
+    elif got != exp:
+        problems.append(f"scored {got} of {exp} expected samples")
+    elif exp == 0:
+        problems.append("no samples expected or scored")
+    if t.samples_corrupt:
+        problems.append(f"{t.samples_corrupt} corrupt line(s) in the per-sample log")
+    if t.samples_duplicated:
+        problems.append(f"{t.samples_duplicated} duplicated doc_id line(s)")
+    if t.samples_without_metric and not t.rederive_note:
+        problems.append(f"{t.samples_without_metric} sample(s) without a value of {t.primary_metric}")
+    if t.reported_sample_len is not None and exp is not None and t.reported_sample_len != exp:
+        problems.append(f"lm-eval's sample_len {t.reported_sample_len} differs from n-samples {exp}")
+    if got is not None and t.responses_total != got:
+        problems.append(f"{t.responses_total} responses counted for {got} samples")
+    if t.responses_empty + t.responses_errored > t.responses_total or t.extraction_failed > t.responses_total:
+        problems.append("more empty/errored/unextracted responses than responses: inconsistent counts")
+    ok = not problems
+    return check(f"{name}:samples_accounted", ok,
+                 f"{name}: {got} of {exp} samples scored" if ok else f"{name}: " + "; ".join(problems),
+                 failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=got, expected=exp)
+
+
+def _inference(name: str, t: TaskRun, max_frac: float) -> Optional[Check]:
+    """None when no sample was logged: a missing log is an accounting failure, not proof of silence."""
+    bad, total = t.responses_empty + t.responses_errored, t.responses_total
+    if total == 0:
+        return None
+    frac = bad / total
+    split = f"{t.responses_empty} empty, {t.responses_errored} errored"
+    if bad >= total:
+        return check(f"{name}:inference", False,
+                     f"{name}: every one of {total} responses is empty or errored ({split}): the model did not "
+                     f"generate, so no score is valid", failure_class=FC.INFERENCE_FAILED, observed=frac,
+                     expected=max_frac)
+    ok = frac <= max_frac
+    return check(f"{name}:inference", ok,
+                 f"{name}: {bad} of {total} responses empty or errored ({split}; allowed {max_frac:.0%})",
+                 failure_class=FC.INFERENCE_FAILED, observed=frac, expected=max_frac)
+
+
+def _score_checks(name: str, t: TaskRun, tol: float) -> list[Check]:
+    out: list[Check] = []
+    if t.rederived_score is None:
+        out.append(check(f"{name}:score_rederived", False,
+                         f"{name}: the score cannot be re-derived from the per-sample log"
+                         + (f" ({t.rederive_note})" if t.rederive_note else ""),
+                         failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=t.reported_score))
+        return out
+    out.append(check(f"{name}:score_rederived", True,
+                     f"{name}: {t.primary_metric} = {t.rederived_score:.6g} re-derived from {t.samples_scored} samples",
+                     observed=t.rederived_score))
+    if t.reported_score is None:
+        what = f"non-numeric ({t.reported_score_raw!r})" if t.reported_score_raw is not None else "missing"
+        out.append(check(f"{name}:reported_score", False,
+                         f"{name}: the reported {t.primary_metric} is {what} while the per-sample records give "
+                         f"{t.rederived_score:.6g}", failure_class=FC.REPORTED_MISMATCH,
+                         observed=t.reported_score_raw, expected=t.rederived_score))
+    else:
+        diff = abs(t.reported_score - t.rederived_score)
+        ok = diff <= tol
+        out.append(check(f"{name}:reported_matches", ok,
+                         f"{name}: reported {t.reported_score:.6g} vs re-derived {t.rederived_score:.6g} "
+                         f"(|diff| {diff:.3g}, tolerance {tol:.3g})", failure_class=FC.REPORTED_MISMATCH,
+                         observed=t.reported_score, expected=t.rederived_score))
+    if t.scale is not None:
+        top = _TOP[t.scale]
+        off = [f"{label} {v:.6g}" for label, v in (("reported", t.reported_score), ("re-derived", t.rederived_score))
+               if v is not None and not 0.0 <= v <= top]
+        out.append(check(f"{name}:in_scale", not off,
+                         f"{name}: {t.primary_metric} is a {t.scale}-scale metric but " + ", ".join(off)
+                         + f" lies outside [0, {top:g}]" if off else f"{name}: within [0, {top:g}]",
+                         failure_class=FC.REPORTED_MISMATCH, observed=off or None, expected=[0.0, top]))
+    out.append(_stderr_check(name, t, tol))
+    return out
+
+
+def _stderr_check(name: str, t: TaskRun, tol: float) -> Check:
+    if t.rederived_stderr is None:
+        return check(f"{name}:stderr", False,
+                     f"{name}: no stderr can be derived from {t.samples_scored} sample(s) (needs at least 2)",
+                     failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=t.reported_stderr_raw)
+    if t.reported_stderr is None:
+        note = f" (lm-eval wrote {t.reported_stderr_raw!r})" if t.reported_stderr_raw is not None else ""
+        return check(f"{name}:stderr", True, f"{name}: stderr {t.rederived_stderr:.4g} re-derived; none reported{note}",
+                     observed=t.rederived_stderr)
+    diff = abs(t.reported_stderr - t.rederived_stderr)
+    ok = diff <= max(tol, 1e-9)
+    return check(f"{name}:stderr", ok,
+                 f"{name}: reported stderr {t.reported_stderr:.6g} vs re-derived {t.rederived_stderr:.6g}",
+                 failure_class=FC.REPORTED_MISMATCH, observed=t.reported_stderr, expected=t.rederived_stderr)
+
+
+def _extraction(name: str, t: TaskRun, max_frac: float) -> Check:
+    answered = t.responses_total - t.responses_empty - t.responses_errored
+    frac = t.extraction_failed / answered if answered > 0 else 0.0
+    ok = frac <= max_frac
+    return check(f"{name}:extraction", ok,
+                 f"{name}: the answer could not be extracted from {t.extraction_failed} of {answered} responses "
+                 f"({frac:.0%}; allowed {max_frac:.0%})", failure_class=FC.EVAL_JUDGE_FAILED,
+                 observed=frac, expected=max_frac)
+
+
+def task_checks(name: str, t: TaskRun, f: EvalRunFacts) -> list[Check]:
+    checks = [_accounting(name, t)]
+    inference = _inference(name, t, f.max_failed_response_fraction)
+    if inference is not None:
+        checks.append(inference)
+    checks += _score_checks(name, t, f.max_reported_mismatch)
+    if t.output_type == "generate_until" or t.extraction_failed:
+        checks.append(_extraction(name, t, f.max_extraction_failure_fraction))
+    return checks
+
+
+def _row(name: str, t: TaskRun, checks: list[Check]) -> dict[str, Any]:
+    failed = [c for c in checks if not c.passed]
+    return {"task": name, "metric": t.primary_metric, "filter": t.primary_filter, "output_type": t.output_type,
+            "expected": t.samples_expected, "scored": t.samples_scored, "corrupt": t.samples_corrupt,
+            "reported": t.reported_score if t.reported_score is not None else t.reported_score_raw,
+            "rederived": t.rederived_score, "reported_stderr": t.reported_stderr,
+            "rederived_stderr": t.rederived_stderr, "empty": t.responses_empty, "errored": t.responses_errored,
+            "extraction_failed": t.extraction_failed, "avg_completion_tokens": t.avg_completion_tokens,
+            "token_count_method": t.token_count_method,
+            "verdict": "pass" if not failed else sorted({c.failure_class.value for c in failed if c.failure_class})}
+
+
+# ---------------------------------------------------------------- verdict
+
+def _winner(failed: list[Check]) -> FC:
+    carried = [c.failure_class for c in failed if c.failure_class is not None]
+    return next((p for p in PRIORITY if p in carried), carried[0] if carried else FC.UNKNOWN)
+
+
+def _join(details: list[str], most: int = 5) -> str:
+    more = f"; and {len(details) - most} more" if len(details) > most else ""
+    return "; ".join(details[:most]) + more
+
+
+def decide(f: EvalRunFacts) -> Verdict:
+    checks = _run_checks(f)
+    rows = []
+    for name in sorted(f.tasks):
+        tc = task_checks(name, f.tasks[name], f)
+        checks += tc
+        rows.append(_row(name, f.tasks[name], tc))
+    evidence = {"run_status": f.run_status, "status_source": f.status_source, "exit_code": f.exit_code,
+                "error": (f.error or "")[-1000:] or None, "model_identity": f.model_identity,
+                "results_file": f.results_file, "results_files_found": f.results_files_found,
+                "tasks": rows, "task_errors": f.task_errors}
+    failed = [c for c in checks if not c.passed]
+    if not failed:
+        return Verdict(gate=GATE, passed=True, failure_class=None, checks=checks, evidence=evidence,
+                       detail=f"{len(f.tasks)} task(s) complete: every sample scored, reported scores match the "
+                              f"per-sample records, responses present and extractable")
+    fc = _winner(failed)
+    first = [c.detail for c in failed if c.failure_class == fc]
+    rest = [c.detail for c in failed if c.failure_class != fc]
+    detail = f"{fc.value}: " + _join(first) + (f" (also: {_join(rest)})" if rest else "")
+    evidence["error_class"] = classify_error(f.error).value if f.error else None
+    return Verdict(gate=GATE, passed=False, failure_class=fc, checks=checks, evidence=evidence, detail=detail)

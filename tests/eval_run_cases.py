@@ -1,0 +1,248 @@
+"""Corruptions of a real lm-eval output directory, each with the failure_class the eval_run gate must
+give. Shared by the unit tests (on the committed copy, tests/fixtures/lmeval_real_output) and the
+integration tests (on a fresh lm-eval run): the same bytes-level edits, the same expectations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+MC, GEN = "conductor_tiny_mc", "conductor_tiny_gen"
+REAL_OUTPUT = Path(__file__).resolve().parent / "fixtures" / "lmeval_real_output"
+
+
+# ---------------------------------------------------------------- file helpers
+
+def copy_run(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def results_file(run: Path) -> Path:
+    return sorted(run.rglob("results_*.json"))[-1]
+
+
+def samples_file(run: Path, task: str) -> Path:
+    return sorted(run.rglob(f"samples_{task}_*.jsonl"))[-1]
+
+
+def edit_results(run: Path, fn: Callable[[dict[str, Any]], None]) -> None:
+    p = results_file(run)
+    data = json.loads(p.read_text(encoding="utf-8"))
+    fn(data)
+    p.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")  # NaN stays NaN, as lm-eval
+
+
+def edit_lines(run: Path, task: str, fn: Callable[[list[str]], list[str]]) -> None:
+    p = samples_file(run, task)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    p.write_text("".join(line + "\n" for line in fn(lines)), encoding="utf-8")
+
+
+def edit_samples(run: Path, task: str, fn: Callable[[int, dict[str, Any]], None],
+                 only_filter: Optional[str] = None) -> None:
+    """fn(i, sample) edits each sample (of `only_filter`, if given) in place; i counts those samples."""
+    def apply(lines: list[str]) -> list[str]:
+        out, i = [], 0
+        for line in lines:
+            obj = json.loads(line)
+            if only_filter is None or obj.get("filter") == only_filter:
+                fn(i, obj)
+                i += 1
+            out.append(json.dumps(obj, ensure_ascii=False))
+        return out
+    edit_lines(run, task, apply)
+
+
+def set_record(run: Path, **fields: Any) -> None:
+    p = run / "run.json"
+    data = json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+    data.update(fields)
+    p.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- the corruptions
+
+def drop_lines(run: Path) -> None:
+    edit_lines(run, MC, lambda ls: ls[:-3])
+
+
+def torn_last_line(run: Path) -> None:
+    edit_lines(run, MC, lambda ls: ls[:-1] + [ls[-1][: len(ls[-1]) // 2]])
+
+
+def garbage_line(run: Path) -> None:
+    edit_lines(run, MC, lambda ls: ls[:5] + ["{not json"] + ls[5:])
+
+
+def duplicate_line(run: Path) -> None:
+    edit_lines(run, MC, lambda ls: ls[:-1] + [ls[0]])
+
+
+def delete_samples(run: Path) -> None:
+    samples_file(run, GEN).unlink()
+
+
+def missing_counts(run: Path) -> None:
+    edit_results(run, lambda d: d["n-samples"].pop(MC))
+
+
+def inflate_expected(run: Path) -> None:
+    edit_results(run, lambda d: d["n-samples"][MC].update(effective=25, original=25))
+
+
+def strip_metric(run: Path) -> None:
+    edit_samples(run, MC, lambda i, s: s.pop("acc") if i < 4 else None)
+
+
+def edit_score(run: Path) -> None:
+    edit_results(run, lambda d: d["results"][MC].update({"acc,none": 0.95}))
+
+
+def percent_score(run: Path) -> None:
+    edit_results(run, lambda d: d["results"][MC].update({"acc,none": d["results"][MC]["acc,none"] * 100}))
+
+
+def na_score(run: Path) -> None:
+    edit_results(run, lambda d: d["results"][MC].update({"acc,none": "N/A"}))
+
+
+def nan_score(run: Path) -> None:
+    edit_results(run, lambda d: d["results"][GEN].update({"exact_match,lenient": float("nan")}))
+
+
+def edit_stderr(run: Path) -> None:
+    edit_results(run, lambda d: d["results"][MC].update({"acc_stderr,none": 0.01}))
+
+
+def na_stderr(run: Path) -> None:
+    edit_results(run, lambda d: d["results"][MC].update({"acc_stderr,none": "N/A"}))
+
+
+def _blank(i: int, s: dict[str, Any]) -> None:
+    s["resps"] = [[""] for _ in s["resps"]]
+    s["filtered_resps"] = ["" for _ in s["filtered_resps"]]
+    s["exact_match"] = 0.0
+
+
+def blank_all_responses(run: Path) -> None:
+    edit_samples(run, GEN, _blank)
+
+
+def blank_most_responses(run: Path) -> None:
+    edit_samples(run, GEN, lambda i, s: _blank(i, s) if i % 10 < 6 else None)  # 6 of 10 per filter
+
+
+def null_loglik(run: Path) -> None:
+    def null(i: int, s: dict[str, Any]) -> None:
+        s["resps"] = [[[None, None]] for _ in s["resps"]]
+    edit_samples(run, MC, null)
+
+
+def nan_loglik(run: Path) -> None:
+    def nan(i: int, s: dict[str, Any]) -> None:
+        s["resps"] = [[["nan", "False"]] for _ in s["resps"]]
+    edit_samples(run, MC, nan)
+
+
+def invalid_extraction(run: Path) -> None:
+    edit_samples(run, GEN, lambda i, s: s.update(filtered_resps=["[invalid]"]), only_filter="lenient")
+
+
+def running(run: Path) -> None:
+    set_record(run, status="RUNNING", exit_code=None)
+
+
+def running_and_dropped(run: Path) -> None:
+    running(run)
+    drop_lines(run)
+
+
+def running_and_edited(run: Path) -> None:
+    running(run)
+    edit_score(run)
+
+
+def timeout(run: Path) -> None:
+    set_record(run, status="TIMEOUT", exit_code=None, error="walltime exceeded")
+
+
+def failed_connection(run: Path) -> None:
+    set_record(run, status="FAILED", exit_code=1,
+               error="requests.exceptions.ConnectionError: [Errno 111] Connection refused")
+
+
+def failed_unknown(run: Path) -> None:
+    set_record(run, status="FAILED", exit_code=1, error="KeyError: 'foo'")
+
+
+def cancelled(run: Path) -> None:
+    set_record(run, status="CANCELLED", exit_code=None, error=None)
+
+
+def success_nonzero_exit(run: Path) -> None:
+    set_record(run, exit_code=1)
+
+
+def no_record(run: Path) -> None:
+    (run / "run.json").unlink()
+
+
+def nothing_at_all(run: Path) -> None:
+    no_record(run)
+    shutil.rmtree(results_file(run).parent)
+
+
+def success_without_results(run: Path) -> None:
+    shutil.rmtree(results_file(run).parent)
+
+
+def truncated_results(run: Path) -> None:
+    p = results_file(run)
+    p.write_bytes(p.read_bytes()[:500])
+
+
+def older_results_alongside(run: Path) -> None:
+    """A failed earlier run left older files in the directory: the newest results are read."""
+    newest = results_file(run)
+    (newest.parent / "results_2000-01-01T00-00-00.000000.json").write_text("{garbage", encoding="utf-8")
+
+
+# name -> (corruption, expected failure_class; None = the gate passes)
+CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
+    "pristine": (lambda run: None, None),
+    "no_run_record_inferred_success": (no_record, None),
+    "reported_stderr_na": (na_stderr, None),
+    "older_results_alongside": (older_results_alongside, None),
+    "dropped_sample_lines": (drop_lines, "SAMPLE_ACCOUNTING_FAILED"),
+    "torn_last_sample_line": (torn_last_line, "SAMPLE_ACCOUNTING_FAILED"),
+    "garbage_sample_line": (garbage_line, "SAMPLE_ACCOUNTING_FAILED"),
+    "duplicated_sample_line": (duplicate_line, "SAMPLE_ACCOUNTING_FAILED"),
+    "samples_file_missing": (delete_samples, "SAMPLE_ACCOUNTING_FAILED"),
+    "n_samples_missing": (missing_counts, "SAMPLE_ACCOUNTING_FAILED"),
+    "n_samples_inflated": (inflate_expected, "SAMPLE_ACCOUNTING_FAILED"),
+    "metric_missing_in_samples": (strip_metric, "SAMPLE_ACCOUNTING_FAILED"),
+    "success_without_results": (success_without_results, "SAMPLE_ACCOUNTING_FAILED"),
+    "truncated_results": (truncated_results, "SAMPLE_ACCOUNTING_FAILED"),
+    "edited_reported_score": (edit_score, "REPORTED_MISMATCH"),
+    "reported_score_percent": (percent_score, "REPORTED_MISMATCH"),
+    "reported_score_na_string": (na_score, "REPORTED_MISMATCH"),
+    "reported_score_nan": (nan_score, "REPORTED_MISMATCH"),
+    "edited_reported_stderr": (edit_stderr, "REPORTED_MISMATCH"),
+    "blank_all_responses": (blank_all_responses, "INFERENCE_FAILED"),
+    "blank_most_responses": (blank_most_responses, "INFERENCE_FAILED"),
+    "null_logliks": (null_loglik, "INFERENCE_FAILED"),
+    "nan_logliks": (nan_loglik, "INFERENCE_FAILED"),
+    "answers_not_extracted": (invalid_extraction, "EVAL_JUDGE_FAILED"),
+    "running": (running, "INFRA_TRANSIENT"),
+    "timeout": (timeout, "INFRA_TRANSIENT"),
+    "running_with_dropped_lines": (running_and_dropped, "SAMPLE_ACCOUNTING_FAILED"),
+    "running_with_edited_score": (running_and_edited, "REPORTED_MISMATCH"),
+    "failed_connection_refused": (failed_connection, "INFRA_TRANSIENT"),
+    "failed_unclassifiable": (failed_unknown, "UNKNOWN"),
+    "cancelled_without_error": (cancelled, "UNKNOWN"),
+    "success_with_nonzero_exit": (success_nonzero_exit, "UNKNOWN"),
+    "no_record_no_results": (nothing_at_all, "UNKNOWN"),
+}
