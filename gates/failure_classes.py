@@ -165,7 +165,7 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         _A.REPAIR_AND_RETRY, ("compare",), _D.ANOMALOUS),
     FailureClass.HARDWARE_UNAVAILABLE: (
         "The recipe or server needs hardware this machine lacks (e.g. NVFP4 needs a CUDA GPU).",
-        _A.INFEASIBLE, ("conductor",), _D.INFEASIBLE),
+        _A.INFEASIBLE, ("skills", "conductor"), _D.INFEASIBLE),
     FailureClass.SKILL_FAILED: (
         "A skill exited with an error that no more specific class describes; its log tail is the evidence.",
         _A.REPAIR_AND_RETRY, ("conductor",), _D.SYSTEMIC),

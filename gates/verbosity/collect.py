@@ -17,7 +17,8 @@ def tokens_of(run: EvalRunFacts) -> RunTokens:
         complete = (t.samples_expected is not None and t.samples_scored is not None
                     and t.samples_expected == t.samples_scored)
         tasks[name] = TaskTokens(avg_completion_tokens=t.avg_completion_tokens,
-                                 samples=t.samples_scored or 0, complete=complete)
+                                 samples=t.samples_scored or 0, complete=complete,
+                                 token_count_method=t.token_count_method)
     return RunTokens(tasks=tasks)
 
 

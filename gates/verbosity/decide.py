@@ -39,6 +39,11 @@ def decide(f: VerbosityFacts) -> Verdict:
     checks.append(check("runs_complete", not incomplete,
                         f"incomplete runs cannot be compared: {incomplete}" if incomplete else "both runs complete",
                         failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=incomplete))
+    methods = sorted({str(tt.token_count_method) for run in (f.baseline, f.candidate) for tt in run.tasks.values()})
+    checks.append(check("same_counting", len(methods) == 1,
+                        f"completions were counted differently ({', '.join(methods)}): word counts and token "
+                        "counts cannot be compared" if len(methods) != 1 else f"both counted by {methods[0]}",
+                        failure_class=FC.COMPARISON_NOT_LIKE_FOR_LIKE, observed=methods))
     if any(not c.passed for c in checks):
         return verdict_from_checks(GATE, checks, pass_detail="", evidence={})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 from pydantic import Field
 
 from gates.contract import StrictModel
@@ -11,6 +13,8 @@ class TaskTokens(StrictModel):
     avg_completion_tokens: float = Field(ge=0)
     samples: int = Field(ge=0, description="samples the average is over")
     complete: bool = Field(description="every expected sample was scored")
+    token_count_method: Optional[Literal["tokenizer", "whitespace"]] = Field(
+        default=None, description="how completions were counted; both runs must count the same way")
 
 
 class RunTokens(StrictModel):
