@@ -56,6 +56,8 @@ class SkillContext(BaseModel):
     config: dict[str, Any]  # ReleaseConfig as JSON
     sealed: dict[str, SkillResult] = Field(default_factory=dict)  # stage -> last passing result
     python: str  # interpreter to run skill modules with
+    # set only for the closeout stage: the run's decision ({decision, exit_code, reason, ...})
+    decision: Optional[dict[str, Any]] = None
 
 
 @runtime_checkable

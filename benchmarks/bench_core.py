@@ -1,0 +1,166 @@
+"""Benchmark of the conductor core: its own cost per event, and replaying a 10,000-event run.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_core.py [--events 10000]
+
+1. Overhead per event: a whole run through the real loop (tool registry, JSON Schema validation,
+   stage machine, triage, budget, event bus, redacting transcript writer with its fsyncs, seals,
+   closeout) with the provider and the skills taken out: the scripted provider answers at once and
+   a null world serves skill results and PASS verdicts without processes. Provider and skill time
+   are measured and subtracted anyway. Target: < 5 ms per event.
+2. Replay: a run of about 10,000 recorded events (six gated stages with real gate processes, the
+   rest turns reading artifacts), recorded through the live loop, then replayed by
+   `conductor.replay.replay_transcript`: every turn served, every gate re-run on its facts and
+   compared. Target: < 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from conductor.approver import NoHumanApprover  # noqa: E402
+from conductor.attempt import GateOutcome, SkillRun  # noqa: E402
+from conductor.config import load_config  # noqa: E402
+from conductor.providers.scripted import ScriptedProvider, tool_use  # noqa: E402
+from conductor.replay import replay_transcript  # noqa: E402
+from conductor.session import run_session  # noqa: E402
+from conductor.skill import SkillResult  # noqa: E402
+from conductor.transcript import read_transcript  # noqa: E402
+from tests.fakes.harness import FAKE_GATES  # noqa: E402
+from tests.fakes.skills import FakeSkill  # noqa: E402
+
+STAGES = ["quantize", "serve", "eval_baseline", "eval_candidate", "compare", "audits"]
+EVENTS_PER_READ_TURN = 3  # assistant_message, tool_call, tool_result (budget is live-only)
+
+
+class NullWorld:
+    """Skills and gates without processes: the loop's own cost is all that is left."""
+
+    def __init__(self, workspace: Any):
+        self.ws = workspace
+        self.skill_s = 0.0
+
+    def new_attempt(self, stage: str):
+        return self.ws.new_attempt_dir(stage)
+
+    def prepare(self, call, ctx):
+        return ["null-skill"], str(ctx.out_dir / "skill.log")
+
+    def run_skill(self, call, ctx, argv, log_path, on_line, timeout_s) -> SkillRun:
+        t0 = time.perf_counter()
+        res = {"ok": True, "summary": "null", "artifacts": {}, "data": {}}
+        run = SkillRun(0, 0.0, SkillResult.model_validate(res), res)
+        self.skill_s += time.perf_counter() - t0
+        return run
+
+    def run_gates(self, call, ctx, result, required, on_gate) -> list[GateOutcome]:
+        outs = []
+        for g in required:
+            v = {"gate": g, "pass": True, "failure_class": None, "detail": "null", "checks": [
+                {"name": "null", "pass": True, "detail": "null"}], "evidence": {"decision": "ACCEPT"}}
+            out = GateOutcome(g, v, {"null": True}, 0, 0.0)
+            on_gate(out)
+            outs.append(out)
+        return outs
+
+    def seal(self, stage, attempt, result, verdicts, inp):
+        path = self.ws.seal(stage, result.artifacts, verdicts, result, inp, attempt=attempt)
+        return self.ws.load_seal(stage).hashes(), self.ws.rel(path)
+
+    def read(self, name, tool_use_id, inp):
+        from conductor.tools import READ_ARTIFACT, list_workspace, read_artifact
+
+        return read_artifact(self.ws.root, inp) if name == READ_ARTIFACT else list_workspace(self.ws.root, inp)
+
+
+def reading_operator(skills: Sequence[Any], reads_per_stage: int) -> tuple[ScriptedProvider, dict[str, float]]:
+    """Reads config.json `reads_per_stage` times in each stage, then calls the stage's skill."""
+    by_stage = {s.stage: s for s in skills}
+    seen: dict[str, int] = {}
+    timing = {"provider_s": 0.0}
+
+    def respond(req):
+        t0 = time.perf_counter()
+        n = seen[req.stage] = seen.get(req.stage, 0) + 1
+        resp = (tool_use("read_artifact", {"path": "config.json", "max_bytes": 2000}) if n <= reads_per_stage
+                else tool_use(by_stage[req.stage].name, {"recipe": "fp8"}))
+        timing["provider_s"] += time.perf_counter() - t0
+        return resp
+
+    return ScriptedProvider(respond), timing
+
+
+def _config(ws: Path, turns: int):
+    return load_config(overrides={"workspace": str(ws), "provider": "scripted", "budgets.max_turns": turns + 50})
+
+
+def bench_overhead(tmp: Path, reads_per_stage: int) -> dict[str, float]:
+    from conductor.workspace import Workspace
+
+    skills = [FakeSkill(s) for s in STAGES]
+    provider, timing = reading_operator(skills, reads_per_stage)
+    ws = Workspace(tmp / "overhead")
+    world = NullWorld(ws)
+    events: list[Any] = []
+    t0 = time.perf_counter()
+    out = run_session(_config(ws.root, reads_per_stage * len(STAGES)), provider, skills, NoHumanApprover(),
+                      listeners=[events.append], gate_prefix=FAKE_GATES, workspace=ws, world_factory=lambda e: world)
+    wall = time.perf_counter() - t0
+    own = wall - timing["provider_s"] - world.skill_s
+    assert out.decision == "ACCEPT", out.reason
+    return {"events": len(events), "wall_s": wall, "provider_s": timing["provider_s"], "skill_s": world.skill_s,
+            "own_s": own, "ms_per_event": 1000 * own / len(events)}
+
+
+def bench_replay(tmp: Path, target_events: int) -> dict[str, float]:
+    skills = [FakeSkill(s) for s in STAGES]
+    reads = max(1, (target_events - 60) // (EVENTS_PER_READ_TURN * len(STAGES)))
+    provider, _ = reading_operator(skills, reads)
+    ws = tmp / "replayed"
+    t0 = time.perf_counter()
+    out = run_session(_config(ws, reads * len(STAGES)), provider, skills, NoHumanApprover(), gate_prefix=FAKE_GATES)
+    record_s = time.perf_counter() - t0
+    assert out.decision == "ACCEPT", out.reason
+    path = ws / "transcript.jsonl"
+    t1 = time.perf_counter()
+    n = len(read_transcript(path).events)
+    read_s = time.perf_counter() - t1
+    t2, c2 = time.perf_counter(), time.process_time()
+    rep = replay_transcript(path)
+    replay_s, replay_cpu = time.perf_counter() - t2, time.process_time() - c2
+    assert rep.divergence is None, rep.divergence
+    return {"events": n, "record_s": record_s, "read_s": read_s, "replay_s": replay_s, "replay_cpu_s": replay_cpu,
+            "gates_rerun": rep.gates_rerun, "bytes": path.stat().st_size}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=10_000, help="size of the replayed transcript")
+    ap.add_argument("--reads-per-stage", type=int, default=200, help="turns per stage in the overhead run")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-core-") as d:
+        tmp = Path(d)
+        o = bench_overhead(tmp, args.reads_per_stage)
+        print(f"overhead: {o['events']} events in {o['wall_s']:.3f} s wall "
+              f"(provider {o['provider_s'] * 1000:.1f} ms, skills {o['skill_s'] * 1000:.1f} ms excluded) -> "
+              f"{o['ms_per_event']:.3f} ms per event (target < 5 ms) "
+              f"{'OK' if o['ms_per_event'] < 5 else 'OVER TARGET'}")
+        r = bench_replay(tmp, args.events)
+        print(f"replay: {r['events']} recorded events ({r['bytes'] / 1e6:.1f} MB, recorded in {r['record_s']:.2f} s); "
+              f"read {r['read_s']:.3f} s; replay with {r['gates_rerun']} gates re-run: {r['replay_s']:.3f} s wall, "
+              f"{r['replay_cpu_s']:.3f} s CPU in this process (target < 2 s) "
+              f"{'OK' if r['replay_s'] < 2 else 'OVER TARGET'}")
+        print(f"machine load while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

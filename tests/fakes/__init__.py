@@ -1,0 +1,1 @@
+"""Fake skills and gates behind the real interfaces, for the conductor core's tests."""

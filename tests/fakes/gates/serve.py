@@ -1,0 +1,3 @@
+from tests.fakes.gates import main
+
+main("serve")
