@@ -39,7 +39,7 @@ from conductor.stages import (
     with_failures,
 )
 from conductor.steering import Steering
-from conductor.tools import ASK_HUMAN, DECLARE_INFEASIBLE, LIST_WORKSPACE, READ_ARTIFACT, Resolved, ToolRefusal, ToolRegistry
+from conductor.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE, LIST_WORKSPACE, READ_ARTIFACT, Resolved, ToolRefusal, ToolRegistry
 from conductor.triage import classify, entry, triage
 from gates.failure_classes import EXIT_CODES, Action, Decision, FailureClass
 
@@ -123,6 +123,7 @@ class Run:
         self.nudges = 0
         self.requests = 0
         self.compare_decision: Optional[str] = None
+        self.last_failure: dict[str, tuple[FailureClass, Optional[Decision]]] = {}  # stage -> last failure
         self.stage_t0: dict[str, float] = {}
         self.stage_durations: dict[str, float] = {}
         self.opened: Optional[str] = None  # the stage the last stage_opened event announced
@@ -312,6 +313,16 @@ class Run:
         if res.name == DECLARE_INFEASIBLE:
             return False, "recorded: the run ends INFEASIBLE", Decided(
                 Decision.INFEASIBLE, f"declared infeasible by the agent: {inp.reason}", stage=stage)
+        if res.name == ACCEPT_FAILURE:
+            last = self.last_failure.get(stage)
+            if last is None:
+                return True, "nothing has failed in this stage: there is no failure to accept", None
+            fc, decided = last
+            decision = decided or fc.terminal_decision
+            self._stage_ended(stage)
+            return False, f"recorded: the run ends {decision.value} ({fc.value})", Decided(
+                decision, f"stage {stage}: {fc.value} accepted without repair: {inp.reason}"[:1000],
+                failure_class=fc.value, stage=stage)
         assert res.name == ASK_HUMAN
         ans = self._ask(ApprovalRequest(request_id=self._req_id(), stage=stage, kind="question", question=inp.question))
         if ans.answer == "none":
@@ -418,6 +429,7 @@ class Run:
             elif human.answer == "deny":
                 final, decision = True, fc.terminal_decision
         self.state = transition(self.state, Failed(stage, fc.value, final))
+        self.last_failure[stage] = (fc, evidence_decision(gate))
         left = min(t.retries_left, self.budget.stage_calls_left(stage))
         body = {"stage": stage, "status": "failed", "failure_class": fc.value, "meaning": fc.meaning,
                 "action": fc.action.value, "hint": entry(fc).hint,

@@ -19,7 +19,7 @@ quantize -> serve -> evaluate baseline and candidate -> compare -> audits. You a
 
 RULES = """Rules:
 1. One stage is open at a time; you are offered only its tools plus the generic ones
-   (read_artifact, list_workspace, ask_human, declare_infeasible).
+   (read_artifact, list_workspace, ask_human, declare_infeasible, accept_failure).
 2. After each skill call the conductor runs the stage's gates on the raw artifacts. Only a PASS of
    every gate seals the stage and opens the next. You cannot argue with a gate, and what you say
    about results is never evidence: the gates re-derive every number.
@@ -27,7 +27,8 @@ RULES = """Rules:
    left for that class in this stage. Follow the triage table. Retries are bounded; when they are
    spent the run ends with the decision the table names.
 4. Repair honestly: change what caused the failure (recipe, settings), never hide it. When no honest
-   repair exists, call declare_infeasible with the reason.
+   repair exists, call accept_failure (the run ends with the decision the failure implies), or
+   declare_infeasible when this model/recipe cannot work here at all.
 5. Be brief. Call a tool in every turn while a stage is open."""
 
 

@@ -27,6 +27,7 @@ READ_ARTIFACT = "read_artifact"
 LIST_WORKSPACE = "list_workspace"
 ASK_HUMAN = "ask_human"
 DECLARE_INFEASIBLE = "declare_infeasible"
+ACCEPT_FAILURE = "accept_failure"
 
 
 class ReadArtifactInput(BaseModel):
@@ -50,6 +51,11 @@ class DeclareInfeasibleInput(BaseModel):
     reason: str = Field(min_length=1, max_length=4000, description="why this model/recipe cannot work here")
 
 
+class AcceptFailureInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=4000, description="why no honest repair is left")
+
+
 GENERIC: dict[str, tuple[type[BaseModel], str]] = {
     READ_ARTIFACT: (ReadArtifactInput, "Read a file of the run's workspace (logs, results, gate verdicts). "
                                        "Text is returned, truncated to max_bytes."),
@@ -58,6 +64,9 @@ GENERIC: dict[str, tuple[type[BaseModel], str]] = {
                                "Headless runs without a policy end NEEDS_HUMAN."),
     DECLARE_INFEASIBLE: (DeclareInfeasibleInput, "Declare that this model/recipe cannot be released here, "
                                                  "with the reason. Ends the run INFEASIBLE."),
+    ACCEPT_FAILURE: (AcceptFailureInput, "Stop repairing the open stage after a failure: the run ends with the "
+                                         "decision the last failure_class implies (the triage table's 'ends as'), "
+                                         "e.g. ANOMALOUS after CACHING_DETECTED. Only valid after a failure."),
 }
 
 

@@ -32,7 +32,8 @@ HINTS: dict[Action, str] = {
                        "If it fails again the run ends as SYSTEMIC.",
     Action.REPAIR_AND_RETRY: "Repairable: read the evidence (read_artifact, list_workspace), change what "
                              "caused it (recipe, flags, settings) and call the skill again. If no honest "
-                             "repair exists, call declare_infeasible with the reason.",
+                             "repair exists, call accept_failure with the reason (the run ends with "
+                             "this class's decision).",
     Action.INFEASIBLE: "Infeasible here: no retry can change this; the run ends INFEASIBLE.",
     Action.STOP: "The run has its answer; no retry can honestly change it. The run ends with this decision.",
     Action.ASK_HUMAN: "Only a person may decide this. The conductor asked the approver; its answer is "

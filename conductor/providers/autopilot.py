@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 from conductor.events import Usage
 from conductor.providers.base import ModelRequest, ModelResponse, ProviderError
 from conductor.skill import Skill
-from conductor.tools import ASK_HUMAN, DECLARE_INFEASIBLE
+from conductor.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE
 
 
 @dataclass
@@ -102,9 +102,14 @@ class AutopilotProvider:
             return _tool(req, ASK_HUMAN, {"question": f"{fc}: {fail.get('detail', '')[:500]} The operator has no "
                                                       "repair to try. How should the release proceed?"},
                          f"No repair for {fc}: asking the person.")
-        reason = (f"No honest repair left after {fc}: {str(fail.get('detail', ''))[:500]}" if fail
-                  else "The skill's operator proposes no call for this stage.")
-        return _tool(req, DECLARE_INFEASIBLE, {"reason": reason}, reason)
+        if not fail:
+            reason = "The skill's operator proposes no call for this stage."
+            return _tool(req, DECLARE_INFEASIBLE, {"reason": reason}, reason)
+        reason = f"No honest repair left after {fc}: {str(fail.get('detail', ''))[:500]}"
+        if fail.get("action") == "infeasible":
+            return _tool(req, DECLARE_INFEASIBLE, {"reason": reason}, reason)
+        # the failure stands: the run ends with the decision its class implies, not INFEASIBLE
+        return _tool(req, ACCEPT_FAILURE, {"reason": reason}, reason)
 
     def _call(self, req: ModelRequest, skill: Skill, mem: _StageMemory, inp: dict[str, Any], why: str) -> ModelResponse:
         mem.last_input = dict(inp)

@@ -64,8 +64,8 @@ def test_agent_is_offered_only_the_open_stage_tools(tmp_path):
     H.run(tmp_path, skills, p)
     for req in p.requests:
         names = [t["name"] for t in req.tools]
-        assert names[:4] == ["read_artifact", "list_workspace", "ask_human", "declare_infeasible"]
-        assert names[4:] == [req.stage]
+        assert names[:5] == ["read_artifact", "list_workspace", "ask_human", "declare_infeasible", "accept_failure"]
+        assert names[5:] == [req.stage]
         assert req.system[0]["cache_control"] == {"type": "ephemeral"}
         assert "Triage table" in req.system[0]["text"] and req.stage in req.system[1]["text"]
 
@@ -94,6 +94,30 @@ def test_repair_budget_exhausted_ends_with_the_class_decision(tmp_path):
     assert r.outcome.failure_class == "QUANT_COVERAGE_FAILURE"
     assert r.workspace.decision_path.exists() and r.workspace.report_path.exists()
     exit_matches(r)
+
+
+def test_accept_failure_ends_with_the_class_decision_not_infeasible(tmp_path):
+    """No repair left for CACHING_DETECTED: the run is ANOMALOUS (its class's decision), never INFEASIBLE."""
+    skills = two(quantize=[fail("CACHING_DETECTED")])
+    p = ScriptedProvider([tool_use("accept_failure", {"reason": "too early"}),
+                          tool_use("quantize", {}), tool_use("accept_failure", {"reason": "no repair"})])
+    r = H.run(tmp_path, skills, p)
+    first = r.of("tool_result")[0]
+    assert first.is_error and "no failure to accept" in first.content  # nothing failed yet
+    assert r.decision == "ANOMALOUS" and r.outcome.exit_code == 11
+    assert r.outcome.failure_class == "CACHING_DETECTED" and "no repair" in r.outcome.reason
+    exit_matches(r)
+
+
+def test_autopilot_without_a_repair_accepts_the_failure(tmp_path):
+    from conductor.providers.autopilot import AutopilotProvider
+
+    no_repair = lambda ctx, last: {} if last is None else None
+    skills = two(quantize=[fail("CACHING_DETECTED")], operator=no_repair)
+    r = H.run(tmp_path, skills, AutopilotProvider(skills))
+    assert r.decision == "ANOMALOUS", r.outcome.reason
+    assert len(r.of("skill_started")) == 1  # no blind re-run of the same call
+    assert [e.name for e in r.of("tool_call")][-1] == "accept_failure"
 
 
 def test_infra_transient_retried_once_then_systemic(tmp_path):

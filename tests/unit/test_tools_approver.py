@@ -23,7 +23,8 @@ def reg():
 
 def test_definitions_offer_generic_then_stage_tools(reg):
     names = [d["name"] for d in reg.definitions("quantize")]
-    assert names == ["read_artifact", "list_workspace", "ask_human", "declare_infeasible", "quantize"]
+    assert names == ["read_artifact", "list_workspace", "ask_human", "declare_infeasible", "accept_failure",
+                     "quantize"]
     assert reg.definitions("quantize")[-1]["input_schema"]["additionalProperties"] is False
 
 
@@ -102,3 +103,13 @@ def test_policy_approver(tmp_path):
         PolicyApprover.from_file(bad)
     with pytest.raises(ConfigError):
         PolicyApprover.from_file(tmp_path / "missing.yaml")
+
+
+def test_accept_failure_is_a_generic_tool_with_a_reason():
+    from conductor.tools import ACCEPT_FAILURE, GENERIC
+
+    model, description = GENERIC[ACCEPT_FAILURE]
+    assert "decision" in description
+    with pytest.raises(Exception):
+        model.model_validate({})
+    assert model.model_validate({"reason": "no repair"}).reason == "no repair"
