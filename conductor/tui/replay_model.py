@@ -1,0 +1,155 @@
+"""The replay viewer's model: a transcript's events, a cursor, the run state at the cursor
+(rebuilt from checkpoints), one-line summaries, and the divergence. No textual.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from conductor.tui.model import RunModel, _as_event, fmt_duration
+
+# ------------------------------------------------------------------------------- replay model
+
+
+@dataclass
+class Divergence:
+    """Where replay found a recorded verdict that the gate no longer returns."""
+
+    seq: int
+    expected: Any
+    found: Any
+    what: str = ""  # what differs, in words (the core's replay says)
+
+
+GATE_TYPES = {"gate_verdict"}
+
+
+def event_summary(e: Any) -> tuple[str, str]:
+    """(one-line summary, tone) for the timeline; tone: pass | fail | retry | dim | text | human."""
+    t = e.type
+    if t == "gate_verdict":
+        v = e.verdict or {}
+        ok = bool(v.get("pass", v.get("passed")))
+        return (f"{e.gate} {'PASS' if ok else 'FAIL ' + str(v.get('failure_class'))}", "pass" if ok else "fail")
+    if t == "tool_call":
+        args = ", ".join(f"{k}={json.dumps(v, default=str)[:24]}" for k, v in list(e.input.items())[:3])
+        return (f"{e.name}({args})", "text")
+    if t == "tool_result":
+        return (f"{e.name} -> {'error' if e.is_error else 'ok'}: {e.content[:60]}", "fail" if e.is_error else "dim")
+    if t == "assistant_message":
+        text = " ".join(b.get("text", "") for b in e.content if b.get("type") == "text").replace("\n", " ")
+        return (f"turn {e.turn}: {text[:70] or e.stop_reason}", "text")
+    if t == "stage_opened":
+        return (f"open {e.stage} (attempt {e.attempt})", "text")
+    if t == "stage_retry":
+        return (f"retry {e.stage}: {e.failure_class}, {e.retries_left} left", "retry")
+    if t == "stage_sealed":
+        return (f"sealed {e.stage} in {fmt_duration(e.duration_s)}", "pass")
+    if t == "skill_started":
+        return (f"{e.skill} started", "dim")
+    if t == "skill_finished":
+        return (f"{e.skill} {'ok' if e.ok else 'failed'} in {fmt_duration(e.duration_s)}", "dim" if e.ok else "fail")
+    if t == "approval_requested":
+        return (f"{e.kind}: {e.question[:60]}", "human")
+    if t == "approval_decided":
+        return (f"answer {e.answer} by {e.by} {e.text[:40]}", "human")
+    if t == "human_message":
+        return (f"human: {e.text[:60]}", "human")
+    if t == "decision":
+        return (f"DECISION {e.decision} (exit {e.exit_code}) {e.reason[:50]}", "pass" if e.exit_code == 0 else "fail")
+    if t == "run_finished":
+        return (f"finished {e.decision} in {fmt_duration(e.wall_s)}", "pass" if e.exit_code == 0 else "fail")
+    if t == "run_started":
+        return (f"run {e.run_id}", "text")
+    if t == "warning":
+        return (f"warning: {e.message[:60]}", "retry")
+    if t == "run_paused":
+        return ("paused" if e.paused else "resumed", "retry")
+    return (t, "dim")
+
+
+def is_failure(e: Any) -> bool:
+    t = e.type
+    if t == "gate_verdict":
+        v = e.verdict or {}
+        return not bool(v.get("pass", v.get("passed")))
+    if t == "tool_result":
+        return e.is_error
+    if t == "skill_finished":
+        return not e.ok
+    if t == "decision":
+        return e.exit_code != 0
+    return t == "stage_retry"
+
+
+class ReplayModel:
+    """A transcript opened for stepping: the events, a cursor, and the run state at the cursor.
+
+    State at step i is rebuilt from the nearest checkpoint (one every `every` events), so
+    stepping back costs at most `every` folds, whatever the transcript's length.
+    """
+
+    def __init__(self, header: dict[str, Any], events: list[Any], *, every: int = 256,
+                 divergence: Optional[Divergence] = None):
+        self.header = header
+        self.events = [_as_event(e) for e in events]
+        self.every = every
+        self.cursor = 0
+        self.divergence = divergence
+        self._summaries: dict[int, tuple[str, str]] = {}
+        self._checkpoints: list[RunModel] = []
+        m = RunModel(header, keep_items=False)
+        for i, e in enumerate(self.events):
+            if i % every == 0:
+                self._checkpoints.append(m.snapshot())  # state before event i
+            m.apply(e)
+        self.final = m
+        self._at_index = -1
+        self._at: Optional[RunModel] = None
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def summary(self, i: int) -> tuple[str, str]:
+        s = self._summaries.get(i)
+        if s is None:
+            s = self._summaries[i] = event_summary(self.events[i])
+        return s
+
+    @property
+    def divergence_index(self) -> Optional[int]:
+        if self.divergence is None:
+            return None
+        return next((i for i, e in enumerate(self.events) if e.seq == self.divergence.seq), None)
+
+    def state_at(self, i: int) -> RunModel:
+        """The run state after events[0..i] (inclusive)."""
+        if not self.events:
+            return self.final
+        i = max(0, min(i, len(self.events) - 1))
+        if self._at is not None and self._at_index <= i and i - self._at_index <= self.every:
+            m, start = self._at, self._at_index + 1
+        else:
+            k = i // self.every
+            m, start = self._checkpoints[k].snapshot(), k * self.every
+        for j in range(start, i + 1):
+            m.apply(self.events[j])
+        self._at, self._at_index = m, i
+        return m
+
+    def move(self, i: int) -> int:
+        self.cursor = max(0, min(i, len(self.events) - 1)) if self.events else 0
+        return self.cursor
+
+    def find_next(self, pred, start: Optional[int] = None, backwards: bool = False) -> Optional[int]:
+        i = self.cursor if start is None else start
+        rng = range(i - 1, -1, -1) if backwards else range(i + 1, len(self.events))
+        return next((j for j in rng if pred(self.events[j])), None)
+
+    def next_gate(self, backwards: bool = False) -> Optional[int]:
+        return self.find_next(lambda e: e.type in GATE_TYPES, backwards=backwards)
+
+    def next_failure(self, backwards: bool = False) -> Optional[int]:
+        return self.find_next(is_failure, backwards=backwards)

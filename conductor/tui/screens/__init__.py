@@ -1,0 +1,1 @@
+"""The TUI's screens: start form, run, replay viewer, report, and the modals."""
