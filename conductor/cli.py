@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--provider", choices=["auto", "anthropic", "autopilot"], help="the live provider of a fork")
     r.add_argument("--workspace", help="the fork's run folder")
     r.add_argument("--json", action="store_true", help="the report as JSON")
+    r.add_argument("--tui", action="store_true", help="open the transcript in the replay viewer (step, jump, re-gate)")
     rs = sub.add_parser("resume", help="continue a run from its last sealed stage")
     rs.add_argument("workspace")
     rs.add_argument("--provider", choices=["auto", "anthropic", "autopilot"])
@@ -194,6 +195,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from conductor.replay import replay_transcript
 
     path = _transcript_path(args.transcript)
+    if args.tui:
+        from conductor.tui import launch
+
+        return launch(transcript=path, replay=True)
     if args.fork_at is not None:
         config = load_config(overrides={"provider": args.provider or "auto"})
         skills = build_skills(config)
