@@ -12,6 +12,7 @@ has its own World that serves the record instead.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -146,8 +147,12 @@ class LiveWorld:
 
     def run_skill(self, call: SkillCall, ctx: SkillContext, argv: list[str], log_path: str,
                   on_line: Callable[[str], None], timeout_s: float) -> SkillRun:
+        from conductor.gate_runner import PROJECT_ROOT
+
+        # skills run from the workspace; the project must stay importable whether installed or not
+        pythonpath = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         spec = ProcessSpec(argv=argv, cwd=str(ctx.workspace), log_path=log_path, timeout_s=timeout_s,
-                           name=f"{call.stage}:{call.skill.name}", grace_s=3.0)
+                           name=f"{call.stage}:{call.skill.name}", grace_s=3.0, env_extra={"PYTHONPATH": pythonpath})
         t0 = time.monotonic()
         out = self.executor.run(spec, on_line=on_line, cancel=self.cancel)
         if out.error is not None:

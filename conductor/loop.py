@@ -27,11 +27,11 @@ from conductor.closeout import decision_record, minimal_report
 from conductor.config import ReleaseConfig
 from conductor.events import (
     ApprovalDecided, ApprovalRequested, AssistantMessage, DecisionMade, EventBus, GateVerdict, HumanMessage,
-    RunFinished, RunPaused, RunStarted, SkillFinished, SkillLog, SkillStarted, StageOpened, StageRetry,
+    RunFinished, RunPaused, RunStarted, SkillFinished, SkillLog, SkillProgress, SkillStarted, StageOpened, StageRetry,
     StageSealed, TextDelta, ToolCall, ToolResult, Warning_,
 )
 from conductor.feedback import evidence_decision, gate_failure_payload, skill_failure_payload, to_json
-from conductor.logbatch import LogBatcher
+from conductor.logbatch import LogBatcher, parse_progress
 from conductor.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
 from conductor.skill import Skill, SkillContext, SkillResult
 from conductor.stages import (
@@ -392,9 +392,16 @@ class Run:
             timeout = max(1.0, min(call.skill.timeout_s, self.config.budgets.max_wall_s - self.budget.elapsed_s))
             emit = lambda lines: self.bus.emit(SkillLog(stage=call.stage, skill=call.skill.name, lines=lines))
             with LogBatcher(emit) as batch:
+                def on_line(line: str) -> None:
+                    progress = parse_progress(line)
+                    if progress is not None:
+                        self.bus.emit(SkillProgress(stage=call.stage, skill=call.skill.name,
+                                                    fraction=progress[0], message=progress[1]))
+                    batch.add(line)
+
                 self.in_child = True
                 try:
-                    run = self.world.run_skill(call, ctx, argv, log_path, batch.add, timeout)
+                    run = self.world.run_skill(call, ctx, argv, log_path, on_line, timeout)
                 finally:
                     self.in_child = False
         self.bus.emit(SkillFinished(stage=call.stage, skill=call.skill.name, tool_use_id=call.tool_use_id,

@@ -97,3 +97,12 @@ def test_a_whole_chain_ends_with_no_open_stage():
         assert st.current == s
         st = transition(transition(transition(st, Start(s)), Passed(s)), Sealed(s))
     assert st.finished
+
+
+def test_progress_lines_parse_and_garbage_does_not():
+    from conductor.logbatch import parse_progress
+
+    assert parse_progress("PROGRESS 0.420 calibrating 24/64 (pass 2)") == (0.42, "calibrating 24/64 (pass 2)")
+    assert parse_progress("PROGRESS 1.000 done") == (1.0, "done")
+    for bad in ("PROGRESS", "PROGRESS x msg", "PROGRESS 1.5 too far", "progress 0.5 lower", "INFO PROGRESS 0.5"):
+        assert parse_progress(bad) is None, bad
