@@ -1,0 +1,1 @@
+"""A stand-in for vLLM in fast tests (see vllm/entrypoints/openai/api_server.py)."""
