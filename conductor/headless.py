@@ -97,9 +97,24 @@ class HeadlessPrinter:
         self._clock = clock
         self._t0 = clock()
         self._lock = threading.Lock()
+        self._progress_at: dict[tuple[str, str], float] = {}
+
+    PROGRESS_EVERY_S = 15.0  # a long skill shows its progress at most this often on stderr
+
+    def _progress(self, event: Any) -> Optional[str]:
+        """skill_progress, throttled per skill: the first, then every PROGRESS_EVERY_S, and the last."""
+        key = (event.stage, event.skill)
+        now = self._clock()
+        last = self._progress_at.get(key)
+        done = event.fraction is not None and event.fraction >= 1.0
+        if last is not None and now - last < self.PROGRESS_EVERY_S and not done:
+            return None
+        self._progress_at[key] = now
+        pct = f"{event.fraction:4.0%} " if event.fraction is not None else ""
+        return f"  {event.skill}: {pct}{_cut(event.message, 100)}"
 
     def __call__(self, event: Any) -> None:
-        line = describe_event(event)
+        line = self._progress(event) if event.type == "skill_progress" else describe_event(event)
         with self._lock:
             if line is not None:
                 self._human(line)

@@ -78,3 +78,20 @@ def test_cost_per_event_is_well_under_5_ms():
         bus.emit(ev)
     per_event_ms = (time.perf_counter() - t0) * 1000 / len(events)
     assert per_event_ms < 5, per_event_ms
+
+
+def test_skill_progress_is_shown_throttled_on_stderr():
+    import io
+
+    from conductor.events import SkillProgress
+    from conductor.headless import HeadlessPrinter
+
+    now = [0.0]
+    err = io.StringIO()
+    printer = HeadlessPrinter(stream=err, clock=lambda: now[0])
+    for t, frac in ((0.0, 0.1), (1.0, 0.2), (20.0, 0.5), (21.0, 1.0)):
+        now[0] = t
+        printer(SkillProgress(stage="quantize", skill="quantize", fraction=frac, message=f"calibrating {frac}"))
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 3  # 0.2 at 1 s is throttled; the last (done) always shows
+    assert "10%" in lines[0] and "50%" in lines[1] and "100%" in lines[2]
