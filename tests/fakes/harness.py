@@ -47,7 +47,8 @@ def run(tmp: Path, skills: Sequence[Any], provider: Any, *, approver: Optional[A
         **kwargs: Any) -> Result:
     cfg = config(tmp, **kwargs.pop("cfg", {}))
     events: list[Any] = []
-    outcome = run_session(cfg, provider, skills, approver or NoHumanApprover(), listeners=[events.append],
+    listeners = [events.append, *kwargs.pop("listeners", [])]
+    outcome = run_session(cfg, provider, skills, approver or NoHumanApprover(), listeners=listeners,
                           gate_prefix=FAKE_GATES, **kwargs)
     return Result(outcome, events, Workspace(cfg.workspace))
 

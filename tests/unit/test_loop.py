@@ -395,12 +395,15 @@ def test_human_message_pause_and_resume(tmp_path):
         if req.turn == 1:
             steering.say("prefer int8 if fp8 fails")
             steering.pause()
-            threading.Timer(0.3, steering.resume).start()
             return tool_use("quantize", {})
         return tool_use("compare", {})
 
+    def resume_once_paused(event):  # resume only after the loop has really paused (no timing race)
+        if event.type == "run_paused" and event.paused:
+            threading.Timer(0.3, steering.resume).start()
+
     p = ScriptedProvider(respond)
-    r = H.run(tmp_path, two(), p, steering=steering)
+    r = H.run(tmp_path, two(), p, steering=steering, listeners=[resume_once_paused])
     assert r.decision == "ACCEPT"
     assert [e.paused for e in r.of("run_paused")] == [True, False]
     assert r.of("human_message")[0].text == "prefer int8 if fp8 fails"
