@@ -13,7 +13,6 @@ the error, and the eval_run gate classifies it; ok=false is for what stops the r
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import sys
 import time

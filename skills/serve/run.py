@@ -89,51 +89,40 @@ def _on_probe(ceiling: float):
     return cb
 
 
-def run(inp: ServeInput, rc: RunContext) -> dict[str, Any]:
-    role, ckpt = roles.resolve(rc, inp.checkpoint)
-    roles.check_checkpoint_dir(ckpt, role)
-    ceiling, max_len = settings(inp, rc)
-    loc = locate_vllm()
-    build = vllm_build(loc.python)
-    cuda = roles.cuda_available(rc)
-    served_name = role if role in ("candidate", "baseline") else ckpt.name
-    plan = plan_server(ckpt, build, cuda_available=cuda, max_model_len=max_len, served_name=served_name,
-                       extra_args=inp.extra_args, enforce_eager=inp.enforce_eager)
-    record_path = rc.out_dir / RECORD_FILE
-    log_path = rc.out_dir / SERVER_LOG
-    cand_ok, cand_why = (None, None)
-    if role == "baseline":
-        cand_ok, cand_why = candidate_servability(rc, build, cuda)
-        if inp.candidate_not_servable:
-            cand_ok, cand_why = False, inp.candidate_not_servable
-    data: dict[str, Any] = {"requested": role, "served": None, "checkpoint": str(ckpt), "server_kind": build.server_kind,
-                            "server_version": build.version, "vllm_python": loc.python,
-                            "quantization_flag": plan.quantization_flag, "quant_algo": (plan.quant or {}).get("quant_algo"),
-                            "base_url": plan.base_url, "enforce_eager": "--enforce-eager" in plan.argv}
-    if role == "candidate":
-        data.update(candidate_servable=None)
-    else:
-        data.update(candidate_servable=cand_ok, not_servable_reason=cand_why)
-    progress(0.02, f"{role} {ckpt}: {build.server_kind} {build.version or ''}".strip())
+def base_data(role: str, ckpt: Path, plan: ServerPlan, python: Optional[str]) -> dict[str, Any]:
+    b = plan.build
+    return {"requested": role, "served": None, "checkpoint": str(ckpt), "server_kind": b.server_kind,
+            "server_version": b.version, "vllm_python": python, "quantization_flag": plan.quantization_flag,
+            "quant_algo": (plan.quant or {}).get("quant_algo"), "base_url": plan.base_url,
+            "enforce_eager": "--enforce-eager" in plan.argv}
 
-    if build.python is None:
+
+def refuse_before_start(inp: ServeInput, rc: RunContext, plan: ServerPlan, role: str, ckpt: Path, ceiling: float,
+                        data: dict[str, Any], no_vllm_detail: str) -> None:
+    """Raise CHECKPOINT_NOT_SERVABLE when nothing should be started (no vLLM; refused up front, no probe)."""
+    record_path = rc.out_dir / RECORD_FILE
+    arts = {"serve_record": rc.rel(record_path)}
+    if plan.build.python is None:
         atomic_write_json(record_path, record(plan, None, role=role, ceiling=ceiling, models=None, canaries=[],
-                                              extra={"not_started": loc.detail}))
-        raise SkillFailure(NOT_SERVABLE, f"{plan.refusal}: {loc.detail}", data={**data, "reason": NO_VLLM},
-                           artifacts={"serve_record": rc.rel(record_path)})
+                                              extra={"not_started": no_vllm_detail}))
+        raise SkillFailure(NOT_SERVABLE, f"{plan.refusal}: {no_vllm_detail}", data={**data, "reason": NO_VLLM},
+                           artifacts=arts)
     if plan.refusal and not inp.probe:
         atomic_write_json(record_path, record(plan, None, role=role, ceiling=ceiling, models=None, canaries=[],
                                               extra={"not_started": "refused up front"}))
-        reason = f"{role} {ckpt.name} is not servable here: {plan.refusal}"
-        raise SkillFailure(NOT_SERVABLE, reason + " (refused up front; pass probe=true to capture the server's own "
-                                                  "error)", data={**data, "candidate_servable": False if role == "candidate"
-                                                                  else data.get("candidate_servable"),
-                                                                  "reason": "up_front", "refusal": plan.refusal},
-                           artifacts={"serve_record": rc.rel(record_path)})
+        if role == "candidate":
+            data = {**data, "candidate_servable": False}
+        raise SkillFailure(NOT_SERVABLE, f"{role} {ckpt.name} is not servable here: {plan.refusal} (refused up "
+                                         "front; pass probe=true to capture the server's own error)",
+                           data={**data, "reason": "up_front", "refusal": plan.refusal}, artifacts=arts)
 
+
+def serve_and_ask(inp: ServeInput, rc: RunContext, plan: ServerPlan, role: str, ceiling: float
+                  ) -> tuple[ManagedServer, Optional[list[str]], list[dict[str, Any]], dict[str, Any]]:
+    """Start, wait for health, list models, ask the canaries; always stop and write the record."""
     executor = LocalExecutor()
     exit_cleanly_on_signals(executor)
-    srv = ManagedServer(executor, plan, log_path, on_line=lambda ln: print(f"[vllm] {ln}", flush=True))
+    srv = ManagedServer(executor, plan, rc.out_dir / SERVER_LOG, on_line=lambda ln: print(f"[vllm] {ln}", flush=True))
     models: Optional[list[str]] = None
     canaries: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
@@ -141,32 +130,55 @@ def run(inp: ServeInput, rc: RunContext) -> dict[str, Any]:
     try:
         print("$ " + " ".join(plan.argv), flush=True)
         if not srv.start():
-            raise SkillFailure(NOT_SERVABLE, srv.life.spawn_error or "the server could not start", data=data)
+            raise SkillFailure(NOT_SERVABLE, srv.life.spawn_error or "the server could not start")
         progress(0.1, f"vLLM starting on {plan.base_url} (pid {srv.pid}); ceiling {ceiling:g}s")
-        healthy = srv.wait_healthy(ceiling, on_probe=_on_probe(ceiling))
-        extra["startup_s"] = srv.life.healthy_at_s
-        if healthy:
+        if srv.wait_healthy(ceiling, on_probe=_on_probe(ceiling)):
             progress(0.72, f"healthy after {srv.life.healthy_at_s:.1f}s; listing models")
             listing = srv.endpoint.models()
             models = listing.ids
-            extra["models_error"] = listing.error
-            extra["max_model_len_listed"] = listing.max_model_len
+            extra.update(models_error=listing.error, max_model_len_listed=listing.max_model_len)
             records = [c.model_dump() for c in inp.canaries] if inp.canaries else as_records()
             canaries = ask_canaries(srv, records, inp.max_tokens)
-            srv.alive()
-            srv.probe()  # health after the canaries: the gate checks the server stayed healthy
+            if srv.alive():
+                srv.probe()  # health after the canaries: the gate checks the server stayed healthy
     finally:
         progress(0.92, "stopping the server (process group)")
         t_stop = time.monotonic()
         srv.stop()
-        extra["stop_s"] = round(time.monotonic() - t_stop, 3)
-        extra["group_alive_after_stop"] = bool(srv.handle is not None and group_alive(srv.handle.pgid))
-        extra["wall_s"] = round(time.monotonic() - t0, 3)
-        atomic_write_json(record_path, record(plan, srv, role=role, ceiling=ceiling, models=models,
-                                              canaries=canaries, extra=extra))
+        extra.update(startup_s=srv.life.healthy_at_s, stop_s=round(time.monotonic() - t_stop, 3),
+                     group_alive_after_stop=bool(srv.handle is not None and group_alive(srv.handle.pgid)),
+                     wall_s=round(time.monotonic() - t0, 3))
+        atomic_write_json(rc.out_dir / RECORD_FILE, record(plan, srv, role=role, ceiling=ceiling, models=models,
+                                                          canaries=canaries, extra=extra))
+    return srv, models, canaries, extra
+
+
+def run(inp: ServeInput, rc: RunContext) -> dict[str, Any]:
+    role, ckpt = roles.resolve(rc, inp.checkpoint)
+    roles.check_checkpoint_dir(ckpt, role)
+    ceiling, max_len = settings(inp, rc)
+    loc = locate_vllm()
+    build = vllm_build(loc.python)
+    cuda = roles.cuda_available(rc)
+    plan = plan_server(ckpt, build, cuda_available=cuda, max_model_len=max_len,
+                       served_name=role if role in ("candidate", "baseline") else ckpt.name,
+                       extra_args=inp.extra_args, enforce_eager=inp.enforce_eager)
+    data = base_data(role, ckpt, plan, loc.python)
+    if role == "baseline":
+        cand_ok, cand_why = candidate_servability(rc, build, cuda)
+        if inp.candidate_not_servable:
+            cand_ok, cand_why = False, inp.candidate_not_servable
+        data.update(candidate_servable=cand_ok, not_servable_reason=cand_why)
+    else:
+        data.update(candidate_servable=None)
+    progress(0.02, f"{role} {ckpt}: {build.server_kind} {build.version or ''}".strip())
+    refuse_before_start(inp, rc, plan, role, ckpt, ceiling, data, loc.detail)
+
+    srv, models, canaries, extra = serve_and_ask(inp, rc, plan, role, ceiling)
     data.update(startup_s=srv.life.healthy_at_s, stop_s=extra["stop_s"], wall_s=extra["wall_s"],
                 server_pid=srv.pid, orphans=extra["group_alive_after_stop"])
-    arts = {"serve_record": rc.rel(record_path), "server_log": rc.rel(log_path)}
+    arts = {"serve_record": rc.rel(rc.out_dir / RECORD_FILE), "server_log": rc.rel(rc.out_dir / SERVER_LOG)}
+    healthy = srv.life.healthy_at_s is not None
     crashed = srv.life.exit is not None and not srv.life.exit.get("stopped_by_us")
     if crashed:
         evidence = not_servable_evidence(srv.all_lines())
@@ -178,22 +190,31 @@ def run(inp: ServeInput, rc: RunContext) -> dict[str, Any]:
                                data={**data, "reason": "server_refused", "refusal": plan.refusal,
                                      "server_error": evidence}, artifacts=arts)
         data["server_error"] = " | ".join(error_lines(srv.all_lines())) or None
-    if srv.life.healthy_at_s is not None:
+    if healthy:
         data["served"] = role
         if role == "candidate":
             data["candidate_servable"] = True
-    if plan.refusal and srv.life.healthy_at_s is not None:
-        data["up_front_refusal_contradicted"] = plan.refusal  # the real attempt wins; said so
-    ok_canaries = sum(1 for c in canaries if c.get("http_status") == 200)
-    summary = (f"{build.server_kind} served the {role} ({ckpt.name}): healthy after {srv.life.healthy_at_s:.1f}s, "
-               f"models {models}, {ok_canaries}/{len(canaries)} canaries answered, stopped in {extra['stop_s']:.1f}s"
-               if srv.life.healthy_at_s is not None else
-               f"{build.server_kind} did not become healthy serving the {role} ({ckpt.name})"
-               + (f": it exited with code {srv.life.exit.get('exit_code')}" if crashed else f" within {ceiling:g}s")
-               + "; the serve gate judges the record")
+        if plan.refusal:
+            data["up_front_refusal_contradicted"] = plan.refusal  # the real attempt wins; said so
+    return {"summary": summary(role, ckpt, plan, srv, models, canaries, extra, ceiling, data), "artifacts": arts,
+            "data": data}
+
+
+def summary(role: str, ckpt: Path, plan: ServerPlan, srv: ManagedServer, models: Optional[list[str]],
+            canaries: list[dict[str, Any]], extra: dict[str, Any], ceiling: float, data: dict[str, Any]) -> str:
+    kind, life = plan.build.server_kind, srv.life
+    if life.healthy_at_s is not None:
+        answered = sum(1 for c in canaries if c.get("http_status") == 200)
+        text = (f"{kind} served the {role} ({ckpt.name}): healthy after {life.healthy_at_s:.1f}s, models {models}, "
+                f"{answered}/{len(canaries)} canaries answered, stopped in {extra['stop_s']:.1f}s")
+    else:
+        crashed = life.exit is not None and not life.exit.get("stopped_by_us")
+        text = (f"{kind} did not become healthy serving the {role} ({ckpt.name})"
+                + (f": it exited with code {life.exit.get('exit_code')}" if crashed else f" within {ceiling:g}s")
+                + "; the serve gate judges the record")
     if role == "baseline" and data.get("candidate_servable") is False:
-        summary += "; the CANDIDATE WAS NOT SERVED (not servable here): evaluate both sides in-process"
-    return {"summary": summary, "artifacts": arts, "data": data}
+        text += "; the CANDIDATE WAS NOT SERVED (not servable here): evaluate both sides in-process"
+    return text
 
 
 if __name__ == "__main__":

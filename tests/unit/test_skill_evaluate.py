@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from conductor.skill import SkillContext, SkillResult
 from gates.eval_run.collect import collect_run
 from gates.eval_run.decide import decide
-from gates.eval_run.run_record import NULL_RESPONSE_MARKER, read_run_record
+from gates.eval_run.run_record import read_run_record
 from skills.common.runner import RunContext, SkillFailure
 from skills.evaluate import SKILLS, EvaluateInput, skill_for_stage
 from skills.evaluate import plan as P
