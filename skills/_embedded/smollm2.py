@@ -218,6 +218,12 @@ def ensure_checkpoint(out: Optional[os.PathLike | str] = None, force: bool = Fal
     gguf_sha = sha256_file(gguf)
     if not force and is_complete(dest, gguf_sha):
         return dest
+    if dest.is_dir() and any(dest.iterdir()) and read_provenance(dest) is None:
+        # never replace a directory this module did not write (a mistyped --out)
+        raise EmbeddedModelError(f"{dest} exists, is not empty and holds no {PROVENANCE_FILE}; "
+                                 "refusing to replace it (choose another --out or remove it)")
+    if dest.exists() and not dest.is_dir():
+        raise EmbeddedModelError(f"{dest} exists and is not a directory")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with _file_lock(dest.parent / f".{dest.name}.lock"):
         if not force and is_complete(dest, gguf_sha):  # another process built it while we waited
