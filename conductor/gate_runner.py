@@ -98,7 +98,10 @@ def run_gate(call: GateCall, *, executor: Executor, workspace: Workspace, out_di
 
 def regate_on_facts(gate: str, facts: dict[str, Any], *, executor: Executor, workspace: Workspace, out_dir: Path,
                     timeout_s: float, extra_args: Sequence[str] = (), **kwargs: Any) -> GateRun:
-    """Decide again, for real, on recorded facts (`--input`); extra_args e.g. ["--threshold", "0.005"]."""
+    """Decide again, for real, on recorded facts (`--input`); extra_args e.g. ["--threshold", "0.005"].
+
+    `executor` is a LocalExecutor (a child process) or, for replay, gate_inprocess.InProcessGates (the
+    same `python -m` entry point in this process); `judge` treats both outcomes the same way."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     inp = atomic_write_json(_unused(out_dir, gate, ".input.json"), facts)

@@ -7,12 +7,18 @@ real, on the facts they recorded, and each verdict is compared with the recorded
 first difference stops the replay with {seq, expected, found} (exit 1: a divergence is not a run
 decision). Gates that recorded no facts (a crash, a timeout, invalid input) keep their verdict.
 
+`gate_mode` says how the gates are re-run: "in-process" (the default: each gate's `python -m` entry
+point runs in this process, `conductor.gate_inprocess`) or "processes" (one child per gate, as in a
+live run). Either way `gate_runner.judge` checks the verdict and facts against the committed schemas
+and fails closed to GATE_ERROR; the report's `gates_mode` says which ran.
+
 `threshold=X` re-gates the compare gate at another threshold and reports the decision the run
 would have reached instead of diverging. `fork_at=N` with a live provider (and the real skills)
 replays up to seq N, then continues live in a new workspace (hard links to the recorded one).
 
     report = replay_transcript("runs/r1/transcript.jsonl")
     report.divergence          # None, or Divergence(seq, expected, found, what)
+    report.gates_mode          # "in-process" | "processes"
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from conductor.attempt import GateOutcome, LiveWorld, SkillCall, SkillRun
 from conductor.config import ReleaseConfig
 from conductor.events import EventBus, ToolResult
 from conductor.executor import LocalExecutor
+from conductor.gate_inprocess import InProcessGates
 from conductor.gate_modules import gate_kwargs_for
 from conductor.loop import Halt, ResumePoint, RunOutcome, build_run
 from conductor.providers.base import ModelRequest, ModelResponse
@@ -44,6 +51,8 @@ from conductor.workspace import Workspace
 from gates.failure_classes import EXIT_CODES, Decision, FailureClass
 
 EXIT_DIVERGED = 1
+IN_PROCESS, PROCESSES = "in-process", "processes"
+GATE_MODES = (IN_PROCESS, PROCESSES)
 
 
 @dataclass
@@ -77,9 +86,17 @@ class ReplayReport:
     detail: str = ""
     segments: int = 0
     forked_workspace: Optional[str] = None
+    gates_mode: str = IN_PROCESS  # how gates were re-run: "in-process" | "processes" (see GATE_MODES)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def gate_executor(mode: str, executor: Any) -> Any:
+    """What re-runs the recorded gates: InProcessGates, or the run's own executor (child processes)."""
+    if mode not in GATE_MODES:
+        raise ValueError(f"gate_mode must be one of {GATE_MODES}, not {mode!r}")
+    return InProcessGates() if mode == IN_PROCESS else executor
 
 
 def verdict_key(v: dict[str, Any]) -> dict[str, Any]:
@@ -159,12 +176,14 @@ class ReplayProvider:
 
 
 class ReplayWorld:
-    """Skill results from the record; gates re-run on the recorded facts; calls not in the record
-    (after a fork) go to the live world."""
+    """Skill results from the record; gates re-run on the recorded facts (by `gate_executor`: in this
+    process or as children, see GATE_MODES); calls not in the record (after a fork) go to the live world."""
 
     def __init__(self, seg: Segment, ws: Workspace, executor: Any, steering: Steering, *, gate_timeout_s: float,
-                 threshold: Optional[float] = None, live: Optional[LiveWorld] = None, fork_at: Optional[int] = None):
-        self.seg, self.ws, self.executor, self.steering = seg, ws, executor, steering
+                 threshold: Optional[float] = None, live: Optional[LiveWorld] = None, fork_at: Optional[int] = None,
+                 gate_mode: str = IN_PROCESS):
+        self.seg, self.ws, self.steering = seg, ws, steering
+        self.gate_executor = gate_executor(gate_mode, executor)
         self.gate_timeout_s, self.threshold, self.live, self.fork_at = gate_timeout_s, threshold, live, fork_at
         self.gate_kwargs = gate_kwargs_for(seg.gate_module_prefix())
         self.rerun = self.kept = 0
@@ -229,7 +248,7 @@ class ReplayWorld:
         from conductor.gate_runner import regate_on_facts
 
         extra = ["--threshold", repr(self.threshold)] if self.threshold is not None and gv.gate == "compare" else []
-        gr = regate_on_facts(gv.gate, gv.facts, executor=self.executor, workspace=self.ws, out_dir=out_dir,
+        gr = regate_on_facts(gv.gate, gv.facts, executor=self.gate_executor, workspace=self.ws, out_dir=out_dir,
                              timeout_s=self.gate_timeout_s, extra_args=extra, **self.gate_kwargs)
         self.rerun += 1
         expected, found = verdict_key(gv.verdict), verdict_key(gr.verdict)
@@ -300,11 +319,12 @@ def _resume_for(earlier: list[Segment], seg: Segment) -> Optional[ResumePoint]:
 def replay_transcript(path: str | os.PathLike[str], *, threshold: Optional[float] = None,
                       fork_at: Optional[int] = None, provider: Any = None, skills: Optional[Sequence[Any]] = None,
                       listeners: Sequence[Callable[[Any], None]] = (), workspace: Optional[str] = None,
-                      gate_timeout_s: Optional[float] = None) -> ReplayReport:
+                      gate_timeout_s: Optional[float] = None, gate_mode: str = IN_PROCESS) -> ReplayReport:
+    gate_executor(gate_mode, None)  # refuse an unknown mode before reading anything
     t = read_transcript(path)
     segs = segments(t.events)
     recorded = next((s.decision.decision for s in reversed(segs) if s.decision is not None), None)
-    report = ReplayReport(str(path), None, None, 0, recorded, segments=len(segs))
+    report = ReplayReport(str(path), None, None, 0, recorded, segments=len(segs), gates_mode=gate_mode)
     if fork_at is not None:
         return _fork(t, segs, fork_at, provider, skills, listeners, workspace, report)
     with tempfile.TemporaryDirectory(prefix="conductor-replay-") as tmp:
@@ -327,7 +347,7 @@ def _replay_segment(header_config: dict[str, Any], seg: Segment, earlier: list[S
     cfg = _config(header_config, ws)
     steering = Steering()
     world = ReplayWorld(seg, ws, executor, steering, threshold=threshold,
-                        gate_timeout_s=gate_timeout_s or cfg.budgets.gate_timeout_s)
+                        gate_timeout_s=gate_timeout_s or cfg.budgets.gate_timeout_s, gate_mode=report.gates_mode)
     bus = EventBus(start_seq=seg.started.seq - 1)
     if threshold is None:
         bus.subscribe(_ResultChecker(seg, None), critical=True)
@@ -421,7 +441,7 @@ def _fork(t: Any, segs: list[Segment], fork_at: int, provider: Any, skills: Opti
                          gate_kwargs_for(seg.gate_module_prefix()))
         executor_holder["e"] = executor
         return ReplayWorld(seg, ws, executor, steering, gate_timeout_s=cfg.budgets.gate_timeout_s, live=live,
-                           fork_at=fork_at)
+                           fork_at=fork_at, gate_mode=report.gates_mode)
 
     outcome = run_session(cfg, ReplayProvider(seg, fork_at=fork_at, live=provider), skills, RecordedApprover(
         a.model_dump() for a in seg.approvals if a.seq <= fork_at), listeners=listeners, steering=steering,
@@ -429,5 +449,6 @@ def _fork(t: Any, segs: list[Segment], fork_at: int, provider: Any, skills: Opti
         world_factory=world_factory)
     report.decision, report.exit_code = outcome.decision, outcome.exit_code
     report.forked_workspace = str(ws.root)
-    report.detail = f"replayed up to seq {fork_at}, then continued live with {provider.name}"
+    report.detail = (f"replayed up to seq {fork_at} (recorded gates re-run {report.gates_mode}), then continued "
+                     f"live with {provider.name} (live gates as processes)")
     return report

@@ -101,6 +101,9 @@ class ToolRegistry:
         # a skill may carry its recorded definition (replay's stand-ins do); else it comes from its model
         self._defs.update({n: getattr(s, "tool_definition", None) or tool_schema(s) for n, s in self.skills.items()})
         self._validators = {n: jsonschema.Draft202012Validator(d["input_schema"]) for n, d in self._defs.items()}
+        # inputs already found valid (the check depends only on the schema and the input): a long run
+        # or a replay repeats the same calls thousands of times; bounded, so memory stays flat
+        self._known_valid: set[tuple[str, str]] = set()
 
     def definition(self, name: str) -> dict[str, Any]:
         return self._defs[name]
@@ -122,8 +125,19 @@ class ToolRegistry:
                                                f"open; the open stage is {stage!r}. It was not run.")
         if not isinstance(raw, dict):
             return ToolRefusal(name, "invalid_input", f"input of {name!r} must be a JSON object")
+        try:
+            key: Optional[tuple[str, str]] = (name, json.dumps(raw, sort_keys=True, allow_nan=False))
+        except (TypeError, ValueError):
+            key = None  # not plain JSON: always checked
         validator = self._validators[name]
-        errors = [] if validator.is_valid(raw) else sorted(validator.iter_errors(raw), key=lambda e: list(e.path))
+        if key is not None and key in self._known_valid:
+            errors = []
+        elif validator.is_valid(raw):
+            errors = []
+            if key is not None and len(self._known_valid) < 4096:
+                self._known_valid.add(key)
+        else:
+            errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.path))
         if errors:
             e = errors[0]
             where = "/".join(str(p) for p in e.path) or "(input)"

@@ -1,15 +1,18 @@
-"""run_gate fails closed: every way a gate can misbehave becomes a schema-valid GATE_ERROR verdict."""
+"""run_gate fails closed: every way a gate can misbehave becomes a schema-valid GATE_ERROR verdict,
+whether the gate ran as a child process (LocalExecutor) or in this process (InProcessGates, replay's)."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 
 import jsonschema
 import pytest
 
 from conductor.executor import LocalExecutor
+from conductor.gate_inprocess import InProcessGates
 from conductor.gate_runner import gate_error_verdict, regate_on_facts, run_gate
 from conductor.skill import GateCall
 from conductor.workspace import Workspace
@@ -22,11 +25,11 @@ def ws(tmp_path):
     return Workspace(tmp_path / "run").create()
 
 
-def fake(ws, name, *args, timeout_s=20.0, **kw):
+def fake(ws, name, *args, timeout_s=20.0, executor=None, **kw):
     out = ws.stages_dir / "s" / "attempt-1"
     kw.setdefault("schema_loader", fake_loader)
-    return run_gate(GateCall(gate=name, args=list(args)), executor=LocalExecutor(), workspace=ws, out_dir=out,
-                    timeout_s=timeout_s, module_prefix="tests.fakegates", **kw)
+    return run_gate(GateCall(gate=name, args=list(args)), executor=executor or LocalExecutor(), workspace=ws,
+                    out_dir=out, timeout_s=timeout_s, module_prefix="tests.fakegates", **kw)
 
 
 def verbosity_loader(gate, kind):
@@ -63,7 +66,7 @@ def test_exit_2_passes_through_as_user_config_error(ws):
     assert run.facts is None
 
 
-@pytest.mark.parametrize("name, why", [
+MISBEHAVING = [
     ("crash", r"printed nothing on stdout"),
     ("segv", r"crashed: it was killed by signal 11"),
     ("exit3", r"crashed: it exited with code 3"),
@@ -80,9 +83,23 @@ def test_exit_2_passes_through_as_user_config_error(ws):
     ("bad_facts", r"facts violate its input schema at x"),
     ("nan_facts", r"facts file .* is not valid JSON"),
     ("usage_wrong_class", r"exited 2 .* not USER_CONFIG_ERROR"),
-])
+]
+
+
+@pytest.mark.parametrize("name, why", MISBEHAVING)
 def test_misbehaving_gates_fail_closed(ws, name, why):
-    run = fake(ws, name)
+    assert_failed_closed(fake(ws, name), why)
+
+
+# segv would take this process down with it: what a child process isolates and a thread cannot
+@pytest.mark.parametrize("name, why", [m for m in MISBEHAVING if m[0] != "segv"])
+def test_misbehaving_gates_fail_closed_in_process_too(ws, name, why):
+    stdout = sys.stdout
+    assert_failed_closed(fake(ws, name, executor=InProcessGates()), why)
+    assert sys.stdout is stdout  # the gate's stdout was routed to its verdict, and put back
+
+
+def assert_failed_closed(run, why):
     assert not run.passed and run.failure_class == "GATE_ERROR"
     assert re.search(why, run.error), run.error
     assert run.verdict["detail"] == run.error and run.facts is None
@@ -90,9 +107,11 @@ def test_misbehaving_gates_fail_closed(ws, name, why):
     assert_valid_output(run)
 
 
-def test_crash_evidence_carries_the_log_tail(ws):
-    run = fake(ws, "crash")
+@pytest.mark.parametrize("executor", [LocalExecutor, InProcessGates])
+def test_crash_evidence_carries_the_log_tail(ws, executor):
+    run = fake(ws, "crash", executor=executor())
     assert any("RuntimeError: boom" in line for line in run.verdict["evidence"]["log_tail"])
+    assert "about to crash" in (ws.root / run.log_path).read_text()
 
 
 def test_a_hanging_gate_is_killed_with_its_children(ws):
@@ -129,9 +148,10 @@ def test_the_same_gate_twice_in_one_folder_keeps_both_facts(ws):
     assert a.facts_path.endswith("ok.facts.json") and b.facts_path.endswith("ok-2.facts.json")
 
 
-def test_regate_on_facts_decides_again_with_new_arguments(ws):
+@pytest.mark.parametrize("executor", [LocalExecutor, InProcessGates])
+def test_regate_on_facts_decides_again_with_new_arguments(ws, executor):
     out = ws.root / "replay"
-    kw = dict(executor=LocalExecutor(), workspace=ws, out_dir=out, timeout_s=20,
+    kw = dict(executor=executor(), workspace=ws, out_dir=out, timeout_s=20,
               module_prefix="tests.fakegates", schema_loader=fake_loader)
     assert regate_on_facts("echo_input", {"x": 0.5}, **kw).passed
     strict = regate_on_facts("echo_input", {"x": 0.5}, extra_args=["--limit", "0.1"], **kw)
@@ -159,3 +179,66 @@ def test_the_real_verbosity_gate(ws):
     assert tight.failure_class == "VERBOSITY_EXCEEDED" and tight.error is None
     bad = regate_on_facts("verbosity", {**VERBOSITY_FACTS, "tolerance": "wide"}, **kw)
     assert bad.exit_code == 2 and bad.failure_class == "USER_CONFIG_ERROR" and bad.error is None
+
+
+# -- in this process (replay's InProcessGates): the same judge, the same fail-closed verdicts -------------
+
+
+def regate_fake(ws, gate, facts, executor, **kw):
+    kw = {"timeout_s": 20, "module_prefix": "tests.fakegates", "schema_loader": fake_loader, **kw}
+    return regate_on_facts(gate, facts, executor=executor, workspace=ws, out_dir=ws.root / "replay", **kw)
+
+
+@pytest.mark.parametrize("executor", [LocalExecutor, InProcessGates])
+def test_a_decide_that_raises_fails_closed(ws, executor):
+    run = regate_fake(ws, "decide_raises", {"x": 0.5}, executor())
+    assert not run.passed and run.failure_class == "GATE_ERROR" and run.exit_code == 1
+    assert "ZeroDivisionError: the decision divided by zero on x=0.5" in run.verdict["detail"]
+    assert_valid_output(run)
+
+
+@pytest.mark.parametrize("executor", [LocalExecutor, InProcessGates])
+def test_recorded_facts_that_violate_the_input_schema_fail_closed(ws, executor):
+    # the gate's own model refuses them: its USER_CONFIG_ERROR verdict (exit 2), as in a child process
+    refused = regate_fake(ws, "decide_raises", {"x": "one"}, executor())
+    assert refused.exit_code == 2 and refused.failure_class == "USER_CONFIG_ERROR" and refused.facts is None
+    # a gate that does not check them crashes on them: GATE_ERROR
+    crashed = regate_fake(ws, "echo_input", {"x": "one"}, executor())
+    assert crashed.failure_class == "GATE_ERROR" and "printed nothing on stdout" in crashed.error
+    assert any("TypeError" in line for line in crashed.verdict["evidence"]["log_tail"])
+    # a gate that decides on facts violating the committed input schema: GATE_ERROR (bad_facts above)
+    assert regate_fake(ws, "bad_facts", {"x": 1}, executor()).error.startswith("the gate's facts violate")
+
+
+def test_the_real_verbosity_gate_in_process_decides_as_the_child_does(ws):
+    def both(facts, *extra):
+        kw = dict(workspace=ws, out_dir=ws.root / "g", timeout_s=60, schema_loader=verbosity_loader,
+                  extra_args=list(extra))
+        child = regate_on_facts("verbosity", facts, executor=LocalExecutor(), **kw)
+        here = regate_on_facts("verbosity", facts, executor=InProcessGates(), **kw)
+        assert (here.verdict, here.exit_code, here.facts, here.error) == \
+            (child.verdict, child.exit_code, child.facts, child.error)
+        return here
+
+    assert both(VERBOSITY_FACTS).passed
+    assert both(VERBOSITY_FACTS, "--tolerance", "0.01").failure_class == "VERBOSITY_EXCEEDED"
+    assert both({**VERBOSITY_FACTS, "tolerance": "wide"}).failure_class == "USER_CONFIG_ERROR"
+
+
+def test_an_in_process_gate_past_its_timeout_fails_closed_and_the_next_one_runs(ws):
+    kw = dict(workspace=ws, out_dir=ws.root / "t", module_prefix="tests.fakes.gates",
+              schema_loader=__import__("tests.fakes.gates", fromlist=["load_schema"]).load_schema)
+    t0 = time.monotonic()
+    slow = regate_on_facts("ptq", {"sleep": 1.5}, executor=InProcessGates(), timeout_s=0.3, **kw)
+    assert time.monotonic() - t0 < 1.2
+    assert slow.failure_class == "GATE_ERROR" and "timed out after 0.3 s" in slow.error
+    assert slow.verdict["evidence"]["timed_out"] is True
+    # the overrunning thread cannot be killed; the next gate waits for it, then decides
+    assert regate_on_facts("ptq", {"pass": True}, executor=InProcessGates(), timeout_s=20, **kw).passed
+
+
+def test_in_process_runs_only_python_dash_m(ws):
+    from conductor.executor import ProcessSpec
+
+    out = InProcessGates().run(ProcessSpec(argv=["/bin/true"], capture_stdout=True))
+    assert out.exit_code is None and "only `python -m MODULE`" in out.error

@@ -50,6 +50,17 @@ def test_valid_calls_resolve(reg):
     assert isinstance(g, Resolved) and g.skill is None
 
 
+def test_remembered_valid_inputs_never_let_an_invalid_one_through(reg):
+    """The validity cache keys on the exact input: a repeated valid call skips the schema check, a
+    call that differs in any value (or is not plain JSON) is checked again, and locking still applies."""
+    for _ in range(3):
+        assert isinstance(reg.resolve("quantize", "quantize", {"recipe": "fp8"}), Resolved)
+    assert reg.resolve("quantize", "quantize", {"recipe": 3}).reason == "invalid_input"
+    assert reg.resolve("quantize", "quantize", {"recipe": "fp8", "zzz": 1}).reason == "invalid_input"
+    assert reg.resolve("quantize", "quantize", {"recipe": float("nan")}).reason == "invalid_input"
+    assert reg.resolve("quantize", "compare", {"recipe": "fp8"}).reason == "locked"
+
+
 def test_duplicate_tool_names_are_refused():
     with pytest.raises(ValueError):
         ToolRegistry([FakeSkill("quantize", name="read_artifact")])
