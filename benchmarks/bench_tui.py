@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from conductor.tui import bridge  # noqa: E402
 from conductor.tui.app import ConductorApp  # noqa: E402
 from conductor.tui.replay_model import ReplayModel  # noqa: E402
-from tests.tui import make_transcripts as mk  # noqa: E402
+from tests.tui import synthetic as mk  # noqa: E402
 
 SIZE = (100, 32)
 

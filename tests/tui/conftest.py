@@ -1,4 +1,5 @@
-"""Shared helpers for the TUI tests: a fixed clock, an app factory, and a condition waiter."""
+"""Shared helpers for the TUI tests: the curated transcripts, fixed clocks, an app factory, and a
+condition waiter."""
 
 from __future__ import annotations
 
@@ -8,15 +9,36 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.tui import make_transcripts as mk
+from conductor.tui.bridge import LoadedTranscript, load_transcript
+from conductor.tui.model import parse_ts
+from tests.tui import synthetic as mk
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = ROOT / "transcripts"
-FIXED_NOW = mk.T0 + 13 * 60  # the injected clock: 13 minutes after every curated run started
+# the loop-recorded runs the TUI tests render (scripts/record_transcripts.py writes them)
+PASS, REPAIR, APPROVAL, REGRESSION = "scripted_pass", "scripted_repair", "scripted_approval", "scripted_regression"
+ALTERED = "scripted_pass_altered"  # scripted_pass with altered compare facts; ALTERED.seq names the verdict
+CURATED = (PASS, REPAIR, APPROVAL, REGRESSION, ALTERED)
+FIXED_NOW = mk.T0 + 13 * 60  # the injected clock of the synthetic runs: 13 minutes after they started
 
 
 def fixed_clock() -> float:
     return FIXED_NOW
+
+
+def curated(name: str) -> Path:
+    return TRANSCRIPTS / f"{name}.jsonl"
+
+
+def recorded(name: str) -> LoadedTranscript:
+    return load_transcript(curated(name))
+
+
+def clock_at(ts: str, after_s: float = 0.0) -> Callable[[], float]:
+    """A fixed clock `after_s` seconds after a recorded event's timestamp (live playback of a record)."""
+    t = parse_ts(ts)
+    assert t is not None, ts
+    return lambda: t + after_s
 
 
 def make_app(**kw: Any):
@@ -63,7 +85,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def curated_transcripts() -> Path:
-    """The curated transcripts are committed; regenerate them if missing (same content)."""
-    if not (TRANSCRIPTS / "tui_pass.jsonl").exists():
-        mk.write_all(TRANSCRIPTS)
+    """The curated transcripts are committed (re-recording changes their times, hence the snapshots)."""
+    missing = [n for n in CURATED if not curated(n).exists()]
+    assert not missing, f"missing curated transcripts {missing}: run .venv/bin/python scripts/record_transcripts.py"
     return TRANSCRIPTS

@@ -1,4 +1,8 @@
-"""Pilot tests: what a person does in the TUI, end to end, with the run in its worker thread."""
+"""Pilot tests: what a person does in the TUI, end to end, with the run in its worker thread.
+
+Recorded runs come from the curated transcripts (recorded through the real loop by
+scripts/record_transcripts.py); the live run with text deltas and log lines, which no transcript
+keeps, is a synthetic one (tests/tui/synthetic.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +21,10 @@ from conductor.tui.screens.report import ReportScreen
 from conductor.tui.screens.run import RunScreen
 from conductor.tui.screens.start import StartScreen
 from conductor.tui.widgets import Conversation, StageRail, Timeline
-from tests.tui import make_transcripts as mk
-from tests.tui.conftest import TRANSCRIPTS, make_app, settled, until
+from tests.tui import synthetic as mk
+from tests.tui.conftest import (
+    ALTERED, APPROVAL, PASS, REPAIR, clock_at, curated, make_app, recorded, settled, until,
+)
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio]
 
@@ -56,13 +62,16 @@ async def test_live_run_streams_batches_and_ends_with_the_decision():
 
 
 async def test_a_recorded_transcript_opens_read_only():
-    app = make_app(transcript=TRANSCRIPTS / "tui_repair.jsonl")
+    app = make_app(transcript=curated(REPAIR))
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot)
         screen = run_screen(app)
         assert not screen.live and screen.query_one("#steer", Input).has_class("-hidden")
-        assert screen.model.stages["quantize"].status == "sealed"
-        assert screen.model.stages["serve"].status == "running"
+        assert [st.status for st in screen.model.stages.values()] == ["sealed"] * 8
+        gates = [i for i in screen.model.items if i.kind == "gate"]
+        assert [(g.title, g.ok) for g in gates[:2]] == [("ptq", False), ("ptq", True)]
+        assert gates[0].data["failure_class"] == "QUANT_COVERAGE_FAILURE"
+        assert screen.exit_code == 0 and screen.model.report.decision == "ACCEPT"
         await pilot.press("a", "p")  # no-ops on a recording
         assert not isinstance(app.screen, ConfirmModal) and not screen.model.paused
 
@@ -70,14 +79,20 @@ async def test_a_recorded_transcript_opens_read_only():
 # -- human in the loop -------------------------------------------------------------------------
 
 
+def approval_run() -> tuple:
+    """The recorded approval run played live: eval_run's REPORTED_MISMATCH on the candidate asks a person."""
+    t = recorded(APPROVAL)
+    return ScriptedRun(t.events), t.header, clock_at(t.events[0].ts, 60)
+
+
 async def _answer_approval(keys: list[str]):
-    s = mk.approval()
-    app = make_app(source=ScriptedRun(s.events), header=s.header().model_dump(mode="json"))
+    run, header, clock = approval_run()
+    app = make_app(source=run, header=header, clock=clock)
     async with app.run_test(size=(100, 32)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ApprovalModal), what="the approval modal")
         await pilot.pause()
         modal = app.screen
-        assert "INDETERMINATE" in modal.view.question and modal.view.stage == "compare"
+        assert "REPORTED_MISMATCH" in modal.view.question and modal.view.stage == "eval_candidate"
         await pilot.press(*keys)
         await settled(pilot)
         screen = run_screen(app)
@@ -88,7 +103,7 @@ async def _answer_approval(keys: list[str]):
 async def test_approve():
     data, screen = await _answer_approval(["ctrl+a"])
     assert (data["answer"], data["by"]) == ("approve", "human")
-    assert screen.exit_code == 0
+    assert screen.exit_code == 0 and screen.model.report.decision == "ACCEPT"  # the record goes on: re-run, ACCEPT
 
 
 async def test_deny_with_a_note():
@@ -102,8 +117,8 @@ async def test_answer_with_text():
 
 
 async def test_answering_needs_text_and_the_modal_stays_until_answered():
-    s = mk.approval()
-    app = make_app(source=ScriptedRun(s.events))
+    run, _, clock = approval_run()
+    app = make_app(source=run, clock=clock)
     async with app.run_test(size=(100, 32)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, ApprovalModal), what="the approval modal")
         await pilot.press("enter", "escape")
@@ -116,14 +131,19 @@ async def test_answering_needs_text_and_the_modal_stays_until_answered():
 
 
 def blocked_run() -> tuple[ScriptedRun, int]:
-    events = mk.passing().events
+    """The recorded passing run played live, held before serve opens (a run in progress)."""
+    events = recorded(PASS).events
     at = next(i for i, e in enumerate(events) if e.type == "stage_opened" and e.stage == "serve")
     return ScriptedRun(events, block_at=at), at
 
 
+def live_clock():
+    return clock_at(recorded(PASS).events[0].ts, 60)
+
+
 async def test_steer():
     run, _ = blocked_run()
-    app = make_app(source=run)
+    app = make_app(source=run, clock=live_clock())
     async with app.run_test(size=(100, 32)) as pilot:
         screen = run_screen(app)
         await until(pilot, lambda: screen.model.stages["quantize"].status == "sealed", what="quantize sealed")
@@ -144,7 +164,7 @@ async def test_steer():
 
 async def test_pause_and_resume():
     run, _ = blocked_run()
-    app = make_app(source=run)
+    app = make_app(source=run, clock=live_clock())
     async with app.run_test(size=(100, 32)) as pilot:
         screen = run_screen(app)
         await until(pilot, lambda: screen.model.stages["quantize"].status == "sealed", what="quantize sealed")
@@ -162,7 +182,7 @@ async def test_pause_and_resume():
 
 async def test_abort_asks_first_then_stops_the_run():
     run, _ = blocked_run()
-    app = make_app(source=run)
+    app = make_app(source=run, clock=live_clock())
     async with app.run_test(size=(100, 32)) as pilot:
         screen = run_screen(app)
         await until(pilot, lambda: screen.model.stages["quantize"].status == "sealed", what="quantize sealed")
@@ -179,7 +199,7 @@ async def test_abort_asks_first_then_stops_the_run():
 
 async def test_quit_while_running_aborts_and_exits_130():
     run, _ = blocked_run()
-    app = make_app(source=run)
+    app = make_app(source=run, clock=live_clock())
     async with app.run_test(size=(100, 32)) as pilot:
         screen = run_screen(app)
         await until(pilot, lambda: screen.model.stages["quantize"].status == "sealed", what="quantize sealed")
@@ -197,7 +217,7 @@ async def test_quit_while_running_aborts_and_exits_130():
 
 
 async def test_replay_stepping_and_jumps():
-    app = make_app(transcript=TRANSCRIPTS / "tui_repair.jsonl", replay=True)
+    app = make_app(transcript=curated(REPAIR), replay=True)
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         assert isinstance(screen, ReplayScreen)
@@ -213,7 +233,7 @@ async def test_replay_stepping_and_jumps():
         assert rp.events[tl.cursor].verdict["failure_class"] == "QUANT_COVERAGE_FAILURE"
         failure = tl.cursor
         assert screen.query_one(StageRail)._stages["quantize"].status == "failed"
-        await pilot.press("right", "right")
+        await pilot.press("right")  # the loop's order: verdict, retry, then the failed tool result
         assert rp.events[tl.cursor].type == "stage_retry"
         assert screen.query_one(StageRail)._stages["quantize"].label == "retrying (1 of 2)"
         await pilot.press("g")
@@ -230,9 +250,9 @@ async def test_replay_stepping_and_jumps():
 
 
 async def test_replay_shows_the_divergence():
-    seq = int((TRANSCRIPTS / "tui_divergence.seq").read_text())
+    seq = int(curated(ALTERED).with_suffix(".seq").read_text())
     div = Divergence(seq=seq, expected={"pass": True}, found={"pass": False, "failure_class": "ACCURACY_REGRESSION"})
-    app = make_app(transcript=TRANSCRIPTS / "tui_divergence.jsonl", replay=True, divergence=div)
+    app = make_app(transcript=curated(ALTERED), replay=True, divergence=div)
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         tl = screen.query_one(Timeline)
@@ -244,15 +264,20 @@ async def test_replay_shows_the_divergence():
 
 
 async def test_regate_prompt_validates_the_threshold():
-    app = make_app(transcript=TRANSCRIPTS / "tui_pass.jsonl", replay=True)
+    """On a recorded run: an invalid threshold is refused in the prompt; a valid one re-gates the
+    recorded compare facts with the real gate (0.5% cannot be resolved on tasks this small)."""
+    app = make_app(transcript=curated(PASS), replay=True)
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("t")
         await pilot.press(*"2", "enter")
         assert "between 0 and 1" in str(app.screen.query_one("#threshold-error", Static).render())
         await pilot.press("backspace", *"0.5%", "enter")
         await pilot.pause(0.3)
-        assert isinstance(app.screen, ReplayScreen)
-        assert app.screen.regate_note  # a result, or cleared with an error notice when replay is absent
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen) and screen.regate_note.startswith("at 0.005")
+        await until(pilot, lambda: "running" not in screen.regate_note, timeout=90, what="the re-gated decision")
+        # compare at 0.005 is INDETERMINATE, which asks a person; nobody answers in a replay
+        assert "NEEDS_HUMAN" in screen.regate_note and "recorded ACCEPT" in screen.regate_note
 
 
 # -- start form ------------------------------------------------------------------------------------
@@ -385,8 +410,9 @@ async def test_viewer_verifies_with_the_core_replay_and_regates(tmp_path):
         assert "recorded ACCEPT" in screen.regate_note
 
 
-async def test_hand_made_transcripts_are_not_replayed():
-    app = make_app(transcript=TRANSCRIPTS / "tui_pass.jsonl", replay=True, verify=True)
+async def test_hand_made_transcripts_are_not_replayed(tmp_path):
+    path = mk.passing().write(tmp_path / "synthetic_pass.jsonl")
+    app = make_app(transcript=path, replay=True, verify=True)
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.pause(0.1)
         assert app.screen.replay_status.startswith("not verifiable")
@@ -394,7 +420,7 @@ async def test_hand_made_transcripts_are_not_replayed():
 
 async def test_quit_from_the_report_still_asks_to_abort_a_live_run():
     run, _ = blocked_run()
-    app = make_app(source=run)
+    app = make_app(source=run, clock=live_clock())
     async with app.run_test(size=(100, 32)) as pilot:
         screen = run_screen(app)
         await until(pilot, lambda: screen.model.stages["quantize"].status == "sealed", what="quantize sealed")

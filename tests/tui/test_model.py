@@ -11,7 +11,7 @@ from conductor.events import (
 from conductor.tui.model import FAILED, PASSED, PENDING, RETRYING, RUNNING, SEALED, STOPPED, RunModel, fmt_duration, parse_ts
 from conductor.tui.replay_model import Divergence, ReplayModel, event_summary
 from conductor.tui.report_model import TaskRow, delta_chart, rows_from_compare
-from tests.tui import make_transcripts as mk
+from tests.tui import synthetic as mk
 
 
 def fold(events, header=None, **kw) -> RunModel:
@@ -197,3 +197,31 @@ def test_unexpected_shapes_never_take_the_view_down():
 
     m.apply(StageSealed(seq=2, ts="", stage="compare", artifacts={}, seal_path="", duration_s=1))
     assert "could not show event seq 2" in m.warnings[-1] and m.items[-1].kind == "warning"
+
+
+# -- the curated transcripts, recorded by the real loop ---------------------------------------------
+
+
+RECORDED = {  # name -> (decision, exit code, the failure classes of its failed gate verdicts, in order)
+    "scripted_pass": ("ACCEPT", 0, []),
+    "scripted_repair": ("ACCEPT", 0, ["QUANT_COVERAGE_FAILURE"]),
+    "scripted_approval": ("ACCEPT", 0, ["REPORTED_MISMATCH"]),
+    "scripted_anomalous": ("ANOMALOUS", 11, ["INFRA_TRANSIENT", "INDETERMINATE"]),
+    "scripted_regression": ("REGRESSION", 10, ["ACCURACY_REGRESSION"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_curated_transcripts_fold_to_their_decision(name):
+    from tests.tui.conftest import recorded
+
+    t = recorded(name)
+    decision, code, failures = RECORDED[name]
+    m = fold(t.events, t.header)
+    assert m.finished and (m.report.decision, m.report.exit_code) == (decision, code)
+    assert [g.data["failure_class"] for g in m.items if g.kind == "gate" and not g.ok] == failures
+    assert {r.task for r in m.report.rows} == {"conductor_tiny_mc", "conductor_tiny_gen"}
+    assert m.elapsed(now=1e12) == m.wall_s
+    for e in t.events:
+        text, tone = event_summary(e)
+        assert isinstance(text, str) and tone in {"pass", "fail", "retry", "dim", "text", "human"}

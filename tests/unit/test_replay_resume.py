@@ -11,7 +11,7 @@ import pytest
 from conductor.approver import NoHumanApprover, QueueApprover
 from conductor.providers.autopilot import AutopilotProvider
 from conductor.providers.scripted import ScriptedProvider, tool_use
-from conductor.replay import replay_transcript
+from conductor.replay import GATE_MODES, replay_transcript
 from conductor.resume import ResumeError, resume_run
 from conductor.stages import plan_stages
 from conductor.steering import Steering
@@ -66,13 +66,24 @@ def test_replay_of_every_recorded_run_finds_no_divergence(recorded):
         rep = replay_transcript(path)
         assert rep.divergence is None, (name, rep.divergence)
         assert rep.exit_code == 0 and rep.decision == rep.recorded_decision, name
+        assert rep.gates_mode == "in-process"  # the default: gates re-decided in this process
     assert replay_transcript(recorded["retry_then_accept"]).gates_rerun == 3
     assert replay_transcript(recorded["gate_crash_and_skill_failures"]).gates_kept == 1  # the crash: no facts
 
 
+def test_gates_in_process_and_as_processes_replay_alike(recorded):
+    for name, path in recorded.items():
+        here, children = replay_transcript(path), replay_transcript(path, gate_mode="processes")
+        assert (here.gates_mode, children.gates_mode) == ("in-process", "processes")
+        here.gates_mode = children.gates_mode
+        assert here == children, name
+    with pytest.raises(ValueError, match="gate_mode"):
+        replay_transcript(recorded["regression"], gate_mode="threads")
+
+
 def _recorded_by_the_loop(path: Path) -> bool:
     """A transcript the run loop wrote records each stage's tool definitions in its plan;
-    hand-made fixtures (e.g. the TUI's synthetic ones) do not, and cannot be replayed."""
+    hand-made ones (tests/tui/synthetic.py) do not, and cannot be replayed."""
     for line in path.read_text().splitlines()[1:]:
         d = json.loads(line)
         if d.get("type") == "run_started":
@@ -80,18 +91,44 @@ def _recorded_by_the_loop(path: Path) -> bool:
     return False
 
 
-def test_curated_transcripts_replay_without_divergence():
-    paths = sorted(TRANSCRIPTS.glob("*.jsonl")) if TRANSCRIPTS.is_dir() else []
-    recorded = [p for p in paths if _recorded_by_the_loop(p)]
-    if not recorded:
-        pytest.skip(f"no loop-recorded transcripts in transcripts/ (synthetic ones: {[p.name for p in paths]})")
-    for p in recorded:
-        seq_file = p.with_suffix(".seq")  # a fixture that is meant to diverge names the seq
-        rep = replay_transcript(p)
-        if seq_file.exists():
-            assert rep.divergence is not None and rep.divergence.seq == int(seq_file.read_text()), p.name
-        else:
-            assert rep.divergence is None, (p.name, rep.divergence)
+CURATED = sorted(TRANSCRIPTS.glob("*.jsonl")) if TRANSCRIPTS.is_dir() else []
+
+
+def test_transcripts_holds_only_loop_recorded_runs():
+    """Every fixture in transcripts/ is a run the loop recorded (scripts/record_transcripts.py, or a
+    real run copied there); nothing hand-made passes for one."""
+    assert len(CURATED) >= 6, [p.name for p in CURATED]
+    assert [p.name for p in CURATED if not _recorded_by_the_loop(p)] == []
+
+
+@pytest.mark.parametrize("path", CURATED, ids=[p.name for p in CURATED])
+def test_curated_transcripts_replay_without_divergence(path):
+    """Each curated transcript replays to its recorded decision, every gate re-run on its facts; one
+    that is meant to diverge (altered after the run) names the seq of its divergence in <name>.seq."""
+    seq_file = path.with_suffix(".seq")
+    rep = replay_transcript(path)
+    if seq_file.exists():
+        assert rep.divergence is not None and rep.divergence.seq == int(seq_file.read_text()), path.name
+        assert rep.exit_code == 1
+    else:
+        assert rep.divergence is None, (path.name, rep.divergence)
+        assert rep.exit_code == 0 and rep.decision == rep.recorded_decision, path.name
+        if path.name.startswith("scripted_"):  # every gate of these decided on facts: all of them re-run
+            assert rep.gates_rerun > 0 and rep.gates_kept == 0
+
+
+def test_the_altered_transcript_diverges_at_its_compare_verdict():
+    """scripted_pass_altered is scripted_pass with the candidate's conductor_tiny_gen score lowered in the
+    recorded compare facts: the real compare gate now finds a regression where the record says ACCEPT."""
+    altered, original = TRANSCRIPTS / "scripted_pass_altered.jsonl", TRANSCRIPTS / "scripted_pass.jsonl"
+    seq = int(altered.with_suffix(".seq").read_text())
+    diff = [(a, b) for a, b in zip(original.read_text().splitlines(), altered.read_text().splitlines()) if a != b]
+    assert len(diff) == 1 and json.loads(diff[0][1])["seq"] == seq, "only the one compare verdict's facts differ"
+    rep = replay_transcript(altered)
+    assert rep.divergence is not None and rep.divergence.seq == seq and rep.exit_code == 1
+    assert rep.divergence.expected == {"gate": "compare", "pass": True, "failure_class": None, "decision": "ACCEPT"}
+    assert rep.divergence.found == {"gate": "compare", "pass": False, "failure_class": "ACCURACY_REGRESSION",
+                                    "decision": "REGRESSION"}
 
 
 def _alter(src: Path, dst: Path, gate: str, change) -> int:
@@ -107,14 +144,25 @@ def _alter(src: Path, dst: Path, gate: str, change) -> int:
     return seq
 
 
-def test_altered_facts_diverge_at_that_verdict(recorded, tmp_path):
+@pytest.mark.parametrize("gate_mode", GATE_MODES)
+def test_altered_facts_diverge_at_that_verdict(recorded, tmp_path, gate_mode):
     bad = tmp_path / "altered.jsonl"
     seq = _alter(recorded["retry_then_accept"], bad, "ptq", lambda f: f.update({"pass": True}))
-    rep = replay_transcript(bad)
+    rep = replay_transcript(bad, gate_mode=gate_mode)
     assert rep.divergence is not None and rep.exit_code == 1
     assert rep.divergence.seq == seq
     assert rep.divergence.expected["pass"] is False and rep.divergence.found["pass"] is True
     assert rep.divergence.expected["failure_class"] == "SIZE_NOT_REDUCED"
+
+
+@pytest.mark.parametrize("gate_mode", GATE_MODES)
+def test_altered_facts_that_crash_the_gate_diverge_with_gate_error(recorded, tmp_path, gate_mode):
+    bad = tmp_path / "crashing.jsonl"
+    seq = _alter(recorded["retry_then_accept"], bad, "compare", lambda f: f.update({"crash": True}))
+    rep = replay_transcript(bad, gate_mode=gate_mode)
+    assert rep.divergence is not None and rep.divergence.seq == seq and rep.exit_code == 1
+    assert rep.divergence.expected["pass"] is True
+    assert rep.divergence.found["pass"] is False and rep.divergence.found["failure_class"] == "GATE_ERROR"
 
 
 def test_regate_with_another_threshold_reports_the_new_decision(recorded):
@@ -139,6 +187,7 @@ def test_fork_continues_live_with_another_provider(recorded, tmp_path):
     assert [e["stage"] for e in forked if e["type"] == "skill_started"] == ["quantize", "quantize", "compare"]
     assert len(skills[0].calls) == 1 and len(skills[1].calls) == 1
     assert rep.forked_workspace == str(tmp_path / "fork")
+    assert rep.gates_mode == "in-process" and "live gates as processes" in rep.detail
 
 
 def test_interrupt_then_resume_in_process_and_replay_both_segments(tmp_path):

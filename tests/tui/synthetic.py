@@ -1,21 +1,26 @@
-"""Curated transcripts for the TUI's snapshots, flows and benchmark: `python -m tests.tui.make_transcripts`.
+"""Synthetic runs, told event by event: hand-made, never recorded by the run loop.
 
-Each scenario emits events through the core's EventBus (deterministic clock, fixed run ids) and is
-recorded by the core's TranscriptWriter into transcripts/. Gate verdicts are real Verdicts: the
-compare verdicts come from the compare gate's own `decide`; the others are built with the gates'
-`verdict_from_checks`, so every card the TUI shows has the shape a real gate prints.
+For what a loop-recorded transcript cannot give: the view-model unit tests (test_model.py), a live
+run with the live-only events (text deltas, log lines, progress; a transcript keeps none of them)
+for the flow tests, and the 10,000-event run of benchmarks/bench_tui.py. Events go through the
+core's EventBus with a deterministic clock and fixed run ids; `Scenario.write(path)` records one
+with the core's TranscriptWriter (to a temporary place: the curated, loop-recorded transcripts in
+transcripts/ come from scripts/record_transcripts.py, and none of these belongs there). Gate
+verdicts are real Verdicts: compare verdicts from the compare gate's own `decide`, the others built
+with the gates' `verdict_from_checks`, so every card has the shape a real gate prints. A written
+synthetic transcript has no tool definitions in its plan, so replay refuses it.
 
-    tui_pass.jsonl         a passing run, ACCEPT
-    tui_repair.jsonl       quantize fails QUANT_COVERAGE_FAILURE, the agent repairs, the run goes on (in progress)
-    tui_approval.jsonl     compare is INDETERMINATE, the conductor asks a person (answered: approve)
-    tui_divergence.jsonl   a recorded compare verdict that its (altered) facts no longer produce
-    tui_report.jsonl       a finished run, REGRESSION on one task
+    passing()      a passing run, ACCEPT
+    repair()       quantize fails QUANT_COVERAGE_FAILURE, the agent repairs, the run goes on (in progress)
+    approval()     compare is INDETERMINATE, the conductor asks a person (answered: approve)
+    divergence()   a passing run whose compare facts were altered afterwards, and that verdict's seq
+    report()       a finished run, REGRESSION on one task
+    big(n)         about n recorded events, for the benchmark
 """
 
 from __future__ import annotations
 
 import copy
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -31,8 +36,6 @@ from gates.compare.models import CompareFacts
 from gates.contract import check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "transcripts"
 T0 = datetime(2025, 6, 2, 9, 0, 0, tzinfo=timezone.utc).timestamp()
 PLAN = [("preflight", []), ("quantize", ["preflight"]), ("serve", ["quantize"]), ("eval_baseline", ["preflight"]),
         ("eval_candidate", ["quantize", "serve"]), ("compare", ["eval_baseline", "eval_candidate"]),
@@ -425,21 +428,3 @@ def big(n_events: int = 10_000) -> Scenario:
     compare_stage(s, compare_facts({"conductor_facts_mc": 0.6190, "conductor_facts_gen": 0.4795}))
     closing(s)
     return s
-
-
-def write_all(out: Path = OUT) -> dict[str, Path]:
-    div, seq = divergence()
-    paths = {
-        "pass": passing().write(out / "tui_pass.jsonl"),
-        "repair": repair().write(out / "tui_repair.jsonl"),
-        "approval": approval().write(out / "tui_approval.jsonl"),
-        "divergence": div.write(out / "tui_divergence.jsonl"),
-        "report": report().write(out / "tui_report.jsonl"),
-    }
-    (out / "tui_divergence.seq").write_text(f"{seq}\n")
-    return paths
-
-
-if __name__ == "__main__":
-    for name, p in write_all(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT).items():
-        print(f"{name:10} {p.relative_to(ROOT) if p.is_relative_to(ROOT) else p}")
