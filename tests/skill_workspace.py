@@ -150,7 +150,8 @@ def stages_for(variant: str, root: Path) -> list[Stage]:
     return stages
 
 
-def build_workspace(tmp: Path, variant: str) -> BuiltWorkspace:
+def build_workspace(tmp: Path, variant: str, serve_data: Optional[dict[str, Any]] = None) -> BuiltWorkspace:
+    """serve_data replaces the serve stage's result data (default: the candidate was not servable)."""
     root = tmp / f"ws-{variant.lower()}"
     (root / "seals").mkdir(parents=True)
     (root / "ckpt").mkdir()
@@ -158,7 +159,12 @@ def build_workspace(tmp: Path, variant: str) -> BuiltWorkspace:
     (root / "config.json").write_text(json.dumps(config))
     lines = [{"type": "header", "schema_version": 1}]
     seq = 0
-    for st in stages_for(variant, root):
+    stages = stages_for(variant, root)
+    if serve_data is not None:
+        for st in stages:
+            if st.name == "serve":
+                st.attempts[-1]["result"] = _result(data=serve_data)
+    for st in stages:
         for n, a in enumerate(st.attempts, 1):
             tid = f"tu-{st.name}-{n}"
             out = root / "stages" / st.name / f"attempt-{n}"

@@ -115,7 +115,7 @@ def _evaluation(r: dict[str, Any]) -> list[str]:
         return lines + ([f"The eval_run facts of the {' and '.join(ran)} carry no evaluation settings: how "
                          "each side was evaluated is not on record.", ""] if ran else
                         ["Nothing was evaluated in this run (no eval_run verdict is on record).", ""])
-    lines += _table(["side", "how", "served", "model evaluated", "few-shot", "eval cache", "eval_run gate"],
+    lines += _table(["side", "how", "via server", "model evaluated", "few-shot", "eval cache", "eval_run gate"],
                     [_side("baseline", e["baseline"]), _side("candidate", e["candidate"])])
     lines += ["", f"- lm-eval version: {e.get('lm_eval_version') or 'n/a'}",
               f"- tasks: {', '.join(f'`{t}`' for t in e['tasks'])}",

@@ -151,6 +151,8 @@ def evaluation_section(recs: Records, compare: Optional[dict[str, Any]]) -> dict
     served: Optional[bool] = None
     if cand["backend"] is not None:
         served = cand["backend"] in ENDPOINT_BACKENDS
+    if serve.get("served") == "candidate":  # the serve stage ran the canary on the candidate itself
+        served = True
     if serve.get("candidate_servable") is False or serve.get("candidate_served") is False:
         served = False
     out = {"baseline": base, "candidate": cand, "tasks": list(recs.config.get("tasks") or []),

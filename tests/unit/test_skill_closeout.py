@@ -39,8 +39,8 @@ def _strings(x) -> list[str]:
     return []
 
 
-def closeout(tmp: Path, variant: str, *, transcript: bool = True) -> tuple[str, dict, Path]:
-    ws = build_workspace(tmp, variant)
+def closeout(tmp: Path, variant: str, *, transcript: bool = True, serve_data=None) -> tuple[str, dict, Path]:
+    ws = build_workspace(tmp, variant, serve_data)
     if not transcript:
         (ws.root / "transcript.jsonl").unlink()
     rc = RunContext(out_dir=ws.root / "stages" / "closeout" / "attempt-1", workspace=ws.root, config=ws.config,
@@ -63,6 +63,14 @@ def test_publish_only_on_accept(tmp_path, variant):
         assert PUBLISH.findall(md) == [], [line for line in md.splitlines() if PUBLISH.search(line)]
         assert [t for t in _strings(rep) if PUBLISH.search(t)] == []
         assert "**Recommendation: do not publish.**" in md
+
+
+def test_a_candidate_the_serve_stage_served_is_not_called_unserved(tmp_path):
+    """The canary ran on the candidate itself; the evaluation was in-process (hf) on both sides: the
+    report must not claim the candidate was not served."""
+    md, rep, _ = closeout(tmp_path, "ACCEPT", serve_data={"served": "candidate", "candidate_servable": True})
+    assert rep["evaluation"]["candidate_served"] is True
+    assert "not served" not in md.lower() and rep["evaluation"]["not_served_note"] is None
 
 
 def test_accept_report_has_every_section(tmp_path):
