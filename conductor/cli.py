@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fork-at", type=int, dest="fork_at", metavar="SEQ", help="replay up to SEQ, then continue live")
     r.add_argument("--provider", choices=["auto", "anthropic", "autopilot"], help="the live provider of a fork")
     r.add_argument("--workspace", help="the fork's run folder")
+    r.add_argument("--gates", choices=["in-process", "processes"], default="in-process",
+                   help="re-run each gate inside the replay (default, fast) or as its own process, as a live run does")
     r.add_argument("--json", action="store_true", help="the report as JSON")
     r.add_argument("--tui", action="store_true", help="open the transcript in the replay viewer (step, jump, re-gate)")
     rs = sub.add_parser("resume", help="continue a run from its last sealed stage")
@@ -203,9 +205,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         config = load_config(overrides={"provider": args.provider or "auto"})
         skills = build_skills(config)
         report = replay_transcript(path, fork_at=args.fork_at, provider=build_provider(config, skills),
-                                   skills=skills, workspace=args.workspace, listeners=_listeners(args))
+                                   skills=skills, workspace=args.workspace, listeners=_listeners(args),
+                                   gate_mode=args.gates)
     else:
-        report = replay_transcript(path, threshold=args.threshold)
+        report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates)
     _print_report(report, args.json)
     return report.exit_code
 
@@ -227,7 +230,8 @@ def _print_report(report: Any, as_json: bool) -> None:
         sys.stderr.write(f"DIVERGED at seq {d.seq}: {d.what}\n")
         return
     sys.stderr.write(f"replay: {report.detail}; decision {report.decision} (recorded {report.recorded_decision}); "
-                     f"{report.gates_rerun} gate verdicts re-derived, {report.gates_kept} kept as recorded\n")
+                     f"{report.gates_rerun} gate verdicts re-derived ({report.gates_mode}), "
+                     f"{report.gates_kept} kept as recorded\n")
     for r in report.regated:
         sys.stderr.write(f"  re-gated {r['gate']} (seq {r['seq']}): {r['recorded']} -> {r['regated']}\n")
 
