@@ -503,6 +503,10 @@ class Run:
         code = EXIT_CODES[d.decision]
         if self.executor is not None:
             self.executor.terminate_all()
+        undelivered = self.steering.drain()
+        if undelivered:  # typed by the person but never read by the agent: kept in the record, said so
+            self._warn(f"{len(undelivered)} message(s) from the person were not delivered before the run ended: "
+                       + " | ".join(undelivered))
         try:
             self.bus.emit(DecisionMade(decision=d.decision.value, exit_code=code, reason=d.reason,
                                        failure_class=d.failure_class, stage=d.stage))

@@ -424,6 +424,22 @@ def test_abort_from_another_thread_is_interrupted_and_resumable(tmp_path):
     assert r.recorded()[-1].type == "run_finished"
 
 
+def test_a_message_typed_just_before_an_abort_is_kept_in_the_record(tmp_path):
+    steering = Steering()
+    skills = two(quantize=[{"sleep": 60}])
+
+    def say_then_abort():
+        steering.say("use calib 8, this is a smoke test")
+        steering.abort("operator abort")
+
+    threading.Timer(0.8, say_then_abort).start()
+    r = H.run(tmp_path, skills, H.operator_script(skills), steering=steering)
+    assert r.decision == "INTERRUPTED"
+    assert not r.of("human_message")  # the agent never read it ...
+    warnings = [w.message for w in r.of("warning")]
+    assert any("not delivered" in w and "use calib 8" in w for w in warnings), warnings  # ... and the record says so
+
+
 def test_secrets_are_redacted_from_transcript_and_logs(tmp_path, monkeypatch):
     secret = "sk-ant-api03-" + "Z" * 40
     monkeypatch.setenv("FAKE_SERVICE_TOKEN", "tok-1234567890-very-secret")
