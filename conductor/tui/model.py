@@ -374,7 +374,8 @@ class RunModel:
 
     def _on_skill_log(self, e: Any, ts: Optional[float]) -> None:
         self.log.stage, self.log.skill = e.stage, e.skill
-        self._log_lines(list(e.lines))
+        # progress lines drive the bar and the log's title; the tail shows what the skill said
+        self._log_lines([ln for ln in e.lines if not ln.startswith("PROGRESS ")])
 
     def _on_skill_progress(self, e: Any, ts: Optional[float]) -> None:
         if e.fraction is not None:

@@ -225,3 +225,14 @@ def test_curated_transcripts_fold_to_their_decision(name):
     for e in t.events:
         text, tone = event_summary(e)
         assert isinstance(text, str) and tone in {"pass", "fail", "retry", "dim", "text", "human"}
+
+
+def test_progress_lines_drive_the_bar_not_the_log_tail():
+    from conductor.events import SkillLog, SkillProgress, SkillStarted
+
+    m = fold([StageOpened(stage="quantize", attempt=1, tools=["quantize"]),
+              SkillStarted(stage="quantize", skill="quantize", tool_use_id="t1", argv=["q"], log_path="l"),
+              SkillLog(stage="quantize", skill="quantize", lines=["PROGRESS 0.150 held-out loss", "loss 3.47"]),
+              SkillProgress(stage="quantize", skill="quantize", fraction=0.15, message="held-out loss")])
+    assert list(m.log.lines) == ["$ q", "loss 3.47"]
+    assert m.log.fraction == pytest.approx(0.15) and m.log.message == "held-out loss"
