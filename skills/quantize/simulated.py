@@ -90,11 +90,13 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def load_simulated_model(path: Path | str, source: Optional[str] = None, dtype: Any = None,
-                         device: str = "cpu", verify_source: bool = True) -> Any:
+                         device: Optional[str] = None, verify_source: bool = True) -> Any:
     """The fake-quantized model the quantize run calibrated, ready for `model(input_ids)` / lm-eval's hf backend.
 
     source: override the recorded source directory (same weights required); dtype: default the
-    recorded one (float32 on CPU runs: bf16 matmuls are emulated on most CPUs and several times slower).
+    recorded one (float32 on CPU runs: bf16 matmuls are emulated on most CPUs and several times slower);
+    device: default CUDA when there is one, else the CPU (modelopt's NVFP4 block quantizer runs on CUDA
+    tensors only, so a state calibrated on a GPU must be rebuilt, and its weights folded, there).
     """
     import torch
     import modelopt.torch.opt as mto
@@ -120,4 +122,6 @@ def load_simulated_model(path: Path | str, source: Optional[str] = None, dtype: 
     if unexpected or stray:
         raise SimulatedStateError(f"state does not fit the restored model: unexpected {list(unexpected)[:3]}, "
                                   f"missing {stray[:3]}")
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     return model.to(device).eval()
