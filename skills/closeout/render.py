@@ -81,6 +81,18 @@ def _tasks(r: dict[str, Any]) -> list[str]:
                          "within", "verdict"], rows)
         lines += ["", "Scores on the unit scale (0-1), re-derived from the per-sample logs by the compare gate; "
                       "delta is candidate minus baseline (improvement); the threshold is the allowed drop."]
+        notes = []
+        for t in c["tasks"]:
+            if t.get("within") is False and t.get("mde") is not None and t.get("significant_drop") is not None:
+                drop = -(t.get("delta") or 0.0)
+                if t["significant_drop"]:
+                    notes.append(f"- {t['task']}: the drop {num(drop)} is beyond the threshold and also beyond the "
+                                 f"noise (z·se {num(t['mde'])}): a real loss at this confidence.")
+                else:
+                    notes.append(f"- {t['task']}: the drop {num(drop)} is beyond the threshold but within the noise "
+                                 f"(z·se {num(t['mde'])}): the release rule blocks on the measured drop; more samples "
+                                 "would tell whether it is real.")
+        lines += [""] + notes if notes else []
     else:
         lines.append("The compare verdict on record carries no per-task table.")
     thr = c.get("threshold") or r["threshold"]

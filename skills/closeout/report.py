@@ -73,7 +73,7 @@ def task_rows(g: Optional[GateRecord]) -> list[dict[str, Any]]:
             "candidate": r.get("candidate_unit") if unit else r.get("candidate"),
             "delta": r.get("delta"), "stderr_diff": r.get("stderr_diff"), "threshold": r.get("threshold"),
             "within": r.get("within"), "verdict": r.get("verdict"), "scale": "unit" if unit else r.get("scale"),
-            "samples": r.get("samples_baseline"), "mde": r.get("mde"),
+            "samples": r.get("samples_baseline"), "mde": r.get("mde"), "significant_drop": r.get("significant_drop"),
             "higher_is_better": r.get("higher_is_better", True),
         })
     return rows

@@ -161,3 +161,13 @@ def test_closeout_through_its_command(tmp_path):
     assert json.loads((out / "result.json").read_text())["data"]["recommendation"]["publish"] is False
     assert (ws.root / "report.md").read_text().startswith("# embedded:smollm2-135m-instruct · fp8: REGRESSION")
     shutil.rmtree(out)
+
+
+def test_a_regression_says_whether_the_drop_is_beyond_the_noise_too(tmp_path):
+    md, rep, _ = closeout(tmp_path, "REGRESSION")
+    beyond = [t for t in rep["compare"]["tasks"] if t["within"] is False]
+    assert beyond, rep["compare"]["tasks"]
+    for t in beyond:
+        assert t["significant_drop"] is not None and t["mde"] is not None
+        said = "also beyond the noise" if t["significant_drop"] else "within the noise"
+        assert f"- {t['task']}: the drop " in md and said in md
