@@ -96,13 +96,32 @@ def classify_error(error: Optional[str]) -> FC:
     return FC.UNKNOWN
 
 
+def shorten_error(err: str, limit: int = 300) -> str:
+    """At most `limit` characters of an error summary for a check's detail, cut at line boundaries: its
+    first line (often the explanation, e.g. the server died) and its last (the exception), each cut
+    in its middle if it must be; never a fragment starting mid-word. The whole text stays in the facts."""
+    err = " | ".join(ln.strip() for ln in err.splitlines() if ln.strip())
+    if len(err) <= limit:
+        return err
+    parts = err.split(" | ")
+    first, last = parts[0], parts[-1]
+
+    def cut(text: str, n: int) -> str:
+        return text if len(text) <= n else text[: n - 25].rstrip() + " … " + text[-20:].lstrip()
+
+    if len(parts) == 1:
+        return cut(first, limit)
+    half = (limit - 5) // 2
+    return cut(first, half) + " | … | " + cut(last, limit - 7 - min(len(first), half))
+
+
 # ---------------------------------------------------------------- run level
 
 def _run_checks(f: EvalRunFacts) -> list[Check]:
     checks: list[Check] = []
     status = f.run_status
     err = error_summary(f.error or "")
-    short = f": {err[-300:]}" if err else ""
+    short = f": {shorten_error(err)}" if err else ""
     if status == "SUCCESS":
         checks.append(check("run_status", True, "the run finished (SUCCESS)", observed=status))
         ok = f.exit_code in (None, 0)

@@ -520,3 +520,21 @@ def test_arbitrary_text_never_crashes_the_cli(text):
 def test_math_is_not_fooled_by_negative_zero():
     assert fc_of(facts({"t": task(reported_score=-0.0, rederived_score=0.0, reported_stderr=0.0,
                                   rederived_stderr=0.0)})) is None and math.copysign(1, -0.0) < 0
+
+
+def test_a_long_error_keeps_its_explanation_and_its_exception_in_the_detail():
+    from gates.eval_run.decide import shorten_error
+
+    note = "the vLLM server exited on its own (code -9) at 41.2s, during the evaluation: connection refused from then on"
+    err = note + "\n" + "x" * 500 + "\nopenai.APIConnectionError: Connection error."
+    short = shorten_error(err)
+    assert len(short) <= 300
+    assert short.startswith("the vLLM server exited on its own") and short.endswith("Connection error.")
+    assert shorten_error("ValueError: bad") == "ValueError: bad"
+
+
+@given(st.text(min_size=0, max_size=2000))
+def test_shortened_errors_never_exceed_the_limit(text):
+    from gates.eval_run.decide import shorten_error
+
+    assert len(shorten_error(text)) <= 300
