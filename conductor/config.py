@@ -49,7 +49,7 @@ class ServeSettings(BaseModel):
 
     load_ceiling_s: float = Field(default=900, gt=0, description="health must be 200 within this")
     max_model_len: int = Field(default=2048, ge=128)
-    skip: bool = Field(default=False, description="do not start a server (no vLLM here); the serve stage is then INFEASIBLE for the endpoint path, recorded")
+    skip: bool = Field(default=False, description="start no server at all (no usable vLLM here): the serve skill refuses with CHECKPOINT_NOT_SERVABLE (reason 'skipped'), no repair is offered, and the run ends INFEASIBLE at the serve stage, recorded in the transcript and report.md; the evaluate skill's endpoint backend is refused too")
 
 
 class ReleaseConfig(BaseModel):

@@ -11,7 +11,10 @@
    from_pretrained(pretrained). Everything else (HFLM, tokenizer, batching, the tracker and the
    output layout) is lm-eval's, exactly as for the baseline, so both sides are like for like. The
    model_args (results_*.json -> config.model_args) say `simulated_state=...`: the run states what
-   it evaluated. Without that key nothing is patched in behaviour.
+   it evaluated. Without that key nothing is patched in behaviour. With `simulated_export=EXPORT`
+   too, the export's tensors are first compared with the simulated model (skills/evaluate/fidelity.py,
+   result in ./fidelity.json): an export that does not hold the evaluated weights stops the run
+   before any score exists.
 
 The arguments after `--` are lm-eval's, unchanged; the exit code is lm-eval's.
 """
@@ -24,6 +27,8 @@ import sys
 from typing import Any, Optional
 
 SIMULATED_KEY = "simulated_state"
+EXPORT_KEY = "simulated_export"  # the export the simulated model must match (skills/evaluate/fidelity.py)
+FIDELITY_FILE = "fidelity.json"  # written in the working directory (the evaluate attempt's folder)
 
 
 class _LineBreaks(io.TextIOBase):
@@ -95,6 +100,7 @@ def install_simulated_hook() -> None:
 
     def _create_model(self: Any, pretrained: str, dtype: Any = "auto", **kwargs: Any) -> None:
         state: Optional[str] = kwargs.pop(SIMULATED_KEY, None)
+        export: Optional[str] = kwargs.pop(EXPORT_KEY, None)
         if state is None:
             return orig(self, pretrained, dtype=dtype, **kwargs)
         from skills.quantize.simulated import load_simulated_model
@@ -109,10 +115,27 @@ def install_simulated_hook() -> None:
         import modelopt.torch.quantization as mtq
 
         mtq.fold_weight(model)
+        if export is not None:
+            check_export(model, export)
         self._model = model
         return None
 
     HFLM._create_model = _create_model  # type: ignore[method-assign]
+
+
+def check_export(model: Any, export: str) -> None:
+    """The export must hold the weights being evaluated; else stop before any score exists."""
+    import json
+
+    from skills.evaluate.fidelity import compare_export
+
+    report = compare_export(model, export)
+    with open(FIDELITY_FILE, "w", encoding="utf-8") as fh:
+        json.dump({"ok": report.ok, "export": report.export, "checked": report.checked, "worst": report.worst,
+                   "unchecked": report.unchecked, "mismatched": report.mismatched, "summary": report.summary()}, fh)
+    print(f"lmeval_main: export fidelity: {report.summary()}", file=sys.stderr, flush=True)
+    if not report.ok:
+        raise RuntimeError(f"export fidelity check failed: {report.summary()}")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

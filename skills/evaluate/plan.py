@@ -155,12 +155,15 @@ def kv(args: Mapping[str, Any]) -> str:
 
 
 def hf_model_args(pretrained: Path | str, s: EvalSettings, *, simulated_state: Optional[Path | str] = None,
-                  tokenizer: Optional[Path | str] = None) -> dict[str, Any]:
+                  tokenizer: Optional[Path | str] = None, simulated_export: Optional[Path | str] = None
+                  ) -> dict[str, Any]:
     args: dict[str, Any] = {"pretrained": str(pretrained), "dtype": s.dtype}
     if tokenizer is not None and str(tokenizer) != str(pretrained):
         args["tokenizer"] = str(tokenizer)
     if simulated_state is not None:
         args["simulated_state"] = str(simulated_state)  # read by skills/evaluate/lmeval_main.py's HFLM hook
+        if simulated_export is not None:  # ... which checks that the export holds the simulated weights
+            args["simulated_export"] = str(simulated_export)
     return args
 
 

@@ -13,6 +13,7 @@ the error, and the eval_run gate classifies it; ok=false is for what stops the r
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sys
 import time
@@ -49,6 +50,7 @@ class Target:
     tokenizer: Path
     simulated_state: Optional[Path] = None
     notes: list[str] = field(default_factory=list)
+    export: Optional[Path] = None  # hf-simulated: the export that must hold the simulated weights
 
 
 def hf_target(side: str, inp: EvaluateInput, rc: RunContext, base: Path) -> Target:
@@ -66,7 +68,8 @@ def hf_target(side: str, inp: EvaluateInput, rc: RunContext, base: Path) -> Targ
         ident = f"{export} (in-process: modelopt simulated {algo} of {base}, state {state.name})"
         return Target("hf-simulated", base, ident, base, state,
                       [f"the candidate is evaluated in-process: {base} rebuilt under modelopt's simulated {algo} "
-                       f"from {state} (the calibrated quantizers the export was made from)"])
+                       f"from {state} (the calibrated quantizers the export was made from); the export's tensors "
+                       "are checked to hold these weights before any score"], export=export)
     return Target("hf-export", export, str(export), export,
                   notes=[f"the candidate export {export} is loaded with plain transformers"])
 
@@ -118,9 +121,26 @@ def count_samples(out: Path) -> dict[str, int]:
     return counts
 
 
-def error_text(tail: list[str], extra: Optional[str] = None) -> str:
-    lines = [ln for ln in tail if not _NOISE.search(ln)][-30:]
-    return "\n".join(([extra] if extra else []) + lines)[-4000:]
+def read_fidelity(out_dir: Path) -> Optional[dict[str, Any]]:
+    """What lmeval_main's export check found (hf-simulated runs only), without the long lists."""
+    try:
+        rep = json.loads((out_dir / "fidelity.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {"ok": rep.get("ok"), "checked": rep.get("checked"), "worst_relative_error": rep.get("worst"),
+            "unchecked": len(rep.get("unchecked") or []), "mismatched": (rep.get("mismatched") or [])[:10],
+            "summary": rep.get("summary")}
+
+
+def error_text(tail: list[str], extra: Optional[str] = None, limit: int = 4000) -> str:
+    """The log tail (last 30 meaningful lines, cut from the front to fit `limit`) after `extra`, which is
+    kept whole: it is the explanation (e.g. the server died), and a front-cut would lose it."""
+    lines = "\n".join(ln for ln in tail if not _NOISE.search(ln))
+    lines = "\n".join(lines.splitlines()[-30:])
+    if not extra:
+        return lines[-limit:]
+    extra = extra[:limit // 2]
+    return extra + "\n" + lines[-(limit - len(extra) - 1):] if lines else extra
 
 
 class Endpoint:
@@ -131,6 +151,7 @@ class Endpoint:
         from skills.serve.server import ManagedServer, plan_server, vllm_build
 
         serve_cfg = rc.config.get("serve") or {}
+        self.skip = bool(serve_cfg.get("skip"))
         self.ceiling = float(serve_cfg.get("load_ceiling_s") or 900.0)
         self.max_len = int(serve_cfg.get("max_model_len") or 2048)
         build = vllm_build(locate_vllm().python)
@@ -140,6 +161,9 @@ class Endpoint:
                                     on_line=lambda ln: print(f"[vllm] {ln}", flush=True))
 
     def start(self) -> float:
+        if self.skip:
+            raise SkillFailure("CHECKPOINT_NOT_SERVABLE", "the endpoint backend needs a server and serve.skip is set "
+                                                          "in the release config: none is started; use backend hf")
         if self.plan.refusal:
             raise SkillFailure("CHECKPOINT_NOT_SERVABLE", f"{self.plan.checkpoint} cannot be served here for the "
                                                           f"endpoint backend: {self.plan.refusal}")
@@ -180,7 +204,8 @@ def run(inp: EvaluateInput, rc: RunContext) -> dict[str, Any]:
     try:
         if s.backend == "hf":
             target = hf_target(side, inp, rc, base)
-            model, margs = "hf", P.hf_model_args(target.checkpoint, s, simulated_state=target.simulated_state)
+            model, margs = "hf", P.hf_model_args(target.checkpoint, s, simulated_state=target.simulated_state,
+                                                 simulated_export=target.export)
             device = "cuda" if cuda else "cpu"
         else:
             ckpt = base if side == "baseline" else roles.candidate_checkpoint(rc)
@@ -254,6 +279,9 @@ def evaluate(s: P.EvalSettings, lm_args: list[str], target: Target, rc: RunConte
                                                  "finished_at": now()}))
     samples = count_samples(out)
     n = sum(samples.values())
+    fidelity = read_fidelity(rc.out_dir)
+    if fidelity is not None:
+        data["export_fidelity"] = fidelity
     phase_s = dict(state.get("phase_s", {}))
     infer_s = sum(phase_s.values())
     data.update(status=status, exit_code=res.exit_code, error=err, lmeval_wall_s=round(wall, 2), samples=samples,

@@ -26,6 +26,7 @@ ROLES = ("candidate", "baseline")
 # flags the skill sets itself: a duplicate in extra_args would silently win or clash
 MANAGED_FLAGS = ("--model", "--host", "--port", "--served-model-name", "--quantization", "-q", "--max-model-len")
 NO_VLLM = "no_vllm"
+SKIPPED = "skipped"  # the release config says serve.skip: no server may be started
 
 
 class Canary(BaseModel):
@@ -133,8 +134,8 @@ class ServeSkill(RunnerSkill):
         prev = dict(last_failure.get("input") or {})
         fc = last_failure.get("failure_class")
         if fc == "CHECKPOINT_NOT_SERVABLE":
-            if _result_data(last_failure).get("reason") == NO_VLLM:
-                return None  # no server at all here: serving the baseline cannot work either
+            if _result_data(last_failure).get("reason") in (NO_VLLM, SKIPPED):
+                return None  # no server at all here (or none allowed): serving the baseline cannot work either
             if prev.get("checkpoint", "candidate") == "candidate":
                 # the honest repair: prove the serving stack and the canary on the baseline; the report
                 # must say the candidate was not served, and both sides are evaluated in-process

@@ -20,7 +20,7 @@ from conductor.fsutil import atomic_write_json
 from gates.serve.canaries import as_records
 from skills.common.runner import RunContext, SkillFailure, main, progress
 from skills.common.vllm_env import locate_vllm
-from skills.serve import NO_VLLM, RECORD_FILE, SERVER_LOG, ServeInput
+from skills.serve import NO_VLLM, RECORD_FILE, SERVER_LOG, SKIPPED, ServeInput
 from skills.serve import roles
 from skills.serve.server import ManagedServer, ServerPlan, error_lines, not_servable_evidence, plan_server, vllm_build
 
@@ -33,6 +33,11 @@ def settings(inp: ServeInput, rc: RunContext) -> tuple[float, int]:
     ceiling = float(inp.load_ceiling_s or serve_cfg.get("load_ceiling_s") or 900.0)
     max_len = int(inp.max_model_len or serve_cfg.get("max_model_len") or 2048)
     return ceiling, max_len
+
+
+def skip_requested(rc: RunContext) -> bool:
+    """The release config's serve.skip: start no server at all."""
+    return bool((rc.config.get("serve") or {}).get("skip"))
 
 
 def candidate_servability(rc: RunContext, build: Any, cuda: bool) -> tuple[Optional[bool], Optional[str]]:
@@ -99,9 +104,18 @@ def base_data(role: str, ckpt: Path, plan: ServerPlan, python: Optional[str]) ->
 
 def refuse_before_start(inp: ServeInput, rc: RunContext, plan: ServerPlan, role: str, ckpt: Path, ceiling: float,
                         data: dict[str, Any], no_vllm_detail: str) -> None:
-    """Raise CHECKPOINT_NOT_SERVABLE when nothing should be started (no vLLM; refused up front, no probe)."""
+    """Raise CHECKPOINT_NOT_SERVABLE when nothing should be started (serve.skip; no vLLM; refused up front,
+    no probe)."""
     record_path = rc.out_dir / RECORD_FILE
     arts = {"serve_record": rc.rel(record_path)}
+    if skip_requested(rc):
+        why = (f"serve.skip is set in the release config: no server was started for the {role} ({ckpt.name}), so "
+               "nothing was served or asked a canary on this machine; the serve gate cannot pass and the endpoint "
+               "evaluation path is unavailable. No repair: the run ends INFEASIBLE at the serve stage (unset "
+               "serve.skip to serve)")
+        atomic_write_json(record_path, record(plan, None, role=role, ceiling=ceiling, models=None, canaries=[],
+                                              extra={"not_started": why, "skipped": True}))
+        raise SkillFailure(NOT_SERVABLE, why, data={**data, "reason": SKIPPED, "skipped": True}, artifacts=arts)
     if plan.build.python is None:
         atomic_write_json(record_path, record(plan, None, role=role, ceiling=ceiling, models=None, canaries=[],
                                               extra={"not_started": no_vllm_detail}))

@@ -365,3 +365,102 @@ def test_sigterm_to_the_skill_stops_lmeval_and_records_cancelled(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_error_text_keeps_the_server_note_whole_before_a_long_log_tail():
+    """The note says why (the server died mid-run); a front-cut of note + tail used to drop its head."""
+    note = "the vLLM server exited on its own (code -9) at 80.2s, during the evaluation: connection refused from then on"
+    text = ev_run.error_text([f"line {i} " + "x" * 300 for i in range(100)], note)
+    assert text.startswith(note + "\n") and len(text) <= 4000 and text.endswith("x" * 300)
+    assert "line 99 " in text and "line 60 " not in text  # the last 30 lines at most
+    assert ev_run.error_text(["a", "", "b"]) == "a\nb" and ev_run.error_text([], note) == note
+
+
+def test_endpoint_backend_is_refused_when_serve_skip_is_set(tmp_path):
+    rc = RunContext(out_dir=tmp_path, workspace=tmp_path, sealed={}, config={"serve": {"skip": True}})
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text("{}")
+    from conductor.executor import LocalExecutor
+
+    srv = ev_run.Endpoint(LocalExecutor(), rc, tmp_path / "ckpt", "baseline")
+    with pytest.raises(SkillFailure) as e:
+        srv.start()
+    assert e.value.failure_class == "CHECKPOINT_NOT_SERVABLE" and "serve.skip" in e.value.message
+    assert srv.server.handle is None  # nothing was started
+
+
+def _tiny_export(tmp: Path, fmt: str):
+    """A two-layer model whose weights are already on the format's grid (as after mtq.fold_weight), and its
+    export: quantized weights + weight_scale, the norm as it is."""
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential()
+    model.add_module("proj", torch.nn.Linear(16, 8, bias=False))
+    model.add_module("norm", torch.nn.LayerNorm(8, bias=False))
+    w = model.proj.weight.detach()
+    if fmt == "int8":
+        scale = w.abs().amax(dim=1) / 127  # per output channel
+        q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        deq = q.float() * scale[:, None]
+    else:
+        scale = w.abs().amax() / 448  # per tensor
+        q = (w / scale).to(torch.float8_e4m3fn)
+        deq = q.float() * scale
+    with torch.no_grad():
+        model.proj.weight.copy_(deq)
+    export = tmp / f"export-{fmt}"
+    export.mkdir()
+    tensors = {"proj.weight": q, "proj.weight_scale": scale.float(), "proj.input_scale": torch.tensor(1.0),
+               "norm.weight": model.norm.weight.detach().to(torch.bfloat16)}
+    return model, export, tensors, save_file
+
+
+@pytest.mark.parametrize("fmt", ["int8", "fp8"])
+def test_export_fidelity_passes_the_evaluated_weights_and_catches_scrambled_rows(tmp_path, fmt):
+    import torch
+
+    from skills.evaluate.fidelity import compare_export
+
+    model, export, tensors, save = _tiny_export(tmp_path, fmt)
+    save(tensors, str(export / "model.safetensors"))
+    good = compare_export(model, export)
+    assert good.ok and good.checked == 2 and good.worst < 1e-3 and not good.unchecked, good.summary()
+    q = tensors["proj.weight"]
+    tensors["proj.weight"] = q[torch.tensor([1, 0, 2, 3, 4, 5, 7, 6])]  # same shape, dtype and bytes
+    save(tensors, str(export / "model.safetensors"))
+    bad = compare_export(model, export)
+    assert not bad.ok and [k for k, _ in bad.mismatched] == ["proj.weight"], bad.summary()
+    assert "DIFFER" in bad.summary() and "proj.weight" in bad.summary()
+    tensors["proj.weight"] = q
+    tensors["norm.weight"] = torch.flip(tensors["norm.weight"], [0]) * 3  # an unquantized tensor that changed
+    save(tensors, str(export / "model.safetensors"))
+    assert [k for k, _ in compare_export(model, export).mismatched] == ["norm.weight"]
+
+
+def test_export_fidelity_counts_what_it_cannot_compare(tmp_path):
+    import torch
+
+    from skills.evaluate.fidelity import compare_export
+
+    model, export, tensors, save = _tiny_export(tmp_path, "int8")
+    tensors["proj.weight"] = torch.zeros(8, 8, dtype=torch.uint8)  # packed int4: two values per byte
+    save(tensors, str(export / "model.safetensors"))
+    r = compare_export(model, export)
+    assert r.ok and r.checked == 1 and r.unchecked == ["proj.weight"] and "not comparable" in r.summary()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert not compare_export(model, empty).ok
+
+
+def test_the_simulated_candidate_names_its_export_for_the_fidelity_check(tmp_path):
+    s = P.EvalSettings(backend="hf", tasks=["t"])
+    args = P.hf_model_args("/base", s, simulated_state="/q/simulated_state.pt", simulated_export="/q/export")
+    assert args["simulated_export"] == "/q/export" and args["simulated_state"] == "/q/simulated_state.pt"
+    assert "simulated_export" not in P.hf_model_args("/base", s, simulated_export="/q/export")
+    assert ev_run.read_fidelity(tmp_path) is None
+    (tmp_path / "fidelity.json").write_text(json.dumps({"ok": False, "checked": 3, "worst": 1.4, "unchecked": ["a"],
+                                                        "mismatched": [["w", 1.4]], "summary": "DIFFER"}))
+    assert ev_run.read_fidelity(tmp_path) == {"ok": False, "checked": 3, "worst_relative_error": 1.4, "unchecked": 1,
+                                              "mismatched": [["w", 1.4]], "summary": "DIFFER"}

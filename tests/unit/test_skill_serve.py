@@ -347,3 +347,58 @@ def test_sigterm_to_the_skill_stops_the_server_group(tmp_path, monkeypatch):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------ serve.skip
+
+
+def test_serve_skip_starts_nothing_and_never_passes_the_gate(tmp_path, stub_env, monkeypatch):
+    """serve.skip: even with a vLLM that would start, nothing is started; CHECKPOINT_NOT_SERVABLE with
+    reason 'skipped', and the record it leaves cannot pass the serve gate."""
+    monkeypatch.setenv("FAKE_VLLM_MODE", "ok")
+    rc = rc_for(tmp_path, quant_algo=None)
+    rc.config["serve"]["skip"] = True
+    with pytest.raises(SkillFailure) as e:
+        serve_run.run(ServeInput(checkpoint="baseline"), rc)
+    f = e.value
+    assert f.failure_class == "CHECKPOINT_NOT_SERVABLE" and f.data["reason"] == "skipped" and f.data["skipped"]
+    assert "serve.skip" in f.message and "INFEASIBLE" in f.message and f.data["served"] is None
+    assert not (rc.out_dir / "server.log").exists()
+    rec = json.loads((rc.out_dir / "serve_record.json").read_text())
+    assert rec["skipped"] is True and rec["server_pid"] is None and rec["health_probes"] == []
+    assert "serve.skip" in rec["not_started"]
+    v = gate(rc.out_dir / "serve_record.json")
+    assert not v.passed and v.failure_class.value == "DEPLOYMENT_HEALTH_FAILED"
+    # no repair: serving the baseline would start a server too
+    last = {"failure_class": "CHECKPOINT_NOT_SERVABLE", "detail": f.message, "input": {"checkpoint": "candidate"},
+            "result": {"data": f.data}}
+    assert SKILL.operator_call(_ctx(tmp_path, {"quantize": SkillResult(ok=True, artifacts={"export": "x"})}),
+                               last) is None
+
+
+def test_serve_skip_ends_the_run_infeasible_and_says_so(tmp_path):
+    """The real serve skill and the real closeout skill in the loop, driven by the autopilot: the run
+    ends INFEASIBLE at serve, and the transcript and report.md say that serving was skipped."""
+    from conductor.providers.autopilot import AutopilotProvider
+    from skills.closeout import SKILL as CLOSEOUT
+    from tests.fakes import harness as H
+    from tests.fakes.skills import FakeSkill
+
+    export = write_ckpt(tmp_path / "export", "FP8")
+    quantize = FakeSkill("quantize", ({"result": {"artifacts": {"export": str(export)}}},))
+    later = [FakeSkill(s) for s in ("eval_baseline", "eval_candidate", "compare", "audits")]
+    skills = [quantize, SKILL, *later, CLOSEOUT]
+    r = H.run(tmp_path, skills, AutopilotProvider(skills), cfg={"serve.skip": True})
+    assert r.decision == "INFEASIBLE" and r.outcome.exit_code == 12
+    assert r.outcome.failure_class == "CHECKPOINT_NOT_SERVABLE" and r.outcome.stage == "serve"
+    assert "serve.skip" in r.outcome.reason
+    assert not any(e.type == "gate_verdict" and e.stage == "serve" for e in r.events)  # no gate ran, none passed
+    assert all(s.calls == [] for s in later)  # nothing after serve ran
+    finished = [e for e in r.recorded() if e.type == "skill_finished" and e.stage == "serve"]
+    assert len(finished) == 1 and finished[0].failure_class == "CHECKPOINT_NOT_SERVABLE"
+    assert "serve.skip" in (finished[0].error or "")
+    report = r.workspace.report_path.read_text()
+    assert "INFEASIBLE" in report and "serve.skip" in report
+    decision = json.loads(r.workspace.decision_path.read_text())
+    assert decision["decision"] == "INFEASIBLE" and decision["failure_class"] == "CHECKPOINT_NOT_SERVABLE"
+    assert "serve.skip" in decision["reason"] and decision["stage"] == "serve"
