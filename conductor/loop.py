@@ -530,6 +530,8 @@ class Run:
 
     def _statuses(self, closed: bool) -> dict[str, str]:
         out = {s: st.value for s, st in self.state.statuses.items()}
+        if closed:  # the run is over: a stage left waiting for a retry failed for good
+            out = {s: ("failed" if v == "retrying" else v) for s, v in out.items()}
         if CLOSEOUT in out and closed and self.workspace.decision_path.exists():
             out[CLOSEOUT] = "sealed"
         return out
@@ -549,7 +551,7 @@ class Run:
         decision = {"decision": d.decision.value, "exit_code": code, "reason": d.reason,
                     "failure_class": d.failure_class, "stage": d.stage}
         wrote_report = self.closeout_skill is not None and self._run_closeout_skill(decision)
-        statuses = {s: st.value for s, st in self.state.statuses.items() if s != CLOSEOUT}
+        statuses = {s: v for s, v in self._statuses(closed=True).items() if s != CLOSEOUT}
         report_path = self.workspace.report_path
         if not wrote_report:
             self.workspace.write_report(minimal_report(

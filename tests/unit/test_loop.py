@@ -107,6 +107,9 @@ def test_accept_failure_ends_with_the_class_decision_not_infeasible(tmp_path):
     assert r.decision == "ANOMALOUS" and r.outcome.exit_code == 11
     assert r.outcome.failure_class == "CACHING_DETECTED" and "no repair" in r.outcome.reason
     exit_matches(r)
+    import json
+    stages = json.loads(r.workspace.decision_path.read_text())["stages"]
+    assert stages["quantize"] == "failed", stages  # not "retrying": the run is over
 
 
 def test_autopilot_without_a_repair_accepts_the_failure(tmp_path):
