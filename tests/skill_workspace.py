@@ -150,8 +150,10 @@ def stages_for(variant: str, root: Path) -> list[Stage]:
     return stages
 
 
-def build_workspace(tmp: Path, variant: str, serve_data: Optional[dict[str, Any]] = None) -> BuiltWorkspace:
-    """serve_data replaces the serve stage's result data (default: the candidate was not servable)."""
+def build_workspace(tmp: Path, variant: str, serve_data: Optional[dict[str, Any]] = None,
+                    data: Optional[dict[str, dict[str, Any]]] = None) -> BuiltWorkspace:
+    """serve_data replaces the serve stage's result data (default: the candidate was not servable);
+    data adds keys to a stage's last result data ({stage: {key: value}})."""
     root = tmp / f"ws-{variant.lower()}"
     (root / "seals").mkdir(parents=True)
     (root / "ckpt").mkdir()
@@ -160,10 +162,12 @@ def build_workspace(tmp: Path, variant: str, serve_data: Optional[dict[str, Any]
     lines = [{"type": "header", "schema_version": 1}]
     seq = 0
     stages = stages_for(variant, root)
-    if serve_data is not None:
-        for st in stages:
-            if st.name == "serve":
-                st.attempts[-1]["result"] = _result(data=serve_data)
+    for st in stages:
+        if serve_data is not None and st.name == "serve":
+            st.attempts[-1]["result"] = _result(data=serve_data)
+        if data and st.name in data:
+            res = st.attempts[-1]["result"]
+            st.attempts[-1]["result"] = {**res, "data": {**(res.get("data") or {}), **data[st.name]}}
     for st in stages:
         for n, a in enumerate(st.attempts, 1):
             tid = f"tu-{st.name}-{n}"

@@ -117,6 +117,18 @@ def _side(name: str, s: dict[str, Any]) -> list[Any]:
             {True: "PASS", False: "FAIL", None: "n/a"}[s.get("eval_run_passed")]]
 
 
+def _fidelity(f: Any) -> list[str]:
+    """The in-process candidate checked against the export's own tensors (skills/evaluate/fidelity.py)."""
+    if not isinstance(f, dict) or f.get("checked") is None:
+        return []
+    head = (f"- export fidelity (the model evaluated in-process against the export's own tensors): "
+            f"{f['checked']} tensor(s) compared, worst relative error {num(f.get('worst_relative_error'))}")
+    if f.get("unchecked"):
+        head += f", {f['unchecked']} not comparable here (packed formats)"
+    return [head + ("; the evaluated weights are the export's, within that error" if f.get("ok") else
+                    "; **the export does not hold the weights that were evaluated**")]
+
+
 def _evaluation(r: dict[str, Any]) -> list[str]:
     e = r["evaluation"]
     lines = ["## What was evaluated, and how", ""]
@@ -132,6 +144,7 @@ def _evaluation(r: dict[str, Any]) -> list[str]:
     lines += ["", f"- lm-eval version: {e.get('lm_eval_version') or 'n/a'}",
               f"- tasks: {', '.join(f'`{t}`' for t in e['tasks'])}",
               f"- limit: {e['limit'] if e.get('limit') is not None else 'none (whole tasks)'}",
+              *_fidelity(e.get("export_fidelity")),
               f"- chat template: {yes_no(e.get('apply_chat_template'))}; few-shot as multi-turn: "
               f"{yes_no(e.get('fewshot_as_multiturn'))}",
               f"- generation settings: {md(e.get('gen_kwargs')) if e.get('gen_kwargs') else 'task defaults'}"]

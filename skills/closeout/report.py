@@ -160,7 +160,8 @@ def evaluation_section(recs: Records, compare: Optional[dict[str, Any]]) -> dict
            "apply_chat_template": s.get("apply_chat_template"), "fewshot_as_multiturn": s.get("fewshot_as_multiturn"),
            "system_instruction": s.get("system_instruction"), "gen_kwargs": s.get("gen_kwargs"),
            "seed": s.get("seed"), "settings_diff": (compare or {}).get("settings_diff") or [],
-           "candidate_served": served, "not_served_note": None}
+           "candidate_served": served, "not_served_note": None,
+           "export_fidelity": _d(recs.result_of(EVAL_STAGES["candidate"]).get("data")).get("export_fidelity")}
     if served is False:
         reason = _not_servable_reason(recs)
         why = f"Why: {reason.rstrip('.')}." if reason else "No record says why."

@@ -39,8 +39,8 @@ def _strings(x) -> list[str]:
     return []
 
 
-def closeout(tmp: Path, variant: str, *, transcript: bool = True, serve_data=None) -> tuple[str, dict, Path]:
-    ws = build_workspace(tmp, variant, serve_data)
+def closeout(tmp: Path, variant: str, *, transcript: bool = True, serve_data=None, data=None) -> tuple[str, dict, Path]:
+    ws = build_workspace(tmp, variant, serve_data, data)
     if not transcript:
         (ws.root / "transcript.jsonl").unlink()
     rc = RunContext(out_dir=ws.root / "stages" / "closeout" / "attempt-1", workspace=ws.root, config=ws.config,
@@ -171,3 +171,15 @@ def test_a_regression_says_whether_the_drop_is_beyond_the_noise_too(tmp_path):
         assert t["significant_drop"] is not None and t["mde"] is not None
         said = "also beyond the noise" if t["significant_drop"] else "within the noise"
         assert f"- {t['task']}: the drop " in md and said in md
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_the_export_fidelity_check_is_in_the_report(tmp_path, ok):
+    fid = {"ok": ok, "checked": 272, "worst_relative_error": 0.0235 if ok else 1.41, "unchecked": 0,
+           "mismatched": [] if ok else [["model.layers.0.mlp.up_proj.weight", 1.41]], "summary": "..."}
+    md, rep, _ = closeout(tmp_path, "ACCEPT", data={"eval_candidate": {"export_fidelity": fid}})
+    assert rep["evaluation"]["export_fidelity"]["checked"] == 272
+    line = next(ln for ln in md.splitlines() if ln.startswith("- export fidelity"))
+    assert "272 tensor(s) compared" in line
+    assert ("the evaluated weights are the export's" in line) is ok
+    assert ("does not hold the weights that were evaluated" in line) is (not ok)
