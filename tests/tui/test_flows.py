@@ -296,6 +296,21 @@ async def test_start_form_shows_config_errors_inline():
         assert "threshold" in str(app.screen.query_one("#error", Static).render())
 
 
+async def test_start_form_takes_calibration_and_eval_limit_and_names_them_when_wrong():
+    started = []
+    app = make_app(source_factory=lambda cfg: started.append(cfg) or pytest.fail("must not start"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.click("#eval_limit")
+        await pilot.press("0", "ctrl+s")
+        err = str(app.screen.query_one("#error", Static).render())
+        assert "eval.limit" in err and app.screen.query_one("#eval_limit").has_class("-invalid")
+    from conductor.config import load_config
+    from conductor.tui.screens.start import form_overrides
+
+    cfg = load_config(overrides=form_overrides({"calib_size": " 8 ", "eval_limit": "5"}, None)[1])
+    assert (cfg.calib_size, cfg.eval.limit) == (8, 5)
+
+
 async def test_start_form_starts_a_run_with_a_scripted_provider(tmp_path, monkeypatch):
     """The whole chain: form -> config -> the core's run loop (scripted provider, fake skills and
     gates) in the worker -> events -> the run screen."""

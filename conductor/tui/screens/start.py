@@ -1,4 +1,4 @@
-"""The start form: model, recipe, tasks, threshold, provider, or a release YAML.
+"""The start form: model, recipe, tasks, threshold, calibration size, eval limit, provider, or a release YAML.
 
 Empty fields keep the release file's value (or the default shown as a placeholder); the form is
 validated by the core's `load_config`, and its ConfigError is shown inline under the form, with
@@ -27,6 +27,8 @@ FIELDS = [  # (id, label, placeholder)
     ("recipe", "Recipe", "fp8  (fp8, int8_sq, int4_awq, nvfp4, or a recipe file)"),
     ("tasks", "Tasks", ", ".join(DEFAULT_TASKS) + "  (comma-separated)"),
     ("threshold", "Threshold", "0.01  (allowed drop, fraction of the score's scale)"),
+    ("calib_size", "Calib size", "64  (calibration samples)"),
+    ("eval_limit", "Eval limit", "whole tasks  (samples per task; 10 for a quick look)"),
     ("release", "Release YAML", "path/to/release.yaml  (fields above override it)"),
 ]
 
@@ -45,6 +47,13 @@ def form_overrides(values: dict[str, str], provider: Optional[str]) -> tuple[Opt
             over["threshold"] = float(thr[:-1]) / 100 if thr.endswith("%") else float(thr)
         except ValueError:
             over["threshold"] = thr  # the config reports it, naming the field
+    for key, target in (("calib_size", "calib_size"), ("eval_limit", "eval.limit")):
+        raw = values.get(key, "").strip()
+        if raw:
+            try:
+                over[target] = int(raw)
+            except ValueError:
+                over[target] = raw  # the config reports it, naming the field
     if provider and provider != "auto":
         over["provider"] = provider
     release = values.get("release", "").strip() or None
@@ -55,7 +64,10 @@ def field_of(message: str) -> Optional[str]:
     """The form field a ConfigError sentence names, if any."""
     m = re.search(r"field '([\w.]+)'", message)
     if m:
-        head = m.group(1).split(".")[0]
+        name = m.group(1)
+        if name.startswith("eval.limit"):
+            return "eval_limit"
+        head = name.split(".")[0]
         return head if head in {f for f, _, _ in FIELDS} | {"provider"} else None
     if "release file" in message:
         return "release"
