@@ -135,7 +135,10 @@ def check_export(model: Any, export: str) -> None:
                    "unchecked": report.unchecked, "mismatched": report.mismatched, "summary": report.summary()}, fh)
     print(f"lmeval_main: export fidelity: {report.summary()}", file=sys.stderr, flush=True)
     if not report.ok:
-        raise RuntimeError(f"export fidelity check failed: {report.summary()}")
+        # the verdict first: a shortened detail keeps the head of the exception line
+        raise RuntimeError(f"export fidelity check failed: the export does not hold the weights that were evaluated "
+                           f"({len(report.mismatched)} of {report.checked} tensors differ, worst relative error "
+                           f"{report.worst:.3g}): {report.summary()}")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
