@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conductor.skill import GateCall, SkillContext, SkillResult
 from skills.common.base import RunnerSkill, runner_argv
+from skills.common.sealed import resolve
 
 LMEVAL_DIR = "lmeval"
 SIDES = {"eval_baseline": "baseline", "eval_candidate": "candidate"}
@@ -98,10 +99,7 @@ class EvaluateSkill(RunnerSkill):
 
     def gates(self, inp: BaseModel, ctx: SkillContext, result: SkillResult) -> list[GateCall]:
         out = result.artifacts.get("lmeval_dir") or str(Path(ctx.out_dir) / LMEVAL_DIR)
-        path = Path(out)
-        if not path.is_absolute():
-            path = Path(ctx.workspace) / path
-        return [GateCall(gate="eval_run", args=["--artifacts", str(path)])]
+        return [GateCall(gate="eval_run", args=["--artifacts", str(resolve(ctx.workspace, out))])]
 
     def operator_call(self, ctx: SkillContext, last_failure: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
         """{} first (everything from the config; the candidate copies the baseline); the same call again

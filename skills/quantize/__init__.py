@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from conductor.skill import GateCall, SkillContext, SkillResult
 from gates.recipes import known_recipes
+from skills.common.sealed import resolve
 from skills.quantize import plan
 from skills.quantize.models import QuantizeInput
 
@@ -30,8 +31,7 @@ def default_source(ctx: SkillContext) -> str:
     pre = ctx.sealed.get("preflight")
     ckpt = pre.artifacts.get("checkpoint") if pre is not None else None
     if ckpt:
-        p = Path(ckpt)
-        return str(p if p.is_absolute() else ctx.workspace / p)
+        return str(resolve(ctx.workspace, ckpt))
     return str(ctx.config.get("model") or EMBEDDED_DEFAULT)
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conductor.skill import GateCall, SkillContext, SkillResult
 from skills.common.base import RunnerSkill
+from skills.common.sealed import resolve
 
 RECORD_FILE = "serve_record.json"
 SERVER_LOG = "server.log"
@@ -120,10 +121,7 @@ class ServeSkill(RunnerSkill):
 
     def gates(self, inp: BaseModel, ctx: SkillContext, result: SkillResult) -> list[GateCall]:
         record = result.artifacts.get("serve_record") or str(Path(ctx.out_dir) / RECORD_FILE)
-        path = Path(record)
-        if not path.is_absolute():
-            path = Path(ctx.workspace) / path
-        return [GateCall(gate="serve", args=["--artifacts", str(path)])]
+        return [GateCall(gate="serve", args=["--artifacts", str(resolve(ctx.workspace, record))])]
 
     def operator_call(self, ctx: SkillContext, last_failure: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
         ceiling = default_ceiling(ctx)
