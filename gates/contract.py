@@ -22,9 +22,10 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Optional, Sequence, TypeVar
+from functools import lru_cache
+from typing import Annotated, Any, Callable, Generic, Optional, Sequence, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from gates.failure_classes import FailureClass
 
@@ -34,14 +35,83 @@ EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_INVALID = 2
 
+# Free-form input (generation kwargs and the like: every field typed `Any`) is bounded, so that no
+# hostile facts file can make a gate recurse, allocate or print without limit (issue 9, item 10).
+FREE_FORM_MAX_DEPTH = 8  # containers nested below the field itself
+FREE_FORM_MAX_VALUES = 1_000  # JSON values (containers, keys' values, leaves) in one field
+FREE_FORM_MAX_CHARS = 16_384  # characters of all its strings, keys included
+FACTS_MAX_DEPTH = 48  # the whole facts document, typed fields included
+FACTS_MAX_BYTES = 64 * 1024 * 1024  # an --input file (or stdin) larger than this is refused unread
+
+
+def bounded_json(value: Any, *, max_depth: int = FREE_FORM_MAX_DEPTH, max_values: int = FREE_FORM_MAX_VALUES,
+                 max_chars: int = FREE_FORM_MAX_CHARS) -> Any:
+    """`value` unchanged if it is plain JSON (dict with string keys, list, str, finite number, bool,
+    null) within the bounds; ValueError otherwise. Iterative: a deep value cannot exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    values = chars = 0
+    while stack:
+        v, depth = stack.pop()
+        values += 1
+        if values > max_values:
+            raise ValueError(f"free-form value holds more than {max_values} values")
+        if isinstance(v, (dict, list)):
+            if depth >= max_depth:
+                raise ValueError(f"free-form value nested deeper than {max_depth} levels")
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    if not isinstance(k, str):
+                        raise ValueError(f"free-form object key {type(k).__name__} is not a string")
+                    chars += len(k)
+                    stack.append((x, depth + 1))
+            else:
+                stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, str):
+            chars += len(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            raise ValueError("free-form numbers must be finite (no NaN or Infinity)")
+        elif not (v is None or isinstance(v, (bool, int, float))):
+            raise ValueError(f"free-form value of type {type(v).__name__} is not a JSON value")
+        if chars > max_chars:
+            raise ValueError(f"free-form value holds more than {max_chars} characters")
+    return value
+
+
+FreeDict = Annotated[dict[str, Any], BeforeValidator(bounded_json)]
+"""A bounded free-form JSON object (at most FREE_FORM_MAX_DEPTH deep, FREE_FORM_MAX_VALUES values,
+FREE_FORM_MAX_CHARS characters). StrictModel applies the same bound to every `Any` field anyway."""
+
+
+def _mentions_any(tp: Any) -> bool:
+    return tp is Any or any(_mentions_any(a) for a in get_args(tp))
+
+
+@lru_cache(maxsize=None)
+def free_form_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of `model` whose type admits arbitrary JSON (`Any` anywhere in the annotation)."""
+    return frozenset(name for name, f in model.model_fields.items() if _mentions_any(f.annotation))
+
 
 class StrictModel(BaseModel):
-    """Base for every gate input: no coercion, no unknown fields, no NaN or infinities.
+    """Base for every gate input: no coercion, no unknown fields, no NaN or infinities, and every
+    free-form (`Any`) field bounded by `bounded_json` (depth, values, characters).
 
     Booleans are not numbers, strings are not numbers, 1.0 is not an integer.
     """
 
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bound_free_form(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in free_form_fields(cls):
+                if data.get(name) is not None:
+                    try:
+                        bounded_json(data[name])
+                    except ValueError as exc:
+                        raise ValueError(f"{name}: {exc}") from None
+        return data
 
 
 class Check(BaseModel):
@@ -242,69 +312,126 @@ class _Parser(argparse.ArgumentParser):
 
 
 def run_cli(spec: GateSpec[Any], argv: Sequence[str] | None = None) -> int:
-    """Parse, collect or read, validate, decide, print one JSON verdict, return the exit code."""
+    """Parse, collect or read, validate, decide, print one JSON verdict, return the exit code.
+
+    Whatever happens, stdout gets exactly one JSON verdict and the exit code agrees with it: a
+    verdict that cannot be serialised is replaced by a minimal GATE_ERROR one (exit 1)."""
     parser = build_parser(spec, _Parser)  # usage errors become a USER_CONFIG_ERROR verdict
     try:
         args = parser.parse_args(argv)
     except _ArgError as exc:
-        return _emit(invalid_verdict(spec.name, f"usage: {exc}"), EXIT_INVALID)
+        return _emit(invalid_verdict(spec.name, f"usage: {exc}"), EXIT_INVALID, spec.name)
+    facts, early = _facts_or_verdict(spec, args)
+    if early is not None:
+        return _emit(early[0], early[1], spec.name)
+    if args.facts_out:
+        try:
+            atomic_write_text(args.facts_out, facts.model_dump_json(indent=2) + "\n")
+        except (OSError, ValueError, RecursionError) as exc:
+            return _emit(invalid_verdict(spec.name, f"--facts-out: cannot write {args.facts_out!r}: {exc}"),
+                         EXIT_INVALID, spec.name)
+    try:
+        verdict = spec.decide(facts)
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"returned {type(verdict).__name__}, not a Verdict")
+    except Exception as exc:  # a bug in a decision must fail closed, never pass
+        return _emit(_gate_error(spec.name, "the decision function", exc), EXIT_FAIL, spec.name)
+    return _emit(verdict, EXIT_PASS if verdict.passed else EXIT_FAIL, spec.name)
 
+
+def _facts_or_verdict(spec: GateSpec[Any], args: argparse.Namespace) -> tuple[Any, Optional[tuple[Verdict, int]]]:
+    """(facts, None), or (None, (the verdict to emit instead, its exit code))."""
     try:
         if args.input is not None:
             facts = _read_facts(spec, args.input)
         else:
             facts = spec.collect(args)  # type: ignore[misc]
-            # collected facts go through the same validation as facts read from a file
-            facts = spec.facts_model.model_validate(facts.model_dump(mode="python"))
+            # collected facts go through the same bounds and validation as facts read from a file
+            data = facts.model_dump(mode="python")
+            check_document(data, "the collected facts")
+            facts = spec.facts_model.model_validate(data)
         if spec.apply_overrides is not None:
             facts = spec.apply_overrides(facts, args)
     except InputError as exc:
-        return _emit(invalid_verdict(spec.name, str(exc)), EXIT_INVALID)
+        return None, (invalid_verdict(spec.name, str(exc)), EXIT_INVALID)
     except ValidationError as exc:
-        return _emit(invalid_verdict(spec.name, format_validation_error(exc), _jsonable_errors(exc)),
-                     EXIT_INVALID)
+        return None, (invalid_verdict(spec.name, format_validation_error(exc), _jsonable_errors(exc)), EXIT_INVALID)
+    except RecursionError:  # artifacts nested beyond what can be read: invalid input, not a gate bug
+        return None, (invalid_verdict(spec.name, "the input nests too deeply to be read"), EXIT_INVALID)
     except Exception as exc:  # a collector bug fails closed with a verdict, never a traceback
-        return _emit(_gate_error(spec.name, "the collector", exc), EXIT_FAIL)
+        return None, (_gate_error(spec.name, "the collector", exc), EXIT_FAIL)
+    return facts, None
 
-    if args.facts_out:
-        atomic_write_text(args.facts_out, facts.model_dump_json(indent=2) + "\n")
 
-    try:
-        verdict = spec.decide(facts)
-    except Exception as exc:  # a bug in a decision must fail closed, never pass
-        return _emit(_gate_error(spec.name, "the decision function", exc), EXIT_FAIL)
-    return _emit(verdict, EXIT_PASS if verdict.passed else EXIT_FAIL)
+def check_document(data: Any, what: str = "the facts") -> None:
+    """InputError when `data` nests deeper than FACTS_MAX_DEPTH (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list)):
+            if depth >= FACTS_MAX_DEPTH:
+                raise InputError("(top level)", f"{what} nest deeper than {FACTS_MAX_DEPTH} levels")
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
 
 
 def _gate_error(gate: str, where: str, exc: Exception) -> Verdict:
-    msg = f"{where} raised {type(exc).__name__}: {exc}"
+    msg = f"{where} raised {type(exc).__name__}: {_safe_str(exc)}"
     return Verdict(gate=gate, passed=False, failure_class=FailureClass.GATE_ERROR, detail=msg,
                    checks=[Check(name="gate_ran", passed=False, detail=msg,
                                  failure_class=FailureClass.GATE_ERROR)])
 
 
+def _safe_str(exc: BaseException, limit: int = 300) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose message itself raises
+        text = "(no message)"
+    return text[:limit]
+
+
 def _read_facts(spec: GateSpec[Any], source: str) -> Any:
     try:
         if source == "-":
-            text = sys.stdin.read()
+            text = sys.stdin.read(FACTS_MAX_BYTES + 1)
         else:
             with open(source, encoding="utf-8") as fh:
-                text = fh.read()
+                text = fh.read(FACTS_MAX_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError("--input", f"cannot read {source!r}: {exc}") from None
+    if len(text) > FACTS_MAX_BYTES:
+        raise InputError("--input", f"{source!r} is larger than {FACTS_MAX_BYTES // (1024 * 1024)} MiB")
     try:
         data = parse_json_strict(text)
     except (ValueError, RecursionError) as exc:
-        raise InputError("--input", f"{source!r} is not valid JSON: {exc}") from None
+        raise InputError("--input", f"{source!r} is not valid JSON: {_safe_str(exc, 200)}") from None
     if not isinstance(data, dict):
         raise InputError("(top level)", f"expected a JSON object, got {type(data).__name__}")
+    check_document(data)
     return spec.facts_model.model_validate(data)
 
 
-def _emit(verdict: Verdict, code: int) -> int:
-    sys.stdout.write(verdict.to_json() + "\n")
+def _emit(verdict: Verdict, code: int, gate: str) -> int:
+    """Print the verdict; if it cannot be serialised (or claims a pass with the wrong code), print a
+    minimal GATE_ERROR verdict instead and return 1: never a traceback, never an empty stdout."""
+    try:
+        text = verdict.to_json()
+        if (code == EXIT_PASS) != (verdict.passed is True):
+            raise ValueError(f"exit code {code} disagrees with pass={verdict.passed}")
+    except Exception as exc:
+        text, code = minimal_gate_error(gate, exc), EXIT_FAIL
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
     return code
+
+
+def minimal_gate_error(gate: str, exc: BaseException) -> str:
+    """A GATE_ERROR verdict built from plain strings, valid against every gate's output schema."""
+    detail = f"the verdict could not be emitted ({type(exc).__name__}: {_safe_str(exc, 200)}): the gate fails closed"
+    check_ = {"name": "verdict_emitted", "pass": False, "detail": detail, "failure_class": "GATE_ERROR",
+              "observed": None, "expected": None}
+    return json.dumps({"schema_version": SCHEMA_VERSION, "gate": str(gate), "pass": False,
+                       "failure_class": FailureClass.GATE_ERROR.value, "detail": detail, "checks": [check_],
+                       "evidence": {}}, sort_keys=True, ensure_ascii=True)
 
 
 def finite(x: float) -> bool:
