@@ -105,7 +105,7 @@ _A = Action
 _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
     FailureClass.INFRA_TRANSIENT: (
         "Infrastructure hiccup (connection refused mid-run, a run still RUNNING, a timeout): the same call may succeed.",
-        _A.RETRY_ONCE, ("serve", "eval_run", "conductor"), _D.SYSTEMIC),
+        _A.RETRY_ONCE, ("serve", "eval_run", "compare", "conductor"), _D.SYSTEMIC),
     FailureClass.MODEL_UNSUPPORTED: (
         "The recipe quantized nothing in this model (no module matched): this model/recipe pair is not supported.",
         _A.INFEASIBLE, ("ptq",), _D.INFEASIBLE),
@@ -123,10 +123,12 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         _A.REPAIR_AND_RETRY, ("serve",), _D.SYSTEMIC),
     FailureClass.EVAL_JUDGE_FAILED: (
         "The scorer could not parse or judge the responses (answer extraction failed for too many samples).",
-        _A.REPAIR_AND_RETRY, ("eval_run",), _D.ANOMALOUS),
+        _A.REPAIR_AND_RETRY, ("eval_run", "compare"), _D.ANOMALOUS),
     FailureClass.SAMPLE_ACCOUNTING_FAILED: (
-        "Samples scored differ from samples expected, or counts are missing: the score covers an unknown subset.",
-        _A.REPAIR_AND_RETRY, ("eval_run",), _D.ANOMALOUS),
+        "Samples scored differ from samples expected, or counts are missing: the score covers an unknown subset "
+        "(compare: a side's run fails eval_run's accounting, or its run facts are not carried; verbosity: a side's "
+        "run is incomplete).",
+        _A.REPAIR_AND_RETRY, ("eval_run", "compare", "verbosity", "audit"), _D.ANOMALOUS),
     FailureClass.EXTERNAL_BASELINE_MISMATCH: (
         "Our baseline score does not reproduce the reference score declared for it: the evaluation setup is suspect.",
         _A.ASK_HUMAN, ("compare",), _D.ANOMALOUS),
@@ -134,34 +136,41 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "The candidate's average completion length differs from the baseline's by more than the allowed fraction.",
         _A.STOP, ("verbosity",), _D.REGRESSION),
     FailureClass.USER_CONFIG_ERROR: (
-        "The input or configuration is invalid (unreadable JSON, schema violation, NaN, wrong type, unknown field).",
+        "The input or configuration is invalid (unreadable JSON, schema violation, NaN, wrong type, unknown field, "
+        "free-form values nested or sized beyond their bounds, scores that contradict their own run facts).",
         _A.STOP, ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "conductor"), _D.CONFIG_ERROR),
     FailureClass.UNKNOWN: (
         "A failure the vocabulary does not name (a terminal status nobody recognises): a person must look.",
-        _A.ASK_HUMAN, ("eval_run", "conductor"), _D.NEEDS_HUMAN),
+        _A.ASK_HUMAN, ("eval_run", "compare", "conductor"), _D.NEEDS_HUMAN),
     FailureClass.INFERENCE_FAILED: (
-        "The model did not generate: every response empty or errored, generation raised, or the canary got no completion.",
-        _A.REPAIR_AND_RETRY, ("serve", "eval_run"), _D.INFEASIBLE),
+        "The model did not generate: every response empty or errored, generation raised, or the canary got no completion "
+        "(compare: on a side's run; verbosity: the baseline generated no tokens).",
+        _A.REPAIR_AND_RETRY, ("serve", "eval_run", "compare", "verbosity"), _D.INFEASIBLE),
     FailureClass.REPORTED_MISMATCH: (
         "The score a tool reported disagrees with the score re-derived from its own per-sample records.",
-        _A.ASK_HUMAN, ("eval_run",), _D.ANOMALOUS),
+        _A.ASK_HUMAN, ("eval_run", "compare"), _D.ANOMALOUS),
     FailureClass.INDETERMINATE: (
-        "The noise (stderr of the difference) is too large to tell a threshold-sized drop from chance: more samples needed.",
+        "The noise (stderr of the difference) is too large to tell a threshold-sized drop from chance (more samples "
+        "needed), a gain above the anomalous limit is within the noise of it, or a relative threshold on a near-zero "
+        "baseline allows less than one document's change.",
         _A.ASK_HUMAN, ("compare",), _D.ANOMALOUS),
     FailureClass.CACHING_DETECTED: (
         "The candidate's results look served from a cache (identical to the baseline's, or an eval cache was used).",
         _A.REPAIR_AND_RETRY, ("audit",), _D.ANOMALOUS),
     FailureClass.GATE_ERROR: (
-        "A gate crashed, timed out or printed output that violates its schema: the gate fails closed.",
-        _A.RETRY_ONCE, ("conductor",), _D.INTERNAL_ERROR),
+        "A gate crashed, timed out, printed output that violates its schema, or could not serialise its verdict: "
+        "the gate fails closed.",
+        _A.RETRY_ONCE, ("conductor", "gates"), _D.INTERNAL_ERROR),
     FailureClass.ACCURACY_REGRESSION: (
         "The candidate drops by more than the threshold on at least one task.",
         _A.STOP, ("compare",), _D.REGRESSION),
     FailureClass.ANOMALOUS_GAIN: (
-        "The candidate gains implausibly much (more than 0.05 of scale), or a score lies outside its declared scale.",
+        "The candidate gains implausibly much (more than 0.05 of scale, beyond the noise), or a score lies outside its "
+        "declared scale.",
         _A.ASK_HUMAN, ("compare",), _D.ANOMALOUS),
     FailureClass.COMPARISON_NOT_LIKE_FOR_LIKE: (
-        "Baseline and candidate differ in task set or evaluation settings (backend, few-shot, limit, generation).",
+        "Baseline and candidate differ in task set, evaluation settings (backend, few-shot, limit, generation) or "
+        "matched documents, or are the same model (or a side's identity is unknown): not a comparison.",
         _A.REPAIR_AND_RETRY, ("compare",), _D.ANOMALOUS),
     FailureClass.HARDWARE_UNAVAILABLE: (
         "The recipe or server needs hardware this machine lacks (e.g. NVFP4 needs a CUDA GPU).",

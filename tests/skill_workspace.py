@@ -17,6 +17,7 @@ from gates.compare.decide import decide as decide_compare
 from gates.compare.models import CompareFacts
 from gates.serve.decide import decide as decide_serve
 from gates.serve.models import ServeFacts
+from tests.compare_facts import carry
 
 TASKS = ["conductor_facts_mc", "conductor_facts_gen"]
 CONFIG = {"model": "embedded:smollm2-135m-instruct", "recipe": "fp8", "tasks": TASKS, "threshold": 0.01,
@@ -68,12 +69,13 @@ def serve_verdict() -> dict[str, Any]:
 
 
 def compare_verdict(regression: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    def side(scores: dict[str, float]) -> dict[str, Any]:
-        return {"model_identity": "x", "settings": SETTINGS,
+    def side(scores: dict[str, float], identity: str) -> dict[str, Any]:
+        return {"model_identity": identity, "settings": SETTINGS,
                 "tasks": {t: {"score": s, "stderr": 0.001, "samples": 5000, "metric": "acc"} for t, s in scores.items()}}
     cand = {"conductor_facts_mc": 0.52 if regression else 0.598, "conductor_facts_gen": 0.401}
-    facts = CompareFacts.model_validate({"baseline": side({"conductor_facts_mc": 0.6, "conductor_facts_gen": 0.4}),
-                                         "candidate": side(cand), "threshold": {"kind": "absolute", "value": 0.01}})
+    facts = CompareFacts.model_validate(carry({
+        "baseline": side({"conductor_facts_mc": 0.6, "conductor_facts_gen": 0.4}, "/ckpt/base"),
+        "candidate": side(cand, "/ckpt/cand-fp8"), "threshold": {"kind": "absolute", "value": 0.01}}))
     return decide_compare(facts).model_dump(mode="json", by_alias=True), facts.model_dump(mode="json")
 
 

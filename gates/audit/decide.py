@@ -4,7 +4,9 @@ CACHING_DETECTED when any of:
   1. an eval cache was used on either side (lm-eval --use_cache), or whether one was used is not
      recorded (a cache cannot be ruled out; re-run with it off and recorded);
   2. the candidate evaluated the same thing as the baseline (same evaluated identity, or the same
-     weight hash), or neither identity nor weight hash can tell them apart;
+     weight hash), or neither identity nor weight hash can tell them apart: the identity rule the
+     compare gate shares, in gates/identity.py (identities normalised: NFC, invisible characters
+     removed, paths collapsed);
   3. log-likelihood identity: a loglikelihood / multiple-choice task with >= min_samples documents
      whose every log-likelihood equals the baseline's within loglik_tolerance (1e-9). Quantization
      moves log-likelihoods by 1e-4 to 1e-2; equality to 1e-9 over 20 documents means the numbers did
@@ -23,21 +25,15 @@ id in common): the audit has nothing to look at and does not pass by default.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from gates.audit.models import AuditFacts, SideIdentity, TaskComparison
 from gates.contract import Check, Verdict, check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
+from gates.identity import same_model
 
 GATE = "audit"
 PRIORITY = (FC.CACHING_DETECTED, FC.SAMPLE_ACCOUNTING_FAILED)
-
-
-def _norm(identity: Optional[str]) -> Optional[str]:
-    if identity is None:
-        return None
-    s = identity.strip().rstrip("/")
-    return s or None
 
 
 def _cache_check(f: AuditFacts) -> Check:
@@ -55,22 +51,11 @@ def _cache_check(f: AuditFacts) -> Check:
 
 
 def _identity_check(b: SideIdentity, c: SideIdentity) -> Check:
-    bi, ci = _norm(b.evaluated), _norm(c.evaluated)
     obs = {"baseline": b.evaluated, "candidate": c.evaluated,
            "baseline_sha256": b.weights_sha256, "candidate_sha256": c.weights_sha256}
-    if bi is not None and bi == ci:
-        return check("distinct_models", False, f"the candidate evaluated the baseline's own model ({b.evaluated!r})",
-                     failure_class=FC.CACHING_DETECTED, observed=obs)
-    if b.weights_sha256 is not None and b.weights_sha256 == c.weights_sha256:
-        return check("distinct_models", False, "the candidate's weights are byte-identical to the baseline's",
-                     failure_class=FC.CACHING_DETECTED, observed=obs)
-    known = (bi is not None and ci is not None) or (b.weights_sha256 is not None and c.weights_sha256 is not None)
-    if not known:
-        return check("distinct_models", False,
-                     "neither the evaluated identities nor the weight hashes of both sides are recorded: "
-                     "cannot establish that the candidate is a different model",
-                     failure_class=FC.CACHING_DETECTED, observed=obs)
-    return check("distinct_models", True, "the candidate is a different model from the baseline", observed=obs)
+    why = same_model(b.evaluated, c.evaluated, baseline_sha256=b.weights_sha256, candidate_sha256=c.weights_sha256)
+    return check("distinct_models", why is None, why or "the candidate is a different model from the baseline",
+                 failure_class=FC.CACHING_DETECTED, observed=obs)
 
 
 def _row(name: str, t: TaskComparison, f: AuditFacts) -> dict[str, Any]:

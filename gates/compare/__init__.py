@@ -16,7 +16,8 @@ from gates.contract import GateSpec, InputError, parse_json_strict
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=None,
-                   help="allowed drop, a fraction of the unit scale (0.01 = 1 point of 100); overrides the facts")
+                   help="allowed drop, a fraction of the unit scale (0.01 = 1 point of 100), at least 1e-6; overrides "
+                        "the facts")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--relative", dest="threshold_kind", action="store_const", const="relative", default=None,
                       help="the threshold is a fraction of the baseline score")
@@ -62,20 +63,28 @@ SPEC = GateSpec(
     decide=decide,
     summary=_wrap(
         "Compare gate: the candidate must stay within the threshold of the baseline on every task.\n\n"
-        "Like for like first: same tasks, same run and per-task settings, same sample counts "
-        "(else COMPARISON_NOT_LIKE_FOR_LIKE). Scores go to the unit scale before any arithmetic: a "
+        "Each side's run first: its eval_run facts (carried in the facts, collected by eval_run's own "
+        "collector) must pass eval_run's own decision, else compare fails with that class "
+        "(SAMPLE_ACCOUNTING_FAILED, INFERENCE_FAILED, REPORTED_MISMATCH, ...); a side without them never "
+        "passes. Two different models: the same evaluated identity (or none) on both sides is "
+        "COMPARISON_NOT_LIKE_FOR_LIKE. Like for like: same tasks, same run and per-task settings, same sample "
+        "counts (else COMPARISON_NOT_LIKE_FOR_LIKE). Scores go to the unit scale before any arithmetic: a "
         "declared scale wins; otherwise both scores in [0,1] -> unit, both in [0,100] with every non-zero "
         "score > 1 -> percent, a 0-1 score against a 0-100 one -> ANOMALOUS (never rescaled); the rule "
-        "used is in the evidence per task. A score off its scale or a gain above --anomalous-gain "
-        "(default 0.05) -> ANOMALOUS_GAIN. A drop above --threshold (default 0.01, inclusive) -> "
-        "ACCURACY_REGRESSION. A within-threshold task whose z*stderr_diff (one-sided 95%) exceeds the "
-        "threshold, and whose drop + z*stderr_diff does too, -> INDETERMINATE, with the samples per side "
+        "used is in the evidence per task. A score off its scale, or a gain above --anomalous-gain "
+        "(default 0.05) by more than the noise (gain - z*stderr_diff) -> ANOMALOUS_GAIN; a gain above it "
+        "within the noise -> INDETERMINATE. A drop above --threshold (default 0.01, inclusive; at least "
+        "1e-6) -> ACCURACY_REGRESSION. A within-threshold task whose z*stderr_diff (one-sided 95%) exceeds "
+        "the threshold, and whose drop + z*stderr_diff does too, -> INDETERMINATE, with the samples per side "
         "that would resolve it (stderr_diff: paired if per-sample logs allow, else sqrt(se_b^2 + se_c^2), "
-        "binomial when a stderr is missing). Reference "
-        "(published) scores the baseline does not reproduce -> EXTERNAL_BASELINE_MISMATCH.\n"
-        "Priority: not-like-for-like > anomalous > external mismatch > regression > indeterminate.\n"
-        "evidence.decision is ACCEPT, REGRESSION or ANOMALOUS; evidence.tasks is the per-task table. "
-        "The full rules and their justification: gates/compare/decide.py."),
+        "binomial when a stderr is missing); so is a --relative threshold on a near-zero baseline (it allows "
+        "less than one document in n). Reference (published) scores the baseline does not reproduce -> "
+        "EXTERNAL_BASELINE_MISMATCH.\n"
+        "Priority: a side eval_run rejects > not-like-for-like > anomalous > external mismatch > regression > "
+        "indeterminate > run facts not carried.\n"
+        "evidence.decision is ACCEPT or the failure class's terminal decision (REGRESSION, ANOMALOUS, or for a "
+        "rejected side INFEASIBLE / SYSTEMIC / NEEDS_HUMAN); evidence.tasks is the per-task table. "
+        "The full rules and their justification: gates/compare/decide.py and gates/compare/runs.py."),
     collect=collect,
     artifacts_help="BASELINE_LMEVAL_DIR CANDIDATE_LMEVAL_DIR (re-derived scores; never the reported ones)",
     add_arguments=_add_arguments,

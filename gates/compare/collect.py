@@ -1,7 +1,9 @@
 """Collect compare facts from two lm-eval output directories (baseline, candidate).
 
-Scores are the re-derived ones (mean of the per-sample metric), never the reported ones. Paired
-per-document differences are added where both sides' per-sample logs cover the same documents.
+Each side's run is collected by eval_run's own collector (`collect_run`) and carried whole in the
+facts (`run`), so that the decision can judge it with eval_run's own decision. Scores are the
+re-derived ones (mean of the per-sample metric), never the reported ones. Paired per-document
+differences are added where both sides' per-sample logs cover the same documents.
 """
 
 from __future__ import annotations
@@ -11,24 +13,17 @@ import math
 import statistics
 from typing import Any, Optional
 
-from gates.compare.models import CompareFacts, PairedStats, RunScores, TaskScore
+from gates.compare.models import CompareFacts, PairedStats, RunScores, task_score_of
 from gates.contract import InputError
 from gates.eval_run.models import EvalRunFacts
 
 
 def scores_of(run: EvalRunFacts, side: str) -> RunScores:
-    tasks = {}
-    for name, t in run.tasks.items():
-        if t.rederived_score is None:
-            raise InputError(f"{side}.tasks.{name}", "no re-derived score (per-sample log missing?); "
-                                                     "the reported score is never compared")
-        tasks[name] = TaskScore(score=t.rederived_score, stderr=t.rederived_stderr, samples=t.samples_scored,
-                                scale=t.scale, higher_is_better=t.higher_is_better, metric=t.primary_metric,
-                                num_fewshot=t.num_fewshot, output_type=t.output_type,
-                                generation_kwargs=t.generation_kwargs)
-    if not tasks:
-        raise InputError(side, "the run has no task to compare")
-    return RunScores(model_identity=run.model_identity, settings=run.settings, tasks=tasks)
+    """The side's scores, with its run carried whole. A task without a re-derived score (its per-sample
+    log missing or unusable) has no score to compare: it is left out of `tasks`, and the run's own
+    verdict (carried in `run`) says why; the reported score is never compared."""
+    tasks = {name: task_score_of(t) for name, t in run.tasks.items() if t.rederived_score is not None}
+    return RunScores(model_identity=run.model_identity, settings=run.settings, tasks=tasks, run=run)
 
 
 def _metric_values(samples: Any, metric: str, filt: Optional[str]) -> Optional[dict[str, float]]:

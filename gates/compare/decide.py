@@ -3,6 +3,16 @@ comparison tell?
 
 Rules (each one is recorded, per task, in the verdict's evidence):
 
+Each side's run (gates/compare/runs.py). Each side carries the eval_run facts its scores come from,
+judged by eval_run's own decision at eval_run's tolerances or stricter: a side eval_run rejects
+(samples missing or duplicated, every response empty, a run not finished, reported scores that are
+not its records') fails compare with eval_run's class, before anything else. A side that carries
+no run facts fails SAMPLE_ACCOUNTING_FAILED, after every comparison finding.
+
+Two models. The same evaluated identity on both sides (gates/identity.py, shared with the audit
+gate: NFC, invisible characters removed, paths collapsed), or an identity missing on a side, is
+COMPARISON_NOT_LIKE_FOR_LIKE: a model compared with itself is no comparison.
+
 Like for like. Both runs must have the same task set, the same run settings (every field of
 `EvalSettings`: backend, lm-eval version, limit, chat template, few-shot as multi-turn, system
 instruction, generation kwargs, seed), the same per-task settings (metric, direction, few-shot,
@@ -22,7 +32,16 @@ Everything is normalised to the unit scale (0-1) before any arithmetic.
 Threshold. improvement = candidate - baseline (negated for lower-is-better metrics), drop =
 -improvement. Absolute: allowed drop = value; relative: allowed drop = value * baseline. Inclusive:
 drop <= allowed + 1e-9 is within (0.50 -> 0.49 at 0.01 is within, despite float error). A drop
-beyond it is ACCURACY_REGRESSION. improvement > anomalous_gain + 1e-9 is ANOMALOUS_GAIN.
+beyond it is ACCURACY_REGRESSION. Every threshold, gain limit and tolerance is at least 1e-6 of the
+unit scale (a finer one is a config error: below the float slack, it would certify nothing). A
+relative threshold on a zero or near-zero baseline, one that allows a drop smaller than one
+document's share of the score (value * baseline < 1/n), cannot be certified by n documents whatever
+stderr is claimed: INDETERMINATE, never ACCEPT (use an absolute threshold there).
+
+Anomalous gain. improvement > anomalous_gain + 1e-9 is a gain above the limit; it is ANOMALOUS_GAIN
+only when it is beyond the limit by more than the noise, improvement - z * se_diff > anomalous_gain
+(the same se_diff as for a drop, paired where the logs allow). A gain above the limit but within
+the noise of it (one question of five) cannot be told from chance: INDETERMINATE.
 
 Noise (INDETERMINATE). se_diff is the paired stderr of the per-document differences when paired
 statistics cover every scored document and agree with the two scores (the same documents answered
@@ -54,6 +73,9 @@ on the unit scale for each referenced task, else EXTERNAL_BASELINE_MISMATCH. An 
 reference scale is the task's scale; a reference outside it is a mismatch (declare its scale).
 
 Priority when several fail, and why:
+  0. a side's run that eval_run rejects, with eval_run's own class and order (INFERENCE_FAILED,
+     SAMPLE_ACCOUNTING_FAILED, REPORTED_MISMATCH, EVAL_JUDGE_FAILED, UNKNOWN, INFRA_TRANSIENT): no
+     number of a rejected run means anything.
   1. COMPARISON_NOT_LIKE_FOR_LIKE: if the runs differ, every delta below compares two different
      experiments; nothing else in the verdict means anything until they are matched.
   2. ANOMALOUS_GAIN (out of range, scale mismatch, implausible gain): the numbers themselves are
@@ -63,7 +85,10 @@ Priority when several fail, and why:
      that measured the drop is suspect.
   4. ACCURACY_REGRESSION: a measured drop beyond the threshold on one task blocks publishing on its
      own; more samples elsewhere cannot change that, so an INDETERMINATE task must not hide it.
-  5. INDETERMINATE: everything measured is within the threshold, but some task cannot resolve it.
+  5. INDETERMINATE: everything measured is within the threshold, but some task cannot resolve it
+     (or gains beyond the anomalous limit only within the noise).
+  6. SAMPLE_ACCOUNTING_FAILED for a side that carries no run facts: the numbers' own findings come
+     first; the unknown accounting only keeps a comparison that would otherwise pass from passing.
 Every failed check stays in the verdict, so a lower-priority finding is never lost.
 """
 
@@ -75,6 +100,7 @@ from statistics import NormalDist
 from typing import Any, Optional
 
 from gates.compare.models import CompareFacts, TaskScore
+from gates.compare.runs import identity_check, priority, side_checks
 from gates.contract import Check, Verdict, check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
 
@@ -226,7 +252,8 @@ class Row:
     scale_problem: Optional[str] = None
     computed: bool = False
     within: bool = True
-    gain: bool = False
+    gain: bool = False  # above the anomalous limit, and beyond it by more than the noise
+    gain_unresolved: bool = False  # above the anomalous limit, but within the noise of it (INDETERMINATE)
     resolvable: bool = True
 
 
@@ -300,7 +327,8 @@ def _task_row(f: CompareFacts, task: str, z: float) -> Row:
             binomial = (_adjusted_p(b, sc.baseline), _adjusted_p(c, sc.candidate))
     row.computed = True
     row.within = drop <= allowed + EPS
-    row.gain = improvement > f.anomalous_gain + EPS
+    above_limit = improvement > f.anomalous_gain + EPS
+    row.gain_unresolved = above_limit  # until the noise shows the gain is beyond the limit
     row.data.update(baseline_unit=b_u, candidate_unit=c_u, delta=improvement, drop=drop, threshold=allowed,
                     within=row.within, stderr_diff=se, stderr_source=source)
     if note:
@@ -313,6 +341,11 @@ def _task_row(f: CompareFacts, task: str, z: float) -> Row:
     mde = z * se
     # confident "within": the comparison resolves the threshold, or the drop's upper bound is within it
     row.resolvable = mde <= allowed + EPS or drop + mde <= allowed + EPS
+    _certifiable(f, row, b.samples, b_u, allowed)
+    if above_limit:  # anomalous only if even the gain's lower bound is beyond the limit
+        row.gain = improvement - mde > f.anomalous_gain + EPS
+        row.gain_unresolved = not row.gain
+        row.data.update(gain_lower_bound=improvement - mde, gain_beyond_noise=row.gain)
     need, rule = _samples_needed(b.samples, mde, allowed, binomial, z)
     row.data.update(mde=mde, drop_upper_bound=drop + mde, significant_drop=drop > mde + EPS,
                     samples_needed_per_side=need, samples_needed_rule=rule)
@@ -321,6 +354,19 @@ def _task_row(f: CompareFacts, task: str, z: float) -> Row:
         row.data["samples_note"] = ("more than the task's full dataset (no --limit was set): more samples of this "
                                     "task cannot resolve it; raise the threshold, or evaluate on larger tasks")
     return row
+
+
+def _certifiable(f: CompareFacts, row: Row, n: Optional[int], b_u: float, allowed: float) -> None:
+    """A relative threshold on a zero or near-zero baseline allows a drop smaller than one document's
+    share of the score (1/n on the unit scale): no sample of n documents can certify it, whatever
+    stderr is claimed. Such a task is not resolvable (INDETERMINATE), never ACCEPT."""
+    if f.threshold.kind != "relative" or not n:
+        return
+    if allowed < 1.0 / n:
+        row.resolvable = False
+        row.data["threshold_note"] = (f"the relative threshold {f.threshold.value:g} of a baseline of {b_u:.6g} "
+                                      f"allows a drop of {allowed:.3g}, less than one document in {n} "
+                                      f"({1.0 / n:.3g}): nothing can certify it; use an absolute threshold")
 
 
 def _label(row: Row) -> str:
@@ -332,7 +378,7 @@ def _label(row: Row) -> str:
         return "ANOMALOUS_GAIN"
     if not row.within:
         return "REGRESSION"
-    if not row.resolvable:
+    if not row.resolvable or row.gain_unresolved:
         return "INDETERMINATE"
     return "OK"
 
@@ -397,7 +443,7 @@ def _task_checks(f: CompareFacts, rows: dict[str, Row]) -> list[Check]:
     scale = {t: r.scale_problem for t, r in rows.items() if r.scale_problem}
     gains = {t: r.data["delta"] for t, r in rows.items() if r.gain}
     regress = {t: r.data["drop"] for t, r in rows.items() if r.computed and not r.within}
-    indet = {t: r for t, r in rows.items() if r.computed and r.within and not r.resolvable}
+    indet = {t: r for t, r in rows.items() if r.computed and r.within and (not r.resolvable or r.gain_unresolved)}
 
     def fmt(d: dict[str, Any]) -> str:
         return "; ".join(f"{t}: {', '.join(v) if isinstance(v, list) else v}" for t, v in sorted(d.items()))
@@ -421,8 +467,9 @@ def _task_checks(f: CompareFacts, rows: dict[str, Row]) -> list[Check]:
               else "every score lies within its scale",
               failure_class=FC.ANOMALOUS_GAIN, observed=scale),
         check("no_anomalous_gain", not gains,
-              "implausible gain: " + "; ".join(f"{t}: +{g:.4f} > {f.anomalous_gain:g}"
-                                               for t, g in sorted(gains.items()))
+              "implausible gain, beyond the limit by more than the noise: " + "; ".join(
+                  f"{t}: +{g:.4f} > {f.anomalous_gain:g} (lower bound {rows[t].data['gain_lower_bound']:+.4f})"
+                  for t, g in sorted(gains.items()))
               if gains else f"no gain above {f.anomalous_gain:g} of scale",
               failure_class=FC.ANOMALOUS_GAIN, observed=gains, expected=f.anomalous_gain),
         check("within_threshold", not regress,
@@ -442,6 +489,13 @@ def _task_checks(f: CompareFacts, rows: dict[str, Row]) -> list[Check]:
 
 def _indet_detail(task: str, r: Row) -> str:
     d = r.data
+    if r.gain_unresolved:
+        bound = d.get("gain_lower_bound")
+        within = f"gain - z*se_diff = {bound:+.4f}" if bound is not None else "stderr of the difference unknown"
+        return (f"{task}: gain {d['delta']:+.4f} above the anomalous limit, but not beyond it by more than the "
+                f"noise ({within}): anomalous or chance cannot be told apart")
+    if d.get("threshold_note"):
+        return f"{task}: {d['threshold_note']}"
     if d.get("stderr_diff") is None:
         return f"{task}: stderr of the difference unknown (no stderr and no sample count)"
     need = d.get("samples_needed_per_side")
@@ -456,7 +510,7 @@ def decide(f: CompareFacts) -> Verdict:
     common = sorted(set(f.baseline.tasks) & set(f.candidate.tasks))
     rows = {t: _task_row(f, t, z) for t in common}
     settings_check, settings_diff = _run_settings_check(f)
-    checks = [settings_check] + _task_checks(f, rows)
+    checks = side_checks(f) + [identity_check(f), settings_check] + _task_checks(f, rows)
     ref_check = _reference_check(f, rows)
     if ref_check is not None:
         checks.append(ref_check)
@@ -474,7 +528,8 @@ def decide(f: CompareFacts) -> Verdict:
         table.append(entry)
     evidence = {
         "threshold": f.threshold.model_dump(), "anomalous_gain": f.anomalous_gain, "confidence": f.confidence,
-        "z": z, "epsilon": EPS, "priority": [p.value for p in PRIORITY], "settings_diff": settings_diff,
+        "z": z, "epsilon": EPS, "priority": [p.value for p in priority(checks, PRIORITY)],
+        "settings_diff": settings_diff,
         "baseline_identity": f.baseline.model_identity, "candidate_identity": f.candidate.model_identity,
         "tasks": table,
     }
@@ -484,7 +539,7 @@ def decide(f: CompareFacts) -> Verdict:
                    f"worst drop {worst.data['drop']:+.4f} on {worst.task}; every task resolves a threshold-sized drop"
                    if worst else "ACCEPT")
     verdict = verdict_from_checks(GATE, checks, pass_detail=pass_detail, evidence=jsonable(evidence),
-                                  priority=PRIORITY)
+                                  priority=priority(checks, PRIORITY))
     decision = "ACCEPT" if verdict.passed else verdict.failure_class.terminal_decision.value  # type: ignore[union-attr]
     verdict.evidence["decision"] = decision
     if not verdict.passed:

@@ -35,6 +35,7 @@ from gates.compare.decide import decide as compare_decide
 from gates.compare.models import CompareFacts
 from gates.contract import check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
+from tests.compare_facts import carry
 
 T0 = datetime(2025, 6, 2, 9, 0, 0, tzinfo=timezone.utc).timestamp()
 PLAN = [("preflight", []), ("quantize", ["preflight"]), ("serve", ["quantize"]), ("eval_baseline", ["preflight"]),
@@ -247,9 +248,9 @@ def compare_facts(cand: dict[str, float], base: Optional[dict[str, float]] = Non
                 "output_type": "multiple_choice" if t.endswith("mc") else "generate_until", "num_fewshot": 0}
             for t, s in scores.items()}}
 
-    return CompareFacts.model_validate({"baseline": side(base, "smollm2-135m-instruct (bf16)"),
-                                        "candidate": side(cand, "smollm2-135m-instruct-fp8"),
-                                        "threshold": {"kind": "absolute", "value": 0.01}}).model_dump(mode="json")
+    return CompareFacts.model_validate(carry({"baseline": side(base, "smollm2-135m-instruct (bf16)"),
+                                              "candidate": side(cand, "smollm2-135m-instruct-fp8"),
+                                              "threshold": {"kind": "absolute", "value": 0.01}})).model_dump(mode="json")
 
 
 def compare_verdict(facts: dict[str, Any]) -> dict[str, Any]:

@@ -94,6 +94,15 @@ def test_candidate_that_is_the_baseline_is_caching(cand: dict[str, Any]) -> None
     assert v.failure_class == FC.CACHING_DETECTED and failed(v) == {"distinct_models"}
 
 
+@pytest.mark.parametrize("spelled", ["/ckpt/./bf16", "/ckpt//bf16", "/ckpt/x/../bf16", " /ckpt/bf16\n",
+                                     "/ckpt/bf16\u200b", "\ufeff/ckpt/bf16", "/ckpt/b\u200df16//"])
+def test_the_baseline_spelled_differently_is_still_the_baseline(spelled: str) -> None:
+    """Issue 9, item 7: one identity rule (gates/identity.py): a path's redundant parts and characters
+    that print nothing do not make another model."""
+    v = verdict(facts(candidate=side(spelled, SHA_C)))
+    assert v.failure_class == FC.CACHING_DETECTED and failed(v) == {"distinct_models"}, v.detail
+
+
 def test_identity_that_cannot_be_established_is_caching() -> None:
     v = verdict(facts(baseline=side(None), candidate=side("/ckpt/fp8")))
     assert v.failure_class == FC.CACHING_DETECTED and "cannot establish" in v.detail

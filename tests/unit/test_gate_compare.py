@@ -29,21 +29,29 @@ from gates.eval_run.models import EvalRunFacts
 from gates.failure_classes import FailureClass as FC
 from gates.schemas import dumps, generated, load
 
+from tests.compare_facts import carry, facts
+
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS = {"backend": "hf", "lm_eval_version": "0.4.13", "limit": None, "apply_chat_template": False}
 
 
 def task(score: float, **kw: Any) -> dict[str, Any]:
     return {"score": score, "samples": 1000, "stderr": 0.001, **kw}
 
 
-def facts(base: dict[str, Any], cand: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    return {"baseline": {"settings": dict(SETTINGS), "tasks": base},
-            "candidate": {"settings": dict(SETTINGS), "tasks": cand}, **kw}
-
-
 def verdict(data: dict[str, Any]) -> Verdict:
     return decide(CompareFacts.model_validate(data))
+
+
+def rules(base: dict[str, Any], cand: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """Facts that test the comparison rules on the scores alone: no run facts carried (so a task without a
+    stderr or a sample count can be written). Such facts never pass: their accounting is unknown, which
+    is reported after every finding of the comparison itself."""
+    return facts(base, cand, runs=False, **kw)
+
+
+def comparison_passed(v: Verdict) -> bool:
+    """Every check passed but the (deliberately absent) run facts."""
+    return {c.name for c in v.checks if not c.passed} == {"baseline_run_valid", "candidate_run_valid"}
 
 
 def row(v: Verdict, name: str) -> dict[str, Any]:
@@ -130,7 +138,7 @@ def test_score_outside_its_scale_is_anomalous(base: float, cand: float, scale: s
     b, c = task(base, **kw), task(cand, **kw)
     if base == cand == 0.5:
         c["stderr"] = 2.0  # a stderr larger than the whole unit scale is impossible
-    v = verdict(facts({"t": b}, {"t": c}))
+    v = verdict(rules({"t": b}, {"t": c}))  # with the runs carried, eval_run's in_scale check fails first
     assert v.failure_class == FC.ANOMALOUS_GAIN
     assert row(v, "t")["verdict"] == "OUT_OF_RANGE"
 
@@ -187,7 +195,7 @@ def test_lower_is_better_metric_direction() -> None:
 # ------------------------------------------------------------------ INDETERMINATE
 
 def test_small_eval_without_power_is_indeterminate_with_samples_needed() -> None:
-    v = verdict(facts({"t": {"score": 0.5, "samples": 100}}, {"t": {"score": 0.5, "samples": 100}}))
+    v = verdict(rules({"t": {"score": 0.5, "samples": 100}}, {"t": {"score": 0.5, "samples": 100}}))
     assert v.failure_class == FC.INDETERMINATE and v.evidence["decision"] == "ANOMALOUS"
     r = row(v, "t")
     assert r["verdict"] == "INDETERMINATE" and r["within"] is True
@@ -206,11 +214,12 @@ def test_indeterminate_from_reported_stderr_scales_the_sample_count() -> None:
 
 
 def test_enough_samples_resolve_the_threshold() -> None:
-    assert verdict(facts({"t": {"score": 0.5, "samples": 14000}}, {"t": {"score": 0.5, "samples": 14000}})).passed
+    assert comparison_passed(verdict(rules({"t": {"score": 0.5, "samples": 14000}},
+                                           {"t": {"score": 0.5, "samples": 14000}})))
 
 
 def test_binomial_fallback_never_claims_zero_noise_at_the_edges() -> None:
-    v = verdict(facts({"t": {"score": 1.0, "samples": 10}}, {"t": {"score": 1.0, "samples": 10}}))
+    v = verdict(rules({"t": {"score": 1.0, "samples": 10}}, {"t": {"score": 1.0, "samples": 10}}))
     assert v.failure_class == FC.INDETERMINATE
     assert row(v, "t")["stderr_diff"] > 0
 
@@ -224,47 +233,48 @@ def test_noisy_but_clearly_better_candidate_establishes_non_inferiority() -> Non
 
 
 def test_indeterminate_says_when_the_full_dataset_cannot_resolve_it() -> None:
-    v = verdict(facts({"t": {"score": 0.5, "samples": 300}}, {"t": {"score": 0.5, "samples": 300}}))
+    v = verdict(rules({"t": {"score": 0.5, "samples": 300}}, {"t": {"score": 0.5, "samples": 300}}))
     assert v.failure_class == FC.INDETERMINATE
     assert "full dataset" in row(v, "t")["samples_note"] and "full dataset" in v.detail
-    limited = facts({"t": {"score": 0.5, "samples": 300}}, {"t": {"score": 0.5, "samples": 300}})
+    limited = rules({"t": {"score": 0.5, "samples": 300}}, {"t": {"score": 0.5, "samples": 300}})
     for s in ("baseline", "candidate"):
         limited[s]["settings"]["limit"] = 300.0
     assert "samples_note" not in row(verdict(limited), "t")  # with a --limit, more samples may exist
 
 
 def test_regression_beyond_threshold_is_regression_even_when_noisy() -> None:
-    v = verdict(facts({"t": {"score": 0.6, "samples": 50}}, {"t": {"score": 0.55, "samples": 50}}))
+    v = verdict(rules({"t": {"score": 0.6, "samples": 50}}, {"t": {"score": 0.55, "samples": 50}}))
     assert v.failure_class == FC.ACCURACY_REGRESSION
     assert row(v, "t")["significant_drop"] is False  # recorded, not used to excuse the drop
 
 
 def test_regression_on_one_task_is_not_hidden_by_indeterminate_on_another() -> None:
-    base = {"a": task(0.60), "b": {"score": 0.5, "samples": 100}}
-    cand = {"a": task(0.50), "b": {"score": 0.5, "samples": 100}}
+    base = {"a": task(0.60), "b": task(0.5, samples=100, stderr=0.05)}
+    cand = {"a": task(0.50), "b": task(0.5, samples=100, stderr=0.05)}
     v = verdict(facts(base, cand))
     assert v.failure_class == FC.ACCURACY_REGRESSION
     assert {c.name for c in v.checks if not c.passed} == {"within_threshold", "resolvable"}
 
 
 def test_unknown_stderr_is_indeterminate_as_well_as_not_like_for_like() -> None:
-    v = verdict(facts({"t": {"score": 0.5}}, {"t": {"score": 0.5}}))
+    v = verdict(rules({"t": {"score": 0.5}}, {"t": {"score": 0.5}}))
     assert v.failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE  # unknown sample counts come first
-    assert {c.name for c in v.checks if not c.passed} == {"sample_counts_match", "resolvable"}
+    assert {c.name for c in v.checks if not c.passed} == {"sample_counts_match", "resolvable", "baseline_run_valid",
+                                                          "candidate_run_valid"}
     assert row(v, "t")["stderr_diff"] is None and "stderr of the difference unknown" in v.detail
 
 
 def test_paired_statistics_shrink_the_noise() -> None:
-    base, cand = {"t": {"score": 0.5, "samples": 1000}}, {"t": {"score": 0.5, "samples": 1000}}
-    assert verdict(facts(base, cand)).failure_class == FC.INDETERMINATE
+    base, cand = task(0.5, stderr=0.0158), task(0.5, stderr=0.0158)  # the binary noise at p = 0.5, n = 1000
+    assert verdict(facts({"t": base}, {"t": cand})).failure_class == FC.INDETERMINATE
     paired = {"t": {"n_pairs": 1000, "mean_diff": 0.0, "sd_diff": 0.1}}
-    v = verdict(facts(base, cand, paired=paired))
+    v = verdict(facts({"t": base}, {"t": cand}, paired=paired))
     assert v.passed, v.detail
     assert row(v, "t")["stderr_source"].startswith("paired")
 
 
 def test_identical_answers_on_a_few_documents_do_not_claim_zero_noise() -> None:
-    base, cand = {"t": {"score": 0.7, "samples": 10}}, {"t": {"score": 0.7, "samples": 10}}
+    base, cand = {"t": task(0.7, samples=10, stderr=0.15)}, {"t": task(0.7, samples=10, stderr=0.15)}
     v = verdict(facts(base, cand, paired={"t": {"n_pairs": 10, "mean_diff": 0.0, "sd_diff": 0.0}}))
     assert v.failure_class == FC.INDETERMINATE and row(v, "t")["stderr_diff"] > 0.05
 
@@ -275,7 +285,7 @@ def test_a_reported_stderr_of_zero_is_replaced_by_the_binomial() -> None:
 
 
 def test_paired_statistics_that_disagree_with_the_scores_are_ignored() -> None:
-    base, cand = {"t": {"score": 0.5, "samples": 1000}}, {"t": {"score": 0.5, "samples": 1000}}
+    base, cand = {"t": task(0.5, stderr=0.0158)}, {"t": task(0.5, stderr=0.0158)}
     v = verdict(facts(base, cand, paired={"t": {"n_pairs": 1000, "mean_diff": 0.2, "sd_diff": 0.1}}))
     assert v.failure_class == FC.INDETERMINATE
     assert "ignored" in row(v, "t")["paired_note"]
@@ -318,6 +328,7 @@ def test_numerically_equal_settings_are_the_same() -> None:
 def test_unknown_settings_are_not_like_for_like() -> None:
     data = facts({"t": task(0.5)}, {"t": task(0.5)})
     del data["candidate"]["settings"]
+    del data["candidate"]["run"]["settings"]
     assert verdict(data).failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE
 
 
@@ -332,9 +343,15 @@ def test_differing_task_settings_are_not_like_for_like(field: str, b: Any, c: An
 
 @pytest.mark.parametrize("b,c", [(1000, 900), (None, 1000), (0, 0)])
 def test_sample_counts_must_match_and_be_known(b: int | None, c: int | None) -> None:
-    v = verdict(facts({"t": task(0.5, samples=b)}, {"t": task(0.5, samples=c)}))
+    v = verdict(rules({"t": task(0.5, samples=b)}, {"t": task(0.5, samples=c)}))
     assert v.failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE
     assert not next(ch for ch in v.checks if ch.name == "sample_counts_match").passed
+    if b != c:  # carried, unequal complete runs: each passes eval_run, and compare still refuses them
+        v = verdict(facts({"t": task(0.5, samples=b)}, {"t": task(0.5, samples=c)}))
+        if b and c:
+            assert v.failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE
+        else:  # an unknown count on a side fails that side's eval_run first
+            assert v.failure_class == FC.SAMPLE_ACCOUNTING_FAILED
 
 
 # ------------------------------------------------------------------ external baseline
@@ -370,10 +387,10 @@ def test_priority_order() -> None:
     ref = {"scores": {"r": {"score": 0.9}}}
     base = {"r": task(0.5), "g": task(0.2), "x": task(0.5), "i": {"score": 0.5, "samples": 100}}
     cand = {"r": task(0.3), "g": task(0.4), "x": task(0.5), "i": {"score": 0.5, "samples": 100}}
-    data = facts(base, cand, reference=ref)
+    data = rules(base, cand, reference=ref)
     data["candidate"]["tasks"]["x"]["num_fewshot"] = 5
     expected = [FC.COMPARISON_NOT_LIKE_FOR_LIKE, FC.ANOMALOUS_GAIN, FC.EXTERNAL_BASELINE_MISMATCH,
-                FC.ACCURACY_REGRESSION, FC.INDETERMINATE]
+                FC.ACCURACY_REGRESSION, FC.INDETERMINATE, FC.SAMPLE_ACCOUNTING_FAILED]
     for fc in expected:
         v = verdict(data)
         assert v.failure_class == fc, (fc, v.detail)
@@ -385,9 +402,18 @@ def test_priority_order() -> None:
             data.pop("reference")
         elif fc == FC.ACCURACY_REGRESSION:
             data["candidate"]["tasks"]["r"]["score"] = 0.5
-    data["baseline"]["tasks"]["i"] = task(0.5)
-    data["candidate"]["tasks"]["i"] = task(0.5)
-    assert verdict(data).passed
+        elif fc == FC.INDETERMINATE:
+            data["baseline"]["tasks"]["i"] = task(0.5)
+            data["candidate"]["tasks"]["i"] = task(0.5)
+    for side in ("baseline", "candidate"):
+        del data[side]["model_identity"]
+    assert verdict(carry(data)).passed
+    data = carry(data)  # a carried run that eval_run rejects comes before everything
+    data["candidate"]["run"]["tasks"]["x"]["samples_expected"] = 2000
+    data["candidate"]["tasks"]["x"]["num_fewshot"] = data["candidate"]["run"]["tasks"]["x"]["num_fewshot"] = 5
+    v = verdict(data)
+    assert v.failure_class == FC.SAMPLE_ACCOUNTING_FAILED
+    assert {c.name for c in v.checks if not c.passed} == {"candidate_run_valid", "task_settings_match"}
 
 
 # ------------------------------------------------------------------ pass and evidence
@@ -404,23 +430,27 @@ def test_accept_with_per_task_table() -> None:
 
 # ------------------------------------------------------------------ collector pieces (no collect_run needed)
 
-def _run(score: float | None, reported: float = 0.99, **kw: Any) -> EvalRunFacts:
+def _run(score: float | None, reported: float | None = None, identity: str = "m", **kw: Any) -> EvalRunFacts:
     t = {"output_type": "multiple_choice", "primary_metric": "acc", "samples_expected": 100, "samples_scored": 100,
-         "reported_score": reported, "rederived_score": score, "rederived_stderr": 0.01, **kw}
+         "responses_total": 100, "reported_score": score if reported is None else reported, "rederived_score": score,
+         "rederived_stderr": 0.01, **kw}
     return EvalRunFacts.model_validate({"run_status": "SUCCESS", "settings": {"backend": "hf"},
-                                        "model_identity": "m", "tasks": {"t": t}})
+                                        "model_identity": identity, "tasks": {"t": t}})
 
 
 def test_collector_uses_rederived_scores_never_reported() -> None:
     rs = scores_of(_run(0.40, reported=0.99), "baseline")
     assert rs.tasks["t"].score == 0.40 and rs.tasks["t"].samples == 100
+    assert rs.run is not None and rs.run.tasks["t"].reported_score == 0.99  # carried: eval_run judges it
 
 
-def test_collector_refuses_a_task_without_rederived_score() -> None:
-    from gates.contract import InputError
-
-    with pytest.raises(InputError):
-        scores_of(_run(None), "candidate")
+def test_collector_leaves_out_a_task_without_rederived_score_and_eval_run_says_why() -> None:
+    rs = scores_of(_run(None), "candidate")
+    assert rs.tasks == {} and rs.run is not None
+    data = {"baseline": scores_of(_run(0.5, identity="b"), "baseline").model_dump(),
+            "candidate": rs.model_dump()}
+    v = verdict(data)
+    assert v.failure_class == FC.SAMPLE_ACCOUNTING_FAILED and "re-derived" in v.detail
 
 
 def _write_samples(root: Path, values: list[float]) -> None:
@@ -440,7 +470,7 @@ def test_paired_statistics_from_per_sample_logs(tmp_path: Path) -> None:
 
 
 def test_collect_with_a_stand_in_collect_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    runs = {"B": _run(0.60), "C": _run(0.50)}
+    runs = {"B": _run(0.60, identity="/m/base"), "C": _run(0.50, identity="/m/cand")}
     fake = types.ModuleType("gates.eval_run.collect")
     fake.collect_run = lambda p: runs[Path(p).name]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "gates.eval_run.collect", fake)

@@ -17,15 +17,16 @@ from conductor.stages import plan_stages
 from conductor.steering import Steering
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill, fail, skill_fail
+from tests.compare_facts import carry
 
 pytestmark = pytest.mark.timeout(60)
 TRANSCRIPTS = Path(__file__).resolve().parents[2] / "transcripts"
 
-REAL_COMPARE = {"baseline": {"settings": {"backend": "hf"},
-                             "tasks": {"t1": {"score": 0.60, "stderr": 0.005, "samples": 2000, "scale": "unit"}}},
-                "candidate": {"settings": {"backend": "hf"},
-                              "tasks": {"t1": {"score": 0.595, "stderr": 0.005, "samples": 2000, "scale": "unit"}}},
-                "threshold": {"kind": "absolute", "value": 0.02}}
+REAL_COMPARE = carry({"baseline": {"settings": {"backend": "hf"},
+                                   "tasks": {"t1": {"score": 0.60, "stderr": 0.005, "samples": 2000, "scale": "unit"}}},
+                      "candidate": {"settings": {"backend": "hf"},
+                                    "tasks": {"t1": {"score": 0.595, "stderr": 0.005, "samples": 2000, "scale": "unit"}}},
+                      "threshold": {"kind": "absolute", "value": 0.02}})
 REAL_VERBOSITY = {"baseline": {"tasks": {"g": {"avg_completion_tokens": 20.0, "samples": 50, "complete": True}}},
                   "candidate": {"tasks": {"g": {"avg_completion_tokens": 20.5, "samples": 50, "complete": True}}}}
 

@@ -1,0 +1,58 @@
+"""Are two evaluated sides different models? The one identity rule the compare and audit gates share.
+
+A comparison of a model with itself is not a comparison: the compare gate calls it
+COMPARISON_NOT_LIKE_FOR_LIKE, the audit gate CACHING_DETECTED (the candidate's results are the
+baseline's). Both ask `same_model`, which answers with a sentence (why the two sides cannot be
+shown to differ) or None (they differ).
+
+The rule, in order:
+  1. the same evaluated identity on both sides (after `normalise`) -> the same model;
+  2. the same weight hash (sha256 over the checkpoint's weight files) -> the same model;
+  3. neither both identities nor both weight hashes known -> cannot be shown to differ;
+  4. otherwise the sides differ.
+
+`normalise` reads an identity (a checkpoint path or a served model name) the way a file system or a
+server would: Unicode NFC, characters that print nothing (format and control characters: zero-width
+spaces, BOMs, bidi marks) removed, surrounding white space stripped, and a path's redundant parts
+('//', '/./', 'a/../', a trailing '/') collapsed. So "/ckpt/m", "/ckpt/m/", "/ckpt/./m" and
+"/ckpt/m\u200b" are one identity. Case is kept (paths and served names are case-sensitive).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import unicodedata
+from typing import Optional
+
+# format (Cf) and control (Cc) characters print nothing; unassigned/private/surrogates are not names
+_INVISIBLE = frozenset({"Cf", "Cc", "Cn", "Co", "Cs", "Zl", "Zp"})
+
+
+def normalise(identity: Optional[str]) -> Optional[str]:
+    """The comparable form of an evaluated identity; None when nothing identifying is left."""
+    if identity is None:
+        return None
+    s = unicodedata.normalize("NFC", identity)
+    s = "".join(ch for ch in s if unicodedata.category(ch) not in _INVISIBLE).strip()
+    if "/" in s:
+        s = posixpath.normpath(s)
+        s = s.rstrip("/") or "/"
+    return s or None
+
+
+def same_model(baseline: Optional[str], candidate: Optional[str], *, baseline_sha256: Optional[str] = None,
+               candidate_sha256: Optional[str] = None) -> Optional[str]:
+    """None when the two sides are shown to be different models; otherwise the sentence saying why not."""
+    bi, ci = normalise(baseline), normalise(candidate)
+    if bi is not None and bi == ci:
+        return f"the candidate evaluated the baseline's own model ({baseline!r})"
+    if baseline_sha256 is not None and baseline_sha256 == candidate_sha256:
+        return "the candidate's weights are byte-identical to the baseline's"
+    if not ((bi is not None and ci is not None) or (baseline_sha256 is not None and candidate_sha256 is not None)):
+        missing = [side for side, v in (("baseline", bi), ("candidate", ci)) if v is None]
+        return (f"the evaluated identity of the {' and '.join(missing)} is not recorded (nor a weight hash of "
+                f"both sides): cannot establish that the candidate is a different model")
+    return None
+
+
+__all__ = ["normalise", "same_model"]
