@@ -52,8 +52,12 @@ class TaskSamples:
 
 
 def _doc_key(doc_id: Any) -> Optional[str]:
+    """A document's canonical identity: 5, "5" and 5.0 are one document; a bool, null, fraction or
+    container is no doc id (the line is malformed)."""
     if isinstance(doc_id, bool) or doc_id is None:
         return None
+    if isinstance(doc_id, float) and math.isfinite(doc_id) and doc_id.is_integer():
+        return str(int(doc_id))
     if isinstance(doc_id, (int, str)):
         return str(doc_id)
     return None

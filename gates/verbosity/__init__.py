@@ -1,4 +1,5 @@
-"""verbosity gate: average completion tokens of candidate vs baseline, two-sided (VERBOSITY_EXCEEDED)."""
+"""verbosity gate: completion tokens of candidate vs baseline per task, on the documents both sides answered,
+two-sided (VERBOSITY_EXCEEDED); the weighted total too. The rules are in gates/verbosity/decide.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from gates.verbosity.models import VerbosityFacts
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tolerance", type=float, default=None,
-                   help="allowed relative difference, two-sided (default 0.05)")
+                   help="allowed relative difference, two-sided, per task and in total (default 0.05)")
 
 
 def _overrides(f: VerbosityFacts, args: argparse.Namespace) -> VerbosityFacts:
@@ -25,8 +26,12 @@ SPEC = GateSpec(
     name="verbosity",
     facts_model=VerbosityFacts,
     decide=decide,
-    summary="Verbosity gate: the candidate's average completion tokens must stay within a two-sided "
-            "tolerance (default 5%) of the baseline's, on matched, complete generative runs.",
+    summary="Verbosity gate: on every generative task, the candidate's mean completion tokens over the documents "
+            "both sides answered (matched by doc id) must stay within a two-sided tolerance (default 5%) of the "
+            "baseline's, and so must the weighted total over every matched document; tasks cannot cancel each "
+            "other out. A task whose sides answered different documents is not comparable "
+            "(COMPARISON_NOT_LIKE_FOR_LIKE); an incomplete run is SAMPLE_ACCOUNTING_FAILED (eval_run's own "
+            "accounting). Rules: gates/verbosity/decide.py.",
     collect=collect,
     artifacts_help="BASELINE_LMEVAL_DIR CANDIDATE_LMEVAL_DIR",
     add_arguments=_add_arguments,

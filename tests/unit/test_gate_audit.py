@@ -229,6 +229,15 @@ def test_reader_keeps_one_record_per_filter(tmp_path: Path) -> None:
     assert t.one("0", "flexible").metrics["exact_match"] == 0.0 and t.one("0", None) is None
 
 
+def test_reader_reads_a_doc_id_in_any_json_spelling_as_one_document(tmp_path: Path) -> None:
+    """5, "5" and 5.0 are one document (issue 9, item 1, for the readers compare and verbosity use)."""
+    first = _line(5, _gen_resps("a"))
+    lines = [first] + [first.replace('"doc_id": 5,', f'"doc_id": {sp},') for sp in ('"5"', "5.0")]
+    _write(tmp_path, "t", lines + [_line(6, _gen_resps("b"))])
+    t = read_run_samples(tmp_path)["t"]
+    assert sorted(t.records) == ["5", "6"] and t.malformed_lines == 0
+
+
 def test_compare_task_generative(tmp_path: Path) -> None:
     _write(tmp_path / "b", "g", [_line(i, _gen_resps(f"text {i}")) for i in range(4)])
     _write(tmp_path / "c", "g", [_line(i, _gen_resps(f"text {i}" if i < 3 else "other")) for i in range(5)])

@@ -22,7 +22,8 @@ OUT_SCHEMA = load("verbosity", "output")
 
 
 def run_(avg_b=20.0, avg_c=20.0, n=50, complete=True, method="tokenizer", tol=None, tasks_c=None):
-    t = lambda avg: {"avg_completion_tokens": avg, "samples": n, "complete": complete, "token_count_method": method}
+    t = lambda avg: {"avg_completion_tokens": avg, "samples": n, "complete": complete, "token_count_method": method,
+                     "doc_tokens": {str(i): avg for i in range(n)} if isinstance(avg, float) else {}}
     facts = {"baseline": {"tasks": {"gen": t(avg_b)}},
              "candidate": {"tasks": {name: t(avg_c) for name in (tasks_c or ["gen"])}}}
     if tol is not None:

@@ -27,8 +27,10 @@ REAL_COMPARE = carry({"baseline": {"settings": {"backend": "hf"},
                       "candidate": {"settings": {"backend": "hf"},
                                     "tasks": {"t1": {"score": 0.595, "stderr": 0.005, "samples": 2000, "scale": "unit"}}},
                       "threshold": {"kind": "absolute", "value": 0.02}})
-REAL_VERBOSITY = {"baseline": {"tasks": {"g": {"avg_completion_tokens": 20.0, "samples": 50, "complete": True}}},
-                  "candidate": {"tasks": {"g": {"avg_completion_tokens": 20.5, "samples": 50, "complete": True}}}}
+REAL_VERBOSITY = {"baseline": {"tasks": {"g": {"avg_completion_tokens": 20.0, "samples": 50, "complete": True,
+                                                "doc_tokens": {str(i): 20.0 for i in range(50)}}}},
+                  "candidate": {"tasks": {"g": {"avg_completion_tokens": 20.5, "samples": 50, "complete": True,
+                                                "doc_tokens": {str(i): 20.5 for i in range(50)}}}}}
 
 
 def _scenarios(tmp: Path) -> dict[str, Path]:
