@@ -42,6 +42,7 @@ FREE_FORM_MAX_VALUES = 1_000  # JSON values (containers, keys' values, leaves) i
 FREE_FORM_MAX_CHARS = 16_384  # characters of all its strings, keys included
 FACTS_MAX_DEPTH = 48  # the whole facts document, typed fields included
 FACTS_MAX_BYTES = 64 * 1024 * 1024  # an --input file (or stdin) larger than this is refused unread
+INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1  # integers in facts are signed 64-bit
 
 
 def bounded_json(value: Any, *, max_depth: int = FREE_FORM_MAX_DEPTH, max_values: int = FREE_FORM_MAX_VALUES,
@@ -364,10 +365,13 @@ def _facts_or_verdict(spec: GateSpec[Any], args: argparse.Namespace) -> tuple[An
 
 
 def check_document(data: Any, what: str = "the facts") -> None:
-    """InputError when `data` nests deeper than FACTS_MAX_DEPTH (checked without recursion)."""
+    """InputError when `data` nests deeper than FACTS_MAX_DEPTH, or holds an integer beyond 64 bits (no
+    count, size or id is that large, and arithmetic on one overflows a float). Checked without recursion."""
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         v, depth = stack.pop()
+        if isinstance(v, int) and not isinstance(v, bool) and not INT_MIN <= v <= INT_MAX:
+            raise InputError("(top level)", f"{what} hold an integer beyond 64 bits")
         if isinstance(v, (dict, list)):
             if depth >= FACTS_MAX_DEPTH:
                 raise InputError("(top level)", f"{what} nest deeper than {FACTS_MAX_DEPTH} levels")

@@ -84,6 +84,18 @@ def test_eval_run_facts_nested_deep_are_exit_2(tmp_path: Path, depth: int) -> No
     assert code == 2 and v["failure_class"] == "USER_CONFIG_ERROR"
 
 
+@pytest.mark.parametrize("size", ["9" * 400, str(2 ** 63), "-" + str(2 ** 63 + 1)])
+def test_integers_beyond_64_bits_are_exit_2_never_a_gate_error(tmp_path: Path, size: str) -> None:
+    """Found by the fuzzer: a weights_bytes of 400 digits made the audit decision raise OverflowError."""
+    side = '{{"evaluated": "{e}", "used_cache": false, "weights_sha256": "{h}", "weights_bytes": {b}}}'
+    text = ('{"baseline": ' + side.format(e="/c/base", h="a" * 64, b="100") + ', "candidate": '
+            + side.format(e="/c/cand", h="b" * 64, b=size) + ', "tasks": {}}')
+    code, out, err = run_gate("audit", text, tmp_path)
+    assert "Traceback" not in err
+    v = one_verdict("audit", out)
+    assert code == 2 and v["failure_class"] == "USER_CONFIG_ERROR", v["detail"]
+
+
 class _Free(StrictModel):
     kwargs: Optional[FreeDict] = None
 
