@@ -13,9 +13,12 @@ The rule, in order:
 
 `normalise` reads an identity (a checkpoint path or a served model name) the way a file system or a
 server would: Unicode NFC, characters that print nothing (format and control characters: zero-width
-spaces, BOMs, bidi marks) removed, surrounding white space stripped, and a path's redundant parts
-('//', '/./', 'a/../', a trailing '/') collapsed. So "/ckpt/m", "/ckpt/m/", "/ckpt/./m" and
-"/ckpt/m\u200b" are one identity. Case is kept (paths and served names are case-sensitive).
+spaces, BOMs, bidi marks) removed, surrounding white space stripped, a trailing parenthetical note
+removed (the evaluate skill writes "/ckpt/m (served by vllm 0.11 as 'candidate')": how the model was
+served or simulated, not which model; a candidate evaluated in-process is named by its export's
+path, so it stays distinct from its source), and a path's redundant parts ('//', '/./', 'a/../', a
+trailing '/') collapsed. So "/ckpt/m", "/ckpt/m/", "/ckpt/./m", "/ckpt/m\u200b" and "/ckpt/m (served
+as 'baseline')" are one identity. Case is kept (paths and served names are case-sensitive).
 """
 
 from __future__ import annotations
@@ -28,12 +31,28 @@ from typing import Optional
 _INVISIBLE = frozenset({"Cf", "Cc", "Cn", "Co", "Cs", "Zl", "Zp"})
 
 
+def _strip_note(s: str) -> str:
+    """"/ckpt/m (served by vllm 0.11 as 'baseline')" -> "/ckpt/m": a trailing parenthetical note says how
+    the model was evaluated (served, simulated), not which model it is."""
+    while s.endswith(")"):
+        depth, i = 0, len(s) - 1
+        while i >= 0:
+            depth += {")": 1, "(": -1}.get(s[i], 0)
+            if depth == 0:
+                break
+            i -= 1
+        if i <= 0 or not s[i - 1].isspace():
+            return s
+        s = s[:i].rstrip()
+    return s
+
+
 def normalise(identity: Optional[str]) -> Optional[str]:
     """The comparable form of an evaluated identity; None when nothing identifying is left."""
     if identity is None:
         return None
     s = unicodedata.normalize("NFC", identity)
-    s = "".join(ch for ch in s if unicodedata.category(ch) not in _INVISIBLE).strip()
+    s = _strip_note("".join(ch for ch in s if unicodedata.category(ch) not in _INVISIBLE).strip())
     if "/" in s:
         s = posixpath.normpath(s)
         s = s.rstrip("/") or "/"

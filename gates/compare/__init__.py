@@ -11,7 +11,7 @@ from typing import Any
 from gates.compare.collect import collect
 from gates.compare.decide import decide
 from gates.compare.models import CompareFacts, ReferenceBaseline
-from gates.contract import GateSpec, InputError, parse_json_strict
+from gates.contract import GateSpec, InputError, check_document, parse_json_strict
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,12 +30,20 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                         '"tolerance": 0.02, "source": "..."}')
 
 
+_REFERENCE_MAX_CHARS = 1024 * 1024  # published scores of a few hundred tasks fit in far less
+
+
 def _read_reference(path: str) -> dict[str, Any]:
+    """The --reference file, read like facts: strict JSON, at most 1 MiB, nested at most FACTS_MAX_DEPTH."""
     try:
         with open(path, encoding="utf-8") as fh:
-            data = parse_json_strict(fh.read())
+            text = fh.read(_REFERENCE_MAX_CHARS + 1)
+        if len(text) > _REFERENCE_MAX_CHARS:
+            raise ValueError(f"larger than {_REFERENCE_MAX_CHARS // 1024} KiB")
+        data = parse_json_strict(text)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InputError("--reference", f"cannot read {path!r}: {exc}") from None
+        raise InputError("--reference", f"cannot read {path!r}: {str(exc)[:200]}") from None
+    check_document(data, "the --reference file")
     return ReferenceBaseline.model_validate(data).model_dump()
 
 

@@ -117,8 +117,9 @@ class CompareFacts(StrictModel):
     threshold: Threshold = Field(default_factory=Threshold)
     anomalous_gain: float = Field(default=0.05, ge=MIN_FRACTION, le=1,
                                   description="a gain above this (fraction of unit scale) is implausible")
-    confidence: float = Field(default=0.95, gt=0.5, le=0.999,
-                              description="one-sided confidence of the resolution (INDETERMINATE) rule")
+    confidence: float = Field(default=0.95, ge=0.95, le=0.999,
+                              description="one-sided confidence of the resolution (INDETERMINATE) and anomalous-gain "
+                                          "rules; at least 0.95: a lower one would make the noise vanish")
     reference: Optional[ReferenceBaseline] = None
     paired: dict[str, PairedStats] = Field(
         default_factory=dict,

