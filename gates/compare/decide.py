@@ -44,7 +44,9 @@ only when it is beyond the limit by more than the noise, improvement - z * se_di
 the noise of it (one question of five) cannot be told from chance: INDETERMINATE.
 
 Noise (INDETERMINATE). se_diff is the paired stderr of the per-document differences when paired
-statistics cover every scored document and agree with the two scores (the same documents answered
+statistics cover every scored document, agree with the two scores, and have a spread sd(c - b)
+within [|sd_c - sd_b|, sd_c + sd_b] (each side's sd = stderr * sqrt(n); Cauchy-Schwarz: no two runs
+with those spreads can pair otherwise, so a tighter claim is a lie and is ignored) (the same documents answered
 by two close models: far less noise than two independent samples), with the Agresti-Min adjustment
 (half a pseudo-document each way, so ten identical answers do not claim zero noise); otherwise
 sqrt(se_b^2 + se_c^2) with each side's reported stderr, or, when a side has none (or reports exactly
@@ -231,6 +233,10 @@ def _paired_se(f: CompareFacts, task: str, b: TaskScore, c: TaskScore, sc: Scale
     mean_u, sd_u = _unit(p.mean_diff, sc.baseline), _unit(p.sd_diff, sc.baseline)
     if abs(mean_u - (_unit(c.score, sc.candidate) - _unit(b.score, sc.baseline))) > 1e-6 or sd_u > 2.0:
         return None, "paired statistics ignored: they do not agree with the two scores"
+    band = _spread_band(b, c, sc, p.n_pairs)
+    if band is not None and not band[0] - 1e-6 <= sd_u <= band[1] + 1e-6:
+        return None, (f"paired statistics ignored: a spread of the differences {sd_u:.4g} outside "
+                      f"[{band[0]:.4g}, {band[1]:.4g}], the band the two sides' spreads allow")
     # Agresti-Min: half a pseudo-pair at +1 and half at -1 (plus one concordant), so that a run of
     # identical answers on a few documents does not claim zero noise
     n = p.n_pairs
@@ -238,6 +244,16 @@ def _paired_se(f: CompareFacts, task: str, b: TaskScore, c: TaskScore, sc: Scale
     n2 = n + 2.0
     var = max(0.0, (squares + 1.0) / n2 - (total / n2) ** 2)
     return math.sqrt(var / n2), "paired (Agresti-Min adjusted)"
+
+
+def _spread_band(b: TaskScore, c: TaskScore, sc: ScaleResult, n: int) -> Optional[tuple[float, float]]:
+    """[|sd_c - sd_b|, sd_c + sd_b] (unit scale): where sd(c - b) must lie whatever the metric (Cauchy-
+    Schwarz on the sample covariance; each sd = stderr * sqrt(n), as lm-eval's mean_stderr). None when a
+    stderr is unknown or 0 (a 0 may be the artefact of a score at 0 or 1)."""
+    if not b.stderr or not c.stderr:
+        return None
+    sd_b, sd_c = _unit(b.stderr, sc.baseline) * math.sqrt(n), _unit(c.stderr, sc.candidate) * math.sqrt(n)
+    return abs(sd_c - sd_b), sd_c + sd_b
 
 
 # ---------------------------------------------------------------- one task

@@ -314,3 +314,16 @@ def test_one_checkpoint_served_under_two_side_labels_is_one_model(b: str, c: str
         data[side]["model_identity"] = data[side]["run"]["model_identity"] = ident
     v = verdict(data)
     assert v.failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE and "own model" in v.detail
+
+
+def test_paired_statistics_that_lie_about_the_spread_are_ignored() -> None:
+    """sd(c - b) lies between |sd_c - sd_b| and sd_c + sd_b (Cauchy-Schwarz) whatever the metric: a paired
+    spread outside that band cannot come from these two runs, and must not shrink the noise."""
+    base, cand = {"t": {"score": 0.5, "samples": 1000, "stderr": 0.0158}}, {"t": {"score": 0.5, "samples": 1000,
+                                                                                 "stderr": 0.0095}}
+    assert verdict(facts(base, cand)).failure_class == FC.INDETERMINATE
+    lie = facts(base, cand, paired={"t": {"n_pairs": 1000, "mean_diff": 0.0, "sd_diff": 0.01}})  # < 0.5 - 0.3
+    v = verdict(lie)
+    assert v.failure_class == FC.INDETERMINATE and "spread" in row(v, "t")["paired_note"]
+    honest = facts(base, cand, paired={"t": {"n_pairs": 1000, "mean_diff": 0.0, "sd_diff": 0.25}})
+    assert row(verdict(honest), "t")["stderr_source"].startswith("paired")
