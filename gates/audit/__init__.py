@@ -35,7 +35,9 @@ SPEC = GateSpec(
         "log-likelihood within 1e-9 (no differently quantized checkpoint can); or when every "
         "generative task with >= 20 documents and mean responses >= 32 chars is 100% byte-identical "
         "to the baseline and no log-likelihood shows a different model. SAMPLE_ACCOUNTING_FAILED when "
-        "no document could be compared. The numbers are in the evidence either way."),
+        "no document could be compared, or when a document carries different log-likelihood requests on the "
+        "two sides. Identities are compared by the rule compare shares (gates/identity.py). The numbers are "
+        "in the evidence either way."),
     collect=collect,
     artifacts_help="BASELINE_LMEVAL_DIR CANDIDATE_LMEVAL_DIR (reads DIR/<model>/samples_<task>_<ts>.jsonl)",
     add_arguments=_add_arguments,

@@ -185,7 +185,7 @@ def compare_task(base: TaskSamples, cand: TaskSamples, output_type: Optional[str
         kind = kinds.pop() if len(kinds) == 1 else None
     if kind is None:
         return None
-    identical, lengths, compared_values, compared_docs, max_diff = 0, [], 0, 0, 0.0
+    identical, lengths, compared_values, compared_docs, max_diff, shape_mismatch = 0, [], 0, 0, 0.0, 0
     for d in docs:
         b, c = base.first(d).resps, cand.first(d).resps
         if _canonical(b) == _canonical(c):
@@ -194,7 +194,9 @@ def compare_task(base: TaskSamples, cand: TaskSamples, output_type: Optional[str
             lengths.append(sum(len(v) for v in _leaves(c) if isinstance(v, str)))
         else:
             bn, cn = _numbers(b), _numbers(c)
-            if len(bn) == len(cn):
+            if len(bn) != len(cn):
+                shape_mismatch += 1
+            else:
                 diffs = [abs(x - y) for x, y in zip(bn, cn)]
                 if diffs and all(math.isfinite(v) for v in diffs):
                     compared_docs += 1
@@ -205,7 +207,7 @@ def compare_task(base: TaskSamples, cand: TaskSamples, output_type: Optional[str
         samples_compared=len(docs), identical_responses=identical,
         mean_response_chars=(sum(lengths) / len(lengths)) if lengths else None,
         loglik_docs_compared=compared_docs, loglik_values_compared=compared_values,
-        max_abs_loglik_diff=max_diff if compared_values else None)
+        max_abs_loglik_diff=max_diff if compared_values else None, loglik_shape_mismatch=shape_mismatch)
 
 
 # ---------------------------------------------------------------- identity

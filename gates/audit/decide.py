@@ -20,7 +20,9 @@ CACHING_DETECTED when any of:
      are left out. The numbers (identical fraction, sizes, largest log-likelihood difference) are in
      the evidence either way.
 SAMPLE_ACCOUNTING_FAILED when no document could be compared at all (no per-sample logs, or no doc
-id in common): the audit has nothing to look at and does not pass by default.
+id in common): the audit has nothing to look at and does not pass by default; and when a document
+carries a different number of log-likelihoods on the two sides (not the same requests): such
+documents escape rule 3, so a relabelled baseline with one request added per document would pass.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def _row(name: str, t: TaskComparison, f: AuditFacts) -> dict[str, Any]:
         row["max_abs_loglik_diff"] = t.max_abs_loglik_diff
         row["loglik_identical"] = (t.max_abs_loglik_diff is not None
                                    and t.max_abs_loglik_diff <= f.loglik_tolerance)
+        row["loglik_shape_mismatch"] = t.loglik_shape_mismatch
     return row
 
 
@@ -117,6 +120,12 @@ def decide(f: AuditFacts) -> Verdict:
                         "no document could be compared (no per-sample logs, or no doc id in common): "
                         "nothing to audit", failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=compared))
     checks += _response_checks(f, rows)
+    mismatched = {r["task"]: r["loglik_shape_mismatch"] for r in rows if r.get("loglik_shape_mismatch")}
+    checks.append(check("loglik_requests_match", not mismatched,
+                        "documents whose log-likelihood requests differ between the sides (not the same "
+                        f"requests, so the log-likelihood rule cannot look at them): {mismatched}" if mismatched
+                        else "every compared document carries the same log-likelihood requests on both sides",
+                        failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=mismatched))
     bb, cb = f.baseline.weights_bytes, f.candidate.weights_bytes
     evidence = {
         "tasks": rows, "min_samples": f.min_samples, "loglik_tolerance": f.loglik_tolerance,

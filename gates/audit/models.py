@@ -34,6 +34,9 @@ class TaskComparison(StrictModel):
     loglik_values_compared: int = Field(default=0, ge=0, description="loglikelihood: values compared")
     max_abs_loglik_diff: Optional[float] = Field(default=None, ge=0,
                                                  description="loglikelihood: largest |candidate - baseline|")
+    loglik_shape_mismatch: int = Field(
+        default=0, ge=0, description="loglikelihood: compared documents whose number of log-likelihoods differs "
+                                     "between the sides (not the same requests: not comparable)")
 
     @model_validator(mode="after")
     def _counts(self) -> "TaskComparison":
@@ -41,6 +44,8 @@ class TaskComparison(StrictModel):
             raise ValueError("samples_compared exceeds the documents on one side")
         if self.identical_responses > self.samples_compared:
             raise ValueError("identical_responses exceeds samples_compared")
+        if self.loglik_docs_compared + self.loglik_shape_mismatch > self.samples_compared:
+            raise ValueError("loglik_docs_compared + loglik_shape_mismatch exceeds samples_compared")
         if self.loglik_docs_compared > self.samples_compared:
             raise ValueError("loglik_docs_compared exceeds samples_compared")
         if (self.loglik_docs_compared == 0) != (self.loglik_values_compared == 0):

@@ -272,6 +272,26 @@ def test_reader_on_real_lm_eval_output() -> None:
     assert same.loglik_docs_compared == same.samples_compared == len(mc.records)
 
 
+@pytest.mark.parametrize("where", ["append", "prepend"])
+def test_a_relabelled_baseline_with_an_extra_loglik_per_document_is_not_a_pass(tmp_path: Path, where: str) -> None:
+    """Hostile (found while hunting, issue 9): the baseline's own output relabelled as another model, with one
+    more log-likelihood request per document, made every document incomparable, so the log-likelihood
+    rule did not apply and the audit passed. Documents whose requests differ are not comparable."""
+    from tests import eval_run_cases as E
+
+    b, c = E.copy_run(E.REAL_OUTPUT, tmp_path / "b"), E.copy_run(E.REAL_OUTPUT, tmp_path / "c")
+    E.set_record(c, model_identity="/m/candidate-fp8")
+    extra = [[["-1.0", "False"]]]
+    E.edit_samples(c, E.MC, lambda i, s: s.update(resps=s["resps"] + extra if where == "append"
+                                                   else extra + s["resps"]))
+    p = subprocess.run([sys.executable, "-m", "gates.audit", "--artifacts", str(b), str(c)], capture_output=True,
+                       text=True, cwd=REPO, timeout=120)
+    v = json.loads(p.stdout)
+    assert p.returncode == 1 and v["failure_class"] in ("CACHING_DETECTED", "SAMPLE_ACCOUNTING_FAILED"), v["detail"]
+    row = next(r for r in v["evidence"]["tasks"] if r["task"] == E.MC)
+    assert row["loglik_shape_mismatch"] == 20
+
+
 def test_weights_fingerprint(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "model.safetensors").write_bytes(b"weights")
