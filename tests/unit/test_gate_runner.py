@@ -164,8 +164,10 @@ def test_synthesized_verdict_is_valid_against_a_real_gate_schema():
 
 
 VERBOSITY_FACTS = {
-    "baseline": {"tasks": {"gen": {"avg_completion_tokens": 40.0, "samples": 100, "complete": True}}},
-    "candidate": {"tasks": {"gen": {"avg_completion_tokens": 41.0, "samples": 100, "complete": True}}},
+    "baseline": {"tasks": {"gen": {"avg_completion_tokens": 40.0, "samples": 100, "complete": True,
+                                   "doc_tokens": {str(i): 40.0 for i in range(100)}}}},
+    "candidate": {"tasks": {"gen": {"avg_completion_tokens": 41.0, "samples": 100, "complete": True,
+                                    "doc_tokens": {str(i): 41.0 for i in range(100)}}}},
     "tolerance": 0.05,
 }
 
