@@ -181,13 +181,15 @@ def sample_means(lmeval_dir: Path) -> dict[str, float]:
 
 
 def expected_class(r: dict[str, dict], threshold: float, gain: float) -> str | None:
-    """The compare gate's documented priority, applied to the measured numbers: an implausible gain, else a
-    drop beyond the threshold, else a comparison too noisy to resolve the threshold, else PASS (None)."""
-    if any(-row["drop"] > gain + 1e-9 for row in r.values()):
+    """The compare gate's documented priority, applied to the measured numbers: a gain beyond the anomalous
+    limit by more than the noise, else a drop beyond the threshold, else a comparison too noisy to resolve the
+    threshold (or a gain above the limit within the noise), else PASS (None)."""
+    if any(-row["drop"] - row["mde"] > gain + 1e-9 for row in r.values()):
         return "ANOMALOUS_GAIN"
     if any(row["drop"] > threshold + 1e-9 for row in r.values()):
         return "ACCURACY_REGRESSION"
-    if any(row["mde"] > threshold and row["drop"] + row["mde"] > threshold for row in r.values()):
+    if any((row["mde"] > threshold and row["drop"] + row["mde"] > threshold) or -row["drop"] > gain + 1e-9
+           for row in r.values()):
         return "INDETERMINATE"
     return None
 
