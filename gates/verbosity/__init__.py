@@ -30,8 +30,9 @@ SPEC = GateSpec(
             "both sides answered (matched by doc id) must stay within a two-sided tolerance (default 5%) of the "
             "baseline's, and so must the weighted total over every matched document; tasks cannot cancel each "
             "other out. A task whose sides answered different documents is not comparable "
-            "(COMPARISON_NOT_LIKE_FOR_LIKE); an incomplete run is SAMPLE_ACCOUNTING_FAILED (eval_run's own "
-            "accounting). Rules: gates/verbosity/decide.py.",
+            "(COMPARISON_NOT_LIKE_FOR_LIKE); an incomplete run, or a run without results, is "
+            "SAMPLE_ACCOUNTING_FAILED (eval_run's own accounting); no generative task on either side of two "
+            "evaluated runs is a stated 'not applicable' pass. Rules: gates/verbosity/decide.py.",
     collect=collect,
     artifacts_help="BASELINE_LMEVAL_DIR CANDIDATE_LMEVAL_DIR",
     add_arguments=_add_arguments,

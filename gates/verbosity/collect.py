@@ -64,7 +64,7 @@ def tokens_of(run: EvalRunFacts, samples: dict[str, TaskSamples], count: Any, me
         tasks[name] = TaskTokens(avg_completion_tokens=avg, samples=t.samples_scored or 0,
                                  complete=_complete(name, t, run), token_count_method=method,  # type: ignore[arg-type]
                                  doc_tokens=docs)
-    return RunTokens(tasks=tasks)
+    return RunTokens(tasks=tasks, run_tasks=sorted(run.tasks))
 
 
 def _side(path: str) -> RunTokens:
@@ -78,8 +78,8 @@ def _side(path: str) -> RunTokens:
         return made[-1]
 
     run = collect_run(path, token_counter_factory=factory)
-    if not made:  # no results file: nothing was counted, and eval_run's facts say why
-        return RunTokens(tasks={})
+    if not made:  # no results file: nothing was evaluated (eval_run's facts say why)
+        return RunTokens(tasks={}, run_tasks=[])
     return tokens_of(run, read_run_samples(Path(path)), made[0].count, made[0].method)
 
 

@@ -1,6 +1,9 @@
 """Pure decision: is the candidate as verbose as the baseline, within a two-sided tolerance?
 
 Rules, in order:
+  applicable           neither side has a generative task: a stated "not applicable" pass only when
+                       both runs evaluated tasks (run_tasks recorded, non-empty); two runs without
+                       results (running, failed, empty directories) are SAMPLE_ACCOUNTING_FAILED.
   tasks_match          the same generative tasks on both sides, else COMPARISON_NOT_LIKE_FOR_LIKE.
   runs_complete        every task complete on both sides (eval_run's sample accounting passes) and
                        non-empty, else SAMPLE_ACCOUNTING_FAILED.
@@ -121,13 +124,22 @@ def _comparison_checks(rows: list[dict[str, Any]], total: dict[str, Any], tol: f
     ]
 
 
+def _not_applicable(f: VerbosityFacts) -> Verdict:
+    """Neither side has a generative task: a pass only when both runs are known to have evaluated tasks."""
+    empty = [side for side, run in (("baseline", f.baseline), ("candidate", f.candidate)) if not run.run_tasks]
+    ok = not empty
+    detail = ("not applicable: neither run has a generative task" if ok else
+              f"the {' and '.join(empty)} run evaluated no task (no results, or what it evaluated is not "
+              f"recorded): nothing to compare is not a pass")
+    evaluated = {"baseline": f.baseline.run_tasks, "candidate": f.candidate.run_tasks}
+    return verdict_from_checks(GATE, [check("applicable", ok, detail, failure_class=FC.SAMPLE_ACCOUNTING_FAILED,
+                                            observed=evaluated)],
+                               pass_detail=detail, evidence={"tasks": [], "run_tasks": evaluated})
+
+
 def decide(f: VerbosityFacts) -> Verdict:
     if not f.baseline.tasks and not f.candidate.tasks:
-        return Verdict(gate=GATE, passed=True, failure_class=None,
-                       detail="not applicable: neither run has a generative task",
-                       checks=[check("applicable", True, "no generative task in either run; nothing to compare",
-                                     observed=0)],
-                       evidence={"tasks": []})
+        return _not_applicable(f)
     checks = _precondition_checks(f)
     common = sorted(set(f.baseline.tasks) & set(f.candidate.tasks))
     rows = [_task_row(t, f.baseline.tasks[t], f.candidate.tasks[t], f.tolerance) for t in common]

@@ -47,6 +47,9 @@ class TaskTokens(StrictModel):
 
 class RunTokens(StrictModel):
     tasks: dict[str, TaskTokens] = Field(description="generative tasks only")
+    run_tasks: Optional[list[str]] = Field(
+        default=None, description="every task the run evaluated (any output type); [] = the run has no results; "
+                                  "None = not recorded: an empty `tasks` cannot then be told from nothing evaluated")
 
 
 class VerbosityFacts(StrictModel):

@@ -77,7 +77,7 @@ def test_within_tolerance_passes_and_custom_tolerance_applies():
 
 
 def test_no_generative_task_is_a_stated_not_applicable_pass():
-    v = verdict({"baseline": {"tasks": {}}, "candidate": {"tasks": {}}})
+    v = verdict({"baseline": {"tasks": {}, "run_tasks": ["mc"]}, "candidate": {"tasks": {}, "run_tasks": ["mc"]}})
     assert v.passed and "not applicable" in v.detail
 
 

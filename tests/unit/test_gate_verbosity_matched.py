@@ -160,3 +160,34 @@ def test_the_matched_comparison_ignores_nothing_it_reports() -> None:
     total = v.evidence["total"]
     assert total["matched_documents"] == 3 and total["baseline_avg_tokens"] == pytest.approx(50 / 3)
     assert [r["verdict"] for r in v.evidence["tasks"]] == ["OK", "OK"]
+
+
+# ------------------------------------------------------------------ hostile hunt: nothing evaluated is not "not applicable"
+
+@pytest.mark.parametrize("record", [None, {"status": "RUNNING"}, {"status": "FAILED", "error": "boom"}])
+def test_two_runs_without_results_are_not_a_not_applicable_pass(tmp_path: Path, record: Any) -> None:
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+        if record is not None:
+            (tmp_path / side / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    code, v = cli("--artifacts", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert code == 1 and v["failure_class"] == "SAMPLE_ACCOUNTING_FAILED", v["detail"]
+
+
+def test_runs_with_only_loglikelihood_tasks_are_a_stated_not_applicable_pass(tmp_path: Path) -> None:
+    b, c = pair(tmp_path)
+    for run in (b, c):
+        E.edit_results(run, lambda d: [d[k].pop(E.GEN, None) for k in ("results", "configs", "n-samples", "n-shot",
+                                                                         "higher_is_better", "versions") if k in d])
+        E.samples_file(run, E.GEN).unlink()
+    code, v = cli("--artifacts", str(b), str(c))
+    assert code == 0 and "not applicable" in v["detail"], v["detail"]
+
+
+def test_facts_that_do_not_say_what_was_evaluated_are_not_a_pass() -> None:
+    v = verdict({"tasks": {}}, {"tasks": {}})
+    assert v.failure_class.value == "SAMPLE_ACCOUNTING_FAILED"
+    v = verdict({"tasks": {}, "run_tasks": ["mc"]}, {"tasks": {}, "run_tasks": ["mc"]})
+    assert v.passed and "not applicable" in v.detail
+    v = verdict({"tasks": {}, "run_tasks": ["mc"]}, {"tasks": {}, "run_tasks": []})
+    assert v.failure_class.value == "SAMPLE_ACCOUNTING_FAILED"
