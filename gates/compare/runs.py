@@ -38,7 +38,7 @@ NOT_CARRIED = "run facts not carried"
 def strictest(run: EvalRunFacts) -> EvalRunFacts:
     """The run with each tolerance at eval_run's default or its own value, whichever is stricter."""
     fields = EvalRunFacts.model_fields
-    return run.model_copy(update={k: min(getattr(run, k), fields[k].default) for k in _TOLERANCES})
+    return run.model_copy(update={k: min(getattr(run, k), fields[k].default) for k in _TOLERANCES if k in fields})
 
 
 def side_check(side: str, scores: RunScores) -> Check:
