@@ -110,13 +110,16 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "The recipe quantized nothing in this model (no module matched): this model/recipe pair is not supported.",
         _A.INFEASIBLE, ("ptq",), _D.INFEASIBLE),
     FailureClass.QUANT_COVERAGE_FAILURE: (
-        "Some layers the recipe should cover are stored unquantized, or the declared quantization disagrees with the tensors.",
+        "Some layers the recipe should cover are stored unquantized or in the wrong format, or the declared "
+        "quantization disagrees with the tensors (quantized tensors declared unquantized, or the reverse).",
         _A.REPAIR_AND_RETRY, ("ptq",), _D.INFEASIBLE),
     FailureClass.SIZE_NOT_REDUCED: (
         "The quantized checkpoint's weights are not smaller than the source's (beyond the documented allowance).",
         _A.REPAIR_AND_RETRY, ("ptq",), _D.INFEASIBLE),
     FailureClass.CHECKPOINT_NOT_SERVABLE: (
-        "Files a server needs are missing or unreadable, or no server available here can load this checkpoint.",
+        "Files a server needs are missing or unreadable, the export's config or tokenizer (vocabulary, special "
+        "tokens, chat template, generation defaults) differs from the source's, or no server available here can "
+        "load this checkpoint.",
         _A.REPAIR_AND_RETRY, ("ptq", "serve", "conductor"), _D.INFEASIBLE),
     FailureClass.DEPLOYMENT_HEALTH_FAILED: (
         "The server never became healthy within its ceiling, or does not list the model it was asked to serve.",

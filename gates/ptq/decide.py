@@ -1,13 +1,22 @@
-"""Pure decision: is the exported checkpoint servable, quantized as the recipe says, and smaller?
+"""Pure decision: is the exported checkpoint servable, quantized as its recipe says, and smaller?
 
 Checks, in the order of the classes they imply (unservable > unsupported > coverage > size):
-  CHECKPOINT_NOT_SERVABLE  export missing; server files missing or unreadable; source tensors
-                           lost or reshaped; config.json drifted from the source's
-  MODEL_UNSUPPORTED        the recipe matches no weight matrix, nothing is stored quantized, or
-                           the export declares no quantization (quant_algo null, no layers)
+  CHECKPOINT_NOT_SERVABLE  export missing; server files missing or unreadable (a tokenizer.json
+                           without a model, a vocabulary that is not token -> id, a .model that is
+                           not protobuf); source tensors lost or reshaped; config.json drifted from
+                           the source's; the tokenizer differs from the source's: vocabulary (size
+                           and hash), merges, added tokens, normalizer/pre-tokenizer/post-processor/
+                           decoder, special tokens (bos/eos/pad/unk/...) and their ids, tokenizer
+                           settings, chat template, generation defaults (gates/ptq/tokenizer.py)
+  MODEL_UNSUPPORTED        the recipe matches no weight matrix, or nothing is stored quantized AND
+                           nothing is declared (the export honestly says it quantized nothing)
   QUANT_COVERAGE_FAILURE   covered matrices unquantized or in the wrong format; matrices the recipe
                            leaves alone quantized; declared quant_algo / exclusions / KV cache
-                           disagree with the recipe or with the tensors; the two declarations disagree
+                           disagree with the recipe or with the tensors; the two declarations
+                           disagree; quantized tensors declared unquantized (quant_algo null, no
+                           declaration, MIXED_PRECISION without layers) or a quantization declared
+                           over unquantized tensors: the declaration lies, which is a coverage
+                           failure even where MODEL_UNSUPPORTED would otherwise be reported
   SIZE_NOT_REDUCED         export weight bytes not below the source's. Allowance: when the source's
                            dominant weight dtype is already at or below the recipe's bits per weight
                            (say an FP8 or INT8 source under the fp8 recipe), equal size within
@@ -17,11 +26,12 @@ When the export has no readable weight matrix, only the servability checks are r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Optional
 
 from gates.contract import Check, Verdict, check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
-from gates.ptq.models import Declaration, LayerGroup, PtqFacts
+from gates.ptq.models import Declaration, LayerGroup, PtqFacts, TokenizerSide
 from gates.recipes import DTYPE_BITS, Recipe
 
 GATE = "ptq"
@@ -104,6 +114,72 @@ def _config_check(f: PtqFacts) -> Check:
               "a server would build a different model" if d else "config.json matches the source outside quantization")
     return check("config_consistent", not d, detail, failure_class=NOT_SERVABLE,
                  observed=[x.model_dump() for x in d[:CAP]] or None)
+
+
+# ---------------------------------------------------------------- tokenizer
+VOCAB_KINDS = ("tokenizers", "sentencepiece", "vocab.json", "merges.txt", "vocab.txt", "tiktoken")
+
+
+def _dict_diff(label: str, a: Mapping[str, object], b: Mapping[str, object], keys: Optional[list[str]] = None
+               ) -> list[str]:
+    keys = sorted(set(a) | set(b)) if keys is None else keys
+    return [f"{label} {k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys if a.get(k) != b.get(k)]
+
+
+def _vocab_diff(src: TokenizerSide, exp: TokenizerSide) -> list[str]:
+    out = [f"the export adds {f}, which a server would load instead of the source's tokenizer"
+           for f in sorted({v.file for v in exp.vocab_files} - {v.file for v in src.vocab_files})]
+    theirs = {v.file: v for v in exp.vocab_files}
+    for mine in src.vocab_files:
+        other = theirs.get(mine.file)
+        if other is None:
+            out.append(f"{mine.file}: readable in the source, missing or unreadable in the export")
+            continue
+        parts = sorted(k for k in set(mine.parts) | set(other.parts) if mine.parts.get(k) != other.parts.get(k))
+        if mine.entries != other.entries or mine.model_type != other.model_type or parts:
+            out.append(f"{mine.file}: {mine.model_type or mine.kind} with {mine.entries} entries -> "
+                       f"{other.model_type or other.kind} with {other.entries}"
+                       + (f"; differs in {', '.join(parts)}" if parts else ""))
+    if src.vocab_size != exp.vocab_size:
+        out.append(f"vocabulary size {src.vocab_size} -> {exp.vocab_size}")
+    return out
+
+
+def _generation_diff(src: TokenizerSide, exp: TokenizerSide) -> list[str]:
+    """Symmetric when the source ships generation_config.json; else the export's may only restate config.json."""
+    keys = None if "generation_config.json" in src.files else sorted(exp.generation)
+    return _dict_diff("generation default", src.generation, exp.generation, keys)
+
+
+def tokenizer_differences(src: TokenizerSide, exp: TokenizerSide) -> list[str]:
+    """Everything about the export's tokenizer, chat template and generation defaults that differs from the source's."""
+    if not exp.vocab_files and src.vocab_files:
+        return ["the export has no readable tokenizer (" + ", ".join(v.file for v in src.vocab_files)
+                + " in the source)"]
+    tpl = [f"chat template {n!r}: " + ("absent in the export" if n not in exp.chat_templates else "absent in the "
+           "source" if n not in src.chat_templates else f"sha256 {src.chat_templates[n][:12]} -> "
+           f"{exp.chat_templates[n][:12]}") for n in sorted(set(src.chat_templates) | set(exp.chat_templates))
+           if src.chat_templates.get(n) != exp.chat_templates.get(n)]
+    ids = {k: str(v) for k, v in src.special_token_ids.items()}, {k: str(v) for k, v in exp.special_token_ids.items()}
+    return (_vocab_diff(src, exp) + _dict_diff("special token", src.special_tokens, exp.special_tokens)
+            + _dict_diff("special token id of", *ids) + _dict_diff("tokenizer setting", src.settings, exp.settings)
+            + tpl + _generation_diff(src, exp))
+
+
+def _tokenizer_checks(f: PtqFacts) -> list[Check]:
+    """[] without an export (export_present already failed)."""
+    if f.tokenizers is None:
+        return [check("tokenizer_matches_source", True, "tokenizers not compared: these facts were collected before "
+                      "the ptq gate compared them (collect again with --artifacts to compare)")]
+    if f.tokenizers.export is None:
+        return []
+    diff = tokenizer_differences(f.tokenizers.source, f.tokenizers.export)
+    ok = not diff
+    return [check("tokenizer_matches_source", ok,
+                 "the export's tokenizer, chat template and generation defaults match the source's" if ok else
+                 f"the export's tokenizer differs from the source's (a server would tokenize, stop or template "
+                 f"differently): {'; '.join(diff[:6])}" + (f" (+{len(diff) - 6} more)" if len(diff) > 6 else ""),
+                 failure_class=NOT_SERVABLE, observed=diff[:CAP] or None)]
 
 
 # ---------------------------------------------------------------- support
@@ -259,7 +335,7 @@ def evidence(f: PtqFacts) -> dict[str, object]:
 
 
 def decide(f: PtqFacts) -> Verdict:
-    checks = _files_checks(f) + _tensor_checks(f) + [_config_check(f)]
+    checks = _files_checks(f) + _tensor_checks(f) + [_config_check(f)] + _tokenizer_checks(f)
     if f.export is not None and f.layers:
         checks += _support_checks(f) + _coverage_checks(f) + [_algo_check(f)] + _declaration_checks(f)
         checks += [_kv_check(f), _size_check(f)]

@@ -92,6 +92,36 @@ class ConfigDrift(StrictModel):
     kind: Literal["shape", "behaviour"]
 
 
+class VocabFile(StrictModel):
+    """One file that defines the vocabulary, reduced to canonical hashes of its parts."""
+
+    file: str
+    kind: Literal["tokenizers", "sentencepiece", "vocab.json", "merges.txt", "vocab.txt", "tiktoken"]
+    model_type: Optional[str] = Field(default=None, description="BPE, Unigram, WordLevel, WordPiece, sentencepiece")
+    entries: int = Field(ge=0, description="tokens (pieces, lines; merges for merges.txt)")
+    parts: dict[str, str] = Field(description="part (vocab, merges, added_tokens, normalizer, ...) -> sha256")
+
+
+class TokenizerSide(StrictModel):
+    """What decides tokenization in one checkpoint (gates/ptq/tokenizer.py says how each part is read)."""
+
+    files: list[str] = Field(description="tokenizer, chat-template and generation files present")
+    vocab_files: list[VocabFile] = Field(description="the readable files that define the vocabulary")
+    vocab_size: Optional[int] = Field(ge=0, description="distinct token ids a server would use (with added tokens)")
+    special_tokens: dict[str, str] = Field(description="'file:role' -> JSON of the token (bos, eos, pad, unk, ...)")
+    special_token_ids: dict[str, Optional[int]] = Field(description="'file:role' -> its id; null: not in the vocab")
+    settings: dict[str, str] = Field(description="tokenizer_config.json keys that change tokenization, as JSON")
+    chat_templates: dict[str, str] = Field(description="template name -> sha256 of the effective chat template")
+    chat_template_file: Optional[str] = Field(description="where the effective chat template was read")
+    generation: dict[str, str] = Field(description="generation_config.json keys (eos_token_id, sampling defaults), as "
+                                                   "JSON; without the file, those config.json implies")
+
+
+class TokenizerPair(StrictModel):
+    source: TokenizerSide
+    export: Optional[TokenizerSide] = Field(description="null when the export directory does not exist")
+
+
 class PtqFacts(StrictModel):
     recipe: Recipe
     source: CheckpointSide
@@ -102,5 +132,8 @@ class PtqFacts(StrictModel):
     layers: list[LayerGroup]
     config_drift: list[ConfigDrift]
     config_allowed: list[str] = Field(default_factory=list, description="config differences judged harmless")
+    tokenizers: Optional[TokenizerPair] = Field(
+        default=None, description="the source's and the export's tokenizers; null only in facts collected before "
+                                  "the ptq gate compared tokenizers (the check then says it was not done)")
     size_tolerance: float = Field(default=0.02, ge=0, le=0.5,
                                   description="allowed growth when the source is already at the recipe's precision")
