@@ -107,7 +107,8 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "Infrastructure hiccup (connection refused mid-run, a run still RUNNING, a timeout): the same call may succeed.",
         _A.RETRY_ONCE, ("serve", "eval_run", "conductor"), _D.SYSTEMIC),
     FailureClass.MODEL_UNSUPPORTED: (
-        "The recipe quantized nothing in this model (no module matched): this model/recipe pair is not supported.",
+        "The recipe quantized nothing in this model (no module matched, nothing stored quantized and nothing "
+        "declared): this model/recipe pair is not supported.",
         _A.INFEASIBLE, ("ptq",), _D.INFEASIBLE),
     FailureClass.QUANT_COVERAGE_FAILURE: (
         "Some layers the recipe should cover are stored unquantized or in the wrong format, or the declared "

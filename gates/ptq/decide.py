@@ -194,18 +194,26 @@ def _declared(d: Optional[Declaration]) -> tuple[bool, str]:
 
 
 def _support_checks(f: PtqFacts) -> list[Check]:
+    """MODEL_UNSUPPORTED when the recipe fits no matrix, or when nothing is quantized and nothing declared. When
+    the tensors and the declaration disagree (quantized but declared unquantized, or declared but nothing stored
+    quantized) the declaration lies about the export: QUANT_COVERAGE_FAILURE."""
     r, total = f.recipe, _n(f.layers)
     covered, q = [g for g in f.layers if g.recipe == "covered"], [g for g in f.layers if quantized(g)]
     primary = f.declarations[0] if f.declarations else None
     declared, why = _declared(primary)
+    lie = bool(q) != declared
+    if lie and q:
+        why += f", yet the export stores {_n(q)} weight matrices quantized (a server would load them as unquantized)"
+    stored = (f"{_n(q)} of {total} weight matrices stored quantized" if q else
+              f"nothing was quantized: all {total} weight matrices are stored unquantized"
+              + (f"; {primary.file} declares quant_algo {primary.quant_algo} but nothing is stored quantized"
+                 if lie and primary else ""))
     return [
         check("recipe_matches_model", bool(covered), f"recipe {r.name} covers {_n(covered)} of {total} weight matrices"
               if covered else f"recipe {r.name} (covers {r.covers}) matches none of the {total} weight matrices "
               "of this model", failure_class=UNSUPPORTED, observed=_n(covered)),
-        check("something_quantized", bool(q), f"{_n(q)} of {total} weight matrices stored quantized" if q
-              else f"nothing was quantized: all {total} weight matrices are stored unquantized",
-              failure_class=UNSUPPORTED, observed=_n(q)),
-        check("quantization_declared", declared, why, failure_class=UNSUPPORTED,
+        check("something_quantized", bool(q), stored, failure_class=COVERAGE if lie else UNSUPPORTED, observed=_n(q)),
+        check("quantization_declared", declared, why, failure_class=COVERAGE if lie else UNSUPPORTED,
               observed=primary.quant_algo if primary else None),
     ]
 

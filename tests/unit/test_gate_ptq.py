@@ -136,22 +136,23 @@ def test_recipe_matching_no_module_exports_bf16_and_is_model_unsupported(real, t
 
 
 @integration
-def test_quant_algo_null_is_model_unsupported_even_with_fp8_tensors(real):
+def test_quant_algo_null_over_fp8_tensors_is_coverage_failure(real):
+    # the declaration lies about the tensors: QUANT_COVERAGE_FAILURE, not MODEL_UNSUPPORTED (the model is fine)
     exp = real.damaged("algo_null")
     ck.edit_json(exp / "hf_quant_config.json", lambda d: d["quantization"].update(quant_algo=None))
     ck.edit_json(exp / "config.json", lambda d: d["quantization_config"].update(quant_algo=None))
     v = gate(real.src, exp)
-    assert v.failure_class == FC.MODEL_UNSUPPORTED
-    assert "quantization_declared" in failed(v)
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE
+    assert failed(v)["quantization_declared"].failure_class == FC.QUANT_COVERAGE_FAILURE
 
 
 @integration
-def test_mixed_precision_with_no_quantized_layers_is_model_unsupported(real):
+def test_mixed_precision_with_no_quantized_layers_over_fp8_tensors_is_coverage_failure(real):
     exp = real.damaged("mixed_empty")
     for f, key in (("hf_quant_config.json", "quantization"), ("config.json", "quantization_config")):
         ck.edit_json(exp / f, lambda d, k=key: d[k].update(quant_algo="MIXED_PRECISION", quantized_layers={}))
     v = gate(real.src, exp)
-    assert v.failure_class == FC.MODEL_UNSUPPORTED
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE
     assert "no quantized_layers" in failed(v)["quantization_declared"].detail
 
 
@@ -469,6 +470,50 @@ def test_kv_cache_declared_but_not_in_recipe_is_coverage_failure(tmp_path):
     assert "expects no KV-cache quantization" in failed(v)["kv_cache"].detail
 
 
+# ---------------------------------------------------------------- the declaration lies: coverage before unsupported
+
+
+def _declared(tmp_path, quant, *, quantize=True, drop_config_section=False):
+    """An fp8 pair whose export declares `quant` (None: no hf_quant_config.json) over fp8 or bf16 tensors."""
+    cfg = ck.llama_config()
+    src_t = ck.llama_tensors(cfg)
+    exp_t = ck.quantized_tensors(src_t, "fp8")[0] if quantize else dict(src_t)
+    src = ck.write_synthetic_checkpoint(tmp_path / "s", cfg, src_t)
+    exp = ck.write_synthetic_checkpoint(tmp_path / "e", cfg, exp_t, quant=quant)
+    if drop_config_section:
+        ck.edit_json(exp / "config.json", lambda d: d.pop("quantization_config", None))
+    return gate(src, exp)
+
+
+EXCL = ["lm_head", "model.embed_tokens"]
+
+
+@pytest.mark.parametrize("quant,drop,check_name", [
+    (ck.hf_quant_config(None, EXCL), False, "quantization_declared"),
+    (None, True, "quantization_declared"),
+    ({**ck.hf_quant_config("MIXED_PRECISION", EXCL),
+      "quantization": {"quant_algo": "MIXED_PRECISION", "quantized_layers": {}, "exclude_modules": EXCL}},
+     False, "quantization_declared"),
+], ids=["quant_algo_null", "no_declaration_at_all", "mixed_precision_without_layers"])
+def test_quantized_tensors_declared_unquantized_is_coverage_failure(tmp_path, quant, drop, check_name):
+    v = _declared(tmp_path, quant, drop_config_section=drop)
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE, v.detail
+    c = failed(v)[check_name]
+    assert c.failure_class == FC.QUANT_COVERAGE_FAILURE and "stores 14 weight matrices quantized" in c.detail
+
+
+def test_fp8_declared_over_bf16_tensors_is_coverage_failure(tmp_path):
+    v = _declared(tmp_path, ck.hf_quant_config("FP8", EXCL), quantize=False)
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE, v.detail
+    assert "declares quant_algo FP8 but nothing is stored quantized" in failed(v)["something_quantized"].detail
+
+
+def test_nothing_declared_and_nothing_quantized_stays_model_unsupported(tmp_path):
+    v = _declared(tmp_path, None, quantize=False, drop_config_section=True)
+    assert v.failure_class == FC.MODEL_UNSUPPORTED, v.detail
+    assert {"something_quantized", "quantization_declared"} <= set(failed(v))
+
+
 def test_large_moe_facts_stay_compact_and_offenders_are_capped(tmp_path):
     cfg = ck.llama_config(layers=8, experts=32)
     src_t = ck.llama_tensors(cfg)
@@ -734,6 +779,7 @@ def test_priority_order_is_unservable_unsupported_coverage_size(tmp_path):
     base = collect_dirs(src, exp, load_recipe("fp8")).model_dump()
     nothing = copy.deepcopy(base)
     nothing["layers"] = [{**g, "stored_dtype": "BF16", "scales": [], "declared_algo": None} for g in base["layers"]]
+    nothing["declarations"] = []  # nothing stored quantized and nothing declared: unsupported, not a lie
     nothing["export"]["tensor_bytes"] = base["source"]["tensor_bytes"] * 2
     assert decide(PtqFacts.model_validate(nothing)).failure_class == FC.MODEL_UNSUPPORTED
     nothing["serving"]["missing"] = ["tokenizer_config.json"]
