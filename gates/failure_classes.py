@@ -144,7 +144,8 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "A failure the vocabulary does not name (a terminal status nobody recognises): a person must look.",
         _A.ASK_HUMAN, ("eval_run", "conductor"), _D.NEEDS_HUMAN),
     FailureClass.INFERENCE_FAILED: (
-        "The model did not generate: every response empty or errored, generation raised, or the canary got no completion.",
+        "The model did not generate sense: every response empty or errored, generation raised, or the canary got no "
+        "completion, a degenerate one, or answers not specific to their prompts (one text for every question).",
         _A.REPAIR_AND_RETRY, ("serve", "eval_run"), _D.INFEASIBLE),
     FailureClass.REPORTED_MISMATCH: (
         "The score a tool reported disagrees with the score re-derived from its own per-sample records.",

@@ -312,6 +312,23 @@ def test_gibberish_fails_the_canary(tmp_path, stub_env, monkeypatch):
     assert v.failure_class.value == "INFERENCE_FAILED"
 
 
+@pytest.mark.parametrize("count", [False, True], ids=["same_text", "numbered_text"])
+def test_a_server_answering_every_prompt_with_every_answer_fails_the_canary(tmp_path, stub_env, monkeypatch, count):
+    # over real HTTP, through the skill's own canary code: each completion "contains" its answer, none answers
+    monkeypatch.setenv("FAKE_VLLM_MODE", "fixed")
+    if count:
+        monkeypatch.setenv("FAKE_VLLM_COUNT", "1")
+    rc = rc_for(tmp_path, quant_algo=None)
+    out = serve_run.run(ServeInput(checkpoint="baseline"), rc)
+    rec = json.loads(rc.resolve(out["artifacts"]["serve_record"]).read_text())
+    assert len({c["completion"] for c in rec["canaries"]}) == (6 if count else 1)
+    assert all(c["http_status"] == 200 and "Paris" in c["completion"] for c in rec["canaries"])
+    v = gate(rc.resolve(out["artifacts"]["serve_record"]))
+    assert v.failure_class.value == "INFERENCE_FAILED", v.detail
+    assert [c.name for c in v.checks if not c.passed] == ["specific", "coherent"]
+    assert {r["status"] for r in v.evidence["canaries"]} == {"not_specific"}
+
+
 def test_no_vllm_here(tmp_path, monkeypatch):
     monkeypatch.setenv("CONDUCTOR_VLLM_PYTHON", str(tmp_path / "missing" / "python"))
     rc = rc_for(tmp_path, quant_algo=None)
