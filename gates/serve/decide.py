@@ -5,7 +5,9 @@ stop: a crash of the server under test is a property of this deployment until sh
 and its log tail is what the agent repairs from; a blind INFRA_TRANSIENT retry would hide a
 deterministic crash), when no health probe answered 200 within load_ceiling_s (inclusive; re-derived
 from the probes, never from a reported time), when health was lost after it was reached (the last
-probe is not 200), or when /v1/models does not list the requested model (or was not queried).
+probe is not 200), or when /v1/models does not list the requested model (or was not queried), or
+lists it with a root (vLLM's path of the served checkpoint) other than the checkpoint the server was
+started on (another server answering on the port).
 
 INFERENCE_FAILED when fewer than min_canaries distinct prompts were asked; when any canary errored,
 had no HTTP 200, or came back empty; when any completion is degenerate; when any correct completion
@@ -29,6 +31,7 @@ hit two thirds of independent whole-word answers ("Paris", "blue", "honey", ...)
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 import unicodedata
 from collections import Counter
@@ -150,13 +153,24 @@ def _alive(f: ServeFacts) -> Check:
                  failure_class=FC.DEPLOYMENT_HEALTH_FAILED, observed=e.model_dump())
 
 
+def _same_path(a: str, b: str) -> bool:
+    return posixpath.normpath(a.replace("\\", "/")) == posixpath.normpath(b.replace("\\", "/"))
+
+
 def _model_listed(f: ServeFacts) -> Check:
+    """The requested name is listed, and, where /v1/models says which checkpoint it serves (vLLM's root), it is the
+    checkpoint the server was started on: another server answering on this port lists a name but serves its own."""
     listed = f.models_listed
     ok = listed is not None and f.model_requested in listed
+    root = (f.model_roots or {}).get(f.model_requested)
+    wrong_root = ok and root is not None and f.checkpoint is not None and not _same_path(root, f.checkpoint)
     d = ("/v1/models was not queried" if listed is None else
-         f"{f.model_requested!r} is listed" if ok else f"{f.model_requested!r} is not among the listed {listed}")
-    return check("model_listed", ok, d, failure_class=FC.DEPLOYMENT_HEALTH_FAILED, observed=listed,
-                 expected=f.model_requested)
+         f"{f.model_requested!r} is not among the listed {listed}" if not ok else
+         f"{f.model_requested!r} is listed but serves {root!r}, not the checkpoint the server was started on "
+         f"({f.checkpoint!r}): another server answers on this port" if wrong_root else
+         f"{f.model_requested!r} is listed" + (f", serving {root!r}" if root else ""))
+    return check("model_listed", ok and not wrong_root, d, failure_class=FC.DEPLOYMENT_HEALTH_FAILED,
+                 observed={"listed": listed, "root": root}, expected={"model": f.model_requested, "root": f.checkpoint})
 
 
 def _judge_all(f: ServeFacts) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ class Listing:
     ids: Optional[list[str]]
     error: Optional[str]
     max_model_len: dict[str, Optional[int]] = field(default_factory=dict)
+    roots: dict[str, Optional[str]] = field(default_factory=dict)  # id -> the checkpoint it serves (vLLM: --model)
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,10 @@ class Endpoint:
             data = resp.json().get("data") or []
             ids = [str(m["id"]) for m in data]
             lens = {str(m["id"]): m.get("max_model_len") for m in data}
+            roots = {str(m["id"]): str(m["root"]) if m.get("root") is not None else None for m in data}
         except (ValueError, AttributeError, KeyError, TypeError) as exc:
             return Listing(resp.status_code, None, f"unreadable /v1/models answer: {_error_text(exc)}")
-        return Listing(resp.status_code, ids, None, lens)
+        return Listing(resp.status_code, ids, None, lens, roots)
 
     def chat(self, model: str, prompt: str, *, max_tokens: int = 32, temperature: float = 0.0,
              seed: Optional[int] = 0, timeout_s: Optional[float] = None) -> Reply:

@@ -59,11 +59,12 @@ def record(plan: ServerPlan, srv: Optional[ManagedServer], *, role: str, ceiling
         "model_requested": plan.served_name, "base_url": plan.base_url, "load_ceiling_s": ceiling,
         "health_probes": list(life.probes) if life else [],
         "reported_time_to_healthy_s": life.healthy_at_s if life else None,
-        "models_listed": models, "canaries": canaries,
+        "models_listed": models, "model_roots": extra.get("model_roots"), "checkpoint": plan.checkpoint,
+        "canaries": canaries,
         "server_exit": life.exit if life else None,
         "log_tail": srv.log_tail(LOG_TAIL) if srv is not None else [],
         # context (the collector drops these)
-        "checkpoint": plan.checkpoint, "checkpoint_role": role, "argv": plan.argv,
+        "checkpoint_role": role, "argv": plan.argv,
         "env": plan.env, "quantization": plan.quant, "quantization_flag": plan.quantization_flag,
         "up_front_refusal": plan.refusal, "server_pid": srv.pid if srv is not None else None,
         "spawn_error": life.spawn_error if life else None, **extra,
@@ -150,7 +151,8 @@ def serve_and_ask(inp: ServeInput, rc: RunContext, plan: ServerPlan, role: str, 
             progress(0.72, f"healthy after {srv.life.healthy_at_s:.1f}s; listing models")
             listing = srv.endpoint.models()
             models = listing.ids
-            extra.update(models_error=listing.error, max_model_len_listed=listing.max_model_len)
+            extra.update(models_error=listing.error, max_model_len_listed=listing.max_model_len,
+                         model_roots=listing.roots)
             records = [c.model_dump() for c in inp.canaries] if inp.canaries else as_records()
             canaries = ask_canaries(srv, records, inp.max_tokens)
             if srv.alive():

@@ -178,3 +178,25 @@ def test_property_invisible_characters_inside_good_answers_change_nothing(insert
         texts.append(text)
     v = verdict(texts)
     assert v.passed, v.detail
+
+
+# ---------------------------------------------------------------- the model listed is the checkpoint started
+
+
+def _served(**kw: Any):
+    return decide(ServeFacts.model_validate({
+        "server_kind": "vllm", "model_requested": "baseline", "base_url": "http://127.0.0.1:1", "load_ceiling_s": 60.0,
+        "health_probes": [{"t_s": 1.0, "http_status": 200}], "models_listed": ["baseline"],
+        "canaries": [canary(c.prompt, t) for c, t in zip(DEFAULT_CANARIES, GOOD)], **kw}))
+
+
+def test_a_listed_name_serving_another_checkpoint_is_a_health_failure():
+    v = _served(checkpoint="/ckpt/smollm2", model_roots={"baseline": "/ckpt/other-model"})
+    assert v.failure_class == FC.DEPLOYMENT_HEALTH_FAILED and failed(v) == {"model_listed"}
+    assert "another server answers on this port" in v.detail
+
+
+def test_the_root_of_the_started_checkpoint_passes_and_an_unreported_root_is_not_a_finding():
+    assert _served(checkpoint="/ckpt/smollm2", model_roots={"baseline": "/ckpt/smollm2/"}).passed
+    assert _served(checkpoint="/ckpt/smollm2", model_roots={"baseline": None}).passed
+    assert _served(checkpoint=None, model_roots={"baseline": "/ckpt/x"}).passed

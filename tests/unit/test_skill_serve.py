@@ -329,6 +329,23 @@ def test_a_server_answering_every_prompt_with_every_answer_fails_the_canary(tmp_
     assert {r["status"] for r in v.evidence["canaries"]} == {"not_specific"}
 
 
+def test_a_server_listing_the_name_but_serving_another_checkpoint_fails(tmp_path, stub_env, monkeypatch):
+    # /v1/models lists "baseline", but its root is another checkpoint: not the model the skill asked for
+    monkeypatch.setenv("FAKE_VLLM_MODE", "ok")
+    monkeypatch.setenv("FAKE_VLLM_ROOT", str(tmp_path / "some-other-model"))
+    rc = rc_for(tmp_path, quant_algo=None)
+    out = serve_run.run(ServeInput(checkpoint="baseline"), rc)
+    v = gate(rc.resolve(out["artifacts"]["serve_record"]))
+    assert v.failure_class is not None and v.failure_class.value == "DEPLOYMENT_HEALTH_FAILED", v.detail
+    bad = [c for c in v.checks if not c.passed]
+    assert [c.name for c in bad] == ["model_listed"] and "some-other-model" in bad[0].detail
+    monkeypatch.delenv("FAKE_VLLM_ROOT")  # the root vLLM reports for the checkpoint it was started on passes
+    rc2 = rc_for(tmp_path / "again", quant_algo=None)
+    rec_path = rc2.resolve(serve_run.run(ServeInput(checkpoint="baseline"), rc2)["artifacts"]["serve_record"])
+    assert json.loads(rec_path.read_text())["model_roots"] == {"baseline": str(tmp_path / "again" / "base")}
+    assert gate(rec_path).passed
+
+
 def test_no_vllm_here(tmp_path, monkeypatch):
     monkeypatch.setenv("CONDUCTOR_VLLM_PYTHON", str(tmp_path / "missing" / "python"))
     rc = rc_for(tmp_path, quant_algo=None)

