@@ -13,7 +13,8 @@ Checks, in the order of the classes they imply (unservable > unsupported > cover
   QUANT_COVERAGE_FAILURE   covered matrices unquantized or in the wrong format; matrices the recipe
                            leaves alone quantized; declared quant_algo / exclusions / KV cache
                            disagree with the recipe or with the tensors; the two declarations
-                           disagree; quantized tensors declared unquantized (quant_algo null, no
+                           disagree; config.json's quant_method is not modelopt (a server picks
+                           its loader by it); quantized tensors declared unquantized (quant_algo null, no
                            declaration, MIXED_PRECISION without layers) or a quantization declared
                            over unquantized tensors: the declaration lies, which is a coverage
                            failure even where MODEL_UNSUPPORTED would otherwise be reported
@@ -280,6 +281,17 @@ def _declaration_checks(f: PtqFacts) -> list[Check]:
     return out
 
 
+def _loader_check(f: PtqFacts) -> Check:
+    """config.json's quantization_config must name modelopt's loader: a server picks its loader by quant_method."""
+    bad = [d for d in f.declarations if d.file == "config.json" and d.quant_method != "modelopt"]
+    return check("declared_loader", not bad, "; ".join(
+        f"config.json declares quant_method {d.quant_method!r}: a server would read these modelopt tensors with "
+        f"{'that loader' if d.quant_method else 'no quantization loader at all'}, not modelopt's" for d in bad)
+        or "config.json names modelopt's loader (quant_method modelopt)" if any(
+            d.file == "config.json" for d in f.declarations) else "config.json declares no quantization_config",
+        failure_class=COVERAGE, observed=[d.quant_method for d in bad] or None, expected="modelopt")
+
+
 def _kv_check(f: PtqFacts) -> Check:
     want = f.recipe.kv_cache_quant_algo
     declared = sorted({str(d.kv_cache_quant_algo) for d in f.declarations})
@@ -346,7 +358,7 @@ def decide(f: PtqFacts) -> Verdict:
     checks = _files_checks(f) + _tensor_checks(f) + [_config_check(f)] + _tokenizer_checks(f)
     if f.export is not None and f.layers:
         checks += _support_checks(f) + _coverage_checks(f) + [_algo_check(f)] + _declaration_checks(f)
-        checks += [_kv_check(f), _size_check(f)]
+        checks += [_loader_check(f), _kv_check(f), _size_check(f)]
     ratio = size_facts(f)["size_ratio"] or 0.0
     pass_detail = (f"{f.recipe.name} export is servable, {_n([g for g in f.layers if quantized(g)])} of "
                    f"{_n(f.layers)} weight matrices are quantized as the recipe says ({f.recipe.quant_algo}), "

@@ -514,6 +514,30 @@ def test_nothing_declared_and_nothing_quantized_stays_model_unsupported(tmp_path
     assert {"something_quantized", "quantization_declared"} <= set(failed(v))
 
 
+@pytest.mark.parametrize("method", ["compressed-tensors", "fp8", None])
+def test_config_json_naming_another_loader_is_coverage_failure(pair, method):
+    # a server picks its loader by config.json's quant_method: modelopt tensors read by another loader
+    src, exp = pair
+    ck.edit_json(exp / "config.json", lambda d: d["quantization_config"].update(quant_method=method)
+                 if method else d["quantization_config"].pop("quant_method") and None)
+    v = gate(src, exp)
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE, v.detail
+    assert "quant_method" in failed(v)["declared_loader"].detail
+
+
+def test_a_tensor_stored_in_two_shards_is_not_servable(tmp_path):
+    src, exp = ck.synthetic_pair(tmp_path, "fp8", shards=2)
+    from gates.ptq.headers import read_header
+
+    shard = exp / "model-00002-of-00002.safetensors"
+    entries, _ = read_header(shard)
+    tensors = {n: (d, list(s)) for n, (d, s, _) in entries.items()} | {"lm_head.weight": ("BF16", [256, 64])}
+    ck.write_safetensors(shard, tensors)
+    v = gate(src, exp)
+    assert v.failure_class == FC.CHECKPOINT_NOT_SERVABLE
+    assert "'lm_head.weight' also stored in model-00001-of-00002.safetensors" in failed(v)["files_readable"].detail
+
+
 def test_large_moe_facts_stay_compact_and_offenders_are_capped(tmp_path):
     cfg = ck.llama_config(layers=8, experts=32)
     src_t = ck.llama_tensors(cfg)
