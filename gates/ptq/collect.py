@@ -1,7 +1,8 @@
 """Collect ptq facts from two checkpoint directories: `--artifacts SOURCE_DIR EXPORT_DIR --recipe R`.
 
-Reads safetensors headers (never tensor data), config.json, hf_quant_config.json and the
-tokenizer files (fingerprinted by gates/ptq/tokenizer.py). A missing or corrupt *export* is a
+Reads safetensors headers, config.json, hf_quant_config.json, the tokenizer files (fingerprinted
+by gates/ptq/tokenizer.py) and, of the tensor data, only the export's scale tensors and three small
+windows of each quantized weight (gates/ptq/tensordata.py). A missing or corrupt *export* is a
 finding the decision judges; a missing or corrupt *source* (a source without a readable tokenizer
 included) is an input error (exit 2): without it there is nothing to compare against.
 """
@@ -20,6 +21,7 @@ from gates.ptq.configs import config_drift, declaration, declared_resolver
 from gates.ptq.headers import CheckpointScan, TensorInfo, scan_checkpoint
 from gates.ptq.models import (NAMES_CAP, CheckpointSide, Declaration, FileProblem, LayerGroup, PtqFacts,
                               ServingFiles, TokenizerPair, TokenizerSide, WeightFile)
+from gates.ptq.tensordata import read_tensor_data
 from gates.ptq.tokenizer import SENTENCEPIECE, fingerprint, is_vocab_file
 from gates.recipes import Recipe, load_recipe, recipe_classifier
 
@@ -200,7 +202,7 @@ def collect_dirs(src: Path, exp: Path, recipe: Recipe, tolerance: float = 0.02) 
     drift, allowed = config_drift(src_cfg, jsons["config.json"]) if "config.json" in jsons else ([], [])
     return PtqFacts(
         recipe=recipe, source=_side(src_scan), export=_side(exp_scan),
-        tokenizers=TokenizerPair(source=src_tok, export=exp_tok),
+        tokenizers=TokenizerPair(source=src_tok, export=exp_tok), tensor_data=read_tensor_data(exp, exp_scan),
         serving=_serving(src, exp, exp_scan, src_scan, exp_tok, _export_problems(problems, tok_problems)
                          + decl_problems),
         declarations=decls, layers=_groups(src_scan, exp_scan, recipe, decls[0] if decls else None, layer_algos),

@@ -17,7 +17,9 @@ Checks, in the order of the classes they imply (unservable > unsupported > cover
                            its loader by it); quantized tensors declared unquantized (quant_algo null, no
                            declaration, MIXED_PRECISION without layers) or a quantization declared
                            over unquantized tensors: the declaration lies, which is a coverage
-                           failure even where MODEL_UNSUPPORTED would otherwise be reported
+                           failure even where MODEL_UNSUPPORTED would otherwise be reported; a scale tensor
+                           holds a NaN, an infinity or a negative value, or is all zero, or a
+                           quantized weight is all zero where sampled (gates/ptq/tensordata.py)
   SIZE_NOT_REDUCED         export weight bytes not below the source's. Allowance: when the source's
                            dominant weight dtype is already at or below the recipe's bits per weight
                            (say an FP8 or INT8 source under the fp8 recipe), equal size within
@@ -281,6 +283,30 @@ def _declaration_checks(f: PtqFacts) -> list[Check]:
     return out
 
 
+def _data_checks(f: PtqFacts) -> list[Check]:
+    """Scales NaN, infinite, negative or all zero, and quantized weights that are all zero where sampled."""
+    d = f.tensor_data
+    if d is None:
+        note = "not read: these facts were collected before the ptq gate read tensor data"
+        return [check("scales_valid", True, f"scales {note}"), check("weights_nonzero", True, f"weights {note}")]
+    unread = f"; {d.unread} tensor(s) left unread (byte budget {d.budget_bytes})" if d.unread else ""
+    bad = d.scales_nonfinite + d.scales_negative + d.scales_all_zero
+    worst = "; ".join(f"{s.name} ({s.dtype}, {s.values_read} of {s.numel} values read: {s.nonfinite} non-finite, "
+                      f"{s.zero} zero, {s.negative} negative)" for s in d.scales_flagged[:5])
+    return [
+        check("scales_valid", not bad, f"{d.scales_nonfinite} scale tensor(s) with NaN/inf, {d.scales_negative} with "
+              f"a negative value, {d.scales_all_zero} all zero (the layers dequantize to garbage or zero): {worst}"
+              if bad else f"all {d.scales_read} scale tensors are finite, non-negative and not all zero{unread}",
+              failure_class=COVERAGE, observed={"nonfinite": d.scales_nonfinite, "negative": d.scales_negative,
+                                                "all_zero": d.scales_all_zero, "read": d.scales_read}),
+        check("weights_nonzero", not d.zero_weights_count,
+              f"{d.zero_weights_count} quantized weight matrices are all zero where sampled: "
+              f"{', '.join(d.zero_weights[:5])}" if d.zero_weights_count else
+              f"none of the {d.weights_sampled} quantized weight matrices sampled is all zero{unread}",
+              failure_class=COVERAGE, observed=d.zero_weights_count, expected=0),
+    ]
+
+
 def _loader_check(f: PtqFacts) -> Check:
     """config.json's quantization_config must name modelopt's loader: a server picks its loader by quant_method."""
     bad = [d for d in f.declarations if d.file == "config.json" and d.quant_method != "modelopt"]
@@ -358,7 +384,7 @@ def decide(f: PtqFacts) -> Verdict:
     checks = _files_checks(f) + _tensor_checks(f) + [_config_check(f)] + _tokenizer_checks(f)
     if f.export is not None and f.layers:
         checks += _support_checks(f) + _coverage_checks(f) + [_algo_check(f)] + _declaration_checks(f)
-        checks += [_loader_check(f), _kv_check(f), _size_check(f)]
+        checks += _data_checks(f) + [_loader_check(f), _kv_check(f), _size_check(f)]
     ratio = size_facts(f)["size_ratio"] or 0.0
     pass_detail = (f"{f.recipe.name} export is servable, {_n([g for g in f.layers if quantized(g)])} of "
                    f"{_n(f.layers)} weight matrices are quantized as the recipe says ({f.recipe.quant_algo}), "

@@ -122,6 +122,34 @@ class TokenizerPair(StrictModel):
     export: Optional[TokenizerSide] = Field(description="null when the export directory does not exist")
 
 
+class ScaleStats(StrictModel):
+    """What the values read from one scale tensor look like."""
+
+    name: str
+    dtype: str
+    numel: int = Field(ge=0)
+    values_read: int = Field(ge=0)
+    complete: bool = Field(description="every value was read (else three windows)")
+    nonfinite: int = Field(ge=0)
+    zero: int = Field(ge=0)
+    negative: int = Field(ge=0)
+
+
+class TensorData(StrictModel):
+    """The export's scale tensors and samples of its quantized weights (gates/ptq/tensordata.py)."""
+
+    scales_read: int = Field(ge=0)
+    scales_nonfinite: int = Field(ge=0, description="scale tensors holding a NaN or an infinity")
+    scales_negative: int = Field(ge=0, description="scale tensors holding a negative value")
+    scales_all_zero: int = Field(ge=0, description="scale tensors whose every value read is zero")
+    scales_flagged: list[ScaleStats] = Field(max_length=NAMES_CAP, description="the worst of them")
+    weights_sampled: int = Field(ge=0, description="quantized weight matrices sampled (three windows each)")
+    zero_weights_count: int = Field(ge=0, description="quantized weight matrices whose every sampled byte is zero")
+    zero_weights: list[str] = Field(max_length=NAMES_CAP)
+    unread: int = Field(ge=0, description="tensors not read (byte budget spent, or an I/O error)")
+    budget_bytes: int = Field(ge=0)
+
+
 class PtqFacts(StrictModel):
     recipe: Recipe
     source: CheckpointSide
@@ -135,5 +163,8 @@ class PtqFacts(StrictModel):
     tokenizers: Optional[TokenizerPair] = Field(
         default=None, description="the source's and the export's tokenizers; null only in facts collected before "
                                   "the ptq gate compared tokenizers (the check then says it was not done)")
+    tensor_data: Optional[TensorData] = Field(
+        default=None, description="the export's scales and weight samples; null only in facts collected before the "
+                                  "ptq gate read them (the checks then say they were not done)")
     size_tolerance: float = Field(default=0.02, ge=0, le=0.5,
                                   description="allowed growth when the source is already at the recipe's precision")
