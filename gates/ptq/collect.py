@@ -127,6 +127,13 @@ def _declarations(jsons: dict[str, Any]) -> tuple[list[Declaration], Optional[di
     return decls, (layer_maps[0] if layer_maps else None), problems
 
 
+def _added_matrices(src: CheckpointScan, exp: CheckpointScan) -> list[str]:
+    """Weight matrices the source does not have; an lm_head untied from the source's tied embeddings is not one."""
+    embed = {t.shape for n, t in src.tensors.items() if n.endswith("embed_tokens.weight")}
+    return sorted(n for n, t in exp.tensors.items() if is_matrix(n, t) and n not in src.tensors
+                  and not (n.endswith("lm_head.weight") and t.shape in embed))
+
+
 def _serving(src: Path, exp: Path, exp_scan: CheckpointScan, src_scan: CheckpointScan, tok: TokenizerSide,
              problems: list[FileProblem]) -> ServingFiles:
     present = sorted(f for f in SERVER_FILES if (exp / f).is_file()) + [f.name for f in exp_scan.files]
@@ -138,12 +145,14 @@ def _serving(src: Path, exp: Path, exp_scan: CheckpointScan, src_scan: Checkpoin
     if not exp_scan.files and not any(p.startswith("weight file") for _, p in exp_scan.problems):
         missing.append("*.safetensors weights")
     lost = sorted(set(src_scan.tensors) - set(exp_scan.tensors)) if exp_scan.files else []
+    added = _added_matrices(src_scan, exp_scan)
     return ServingFiles(
         export_exists=True, present=present, missing=missing,
         missing_from_source=sorted(f for f in SERVER_FILES if f != "hf_quant_config.json"
                                    and (src / f).is_file() and not (exp / f).is_file() and f not in missing),
         unreadable=problems + [FileProblem(file=f, problem=p) for f, p in exp_scan.problems],
-        tensors_missing=len(lost), tensors_missing_names=lost[:NAMES_CAP])
+        tensors_missing=len(lost), tensors_missing_names=lost[:NAMES_CAP],
+        matrices_added=len(added), matrices_added_names=added[:NAMES_CAP])
 
 
 def _source_tokenizer(src: Path, config: dict[str, Any]) -> TokenizerSide:

@@ -3,7 +3,8 @@
 Checks, in the order of the classes they imply (unservable > unsupported > coverage > size):
   CHECKPOINT_NOT_SERVABLE  export missing; server files missing or unreadable (a tokenizer.json
                            without a model, a vocabulary that is not token -> id, a .model that is
-                           not protobuf); source tensors lost or reshaped; config.json drifted from
+                           not protobuf); source tensors lost or reshaped, or weight matrices the
+                           source lacks (an lm_head untied from tied embeddings excepted); config.json drifted from
                            the source's; the tokenizer differs from the source's: vocabulary (size
                            and hash), merges, added tokens, normalizer/pre-tokenizer/post-processor/
                            decoder, special tokens (bos/eos/pad/unk/...) and their ids, tokenizer
@@ -100,12 +101,16 @@ def _tensor_checks(f: PtqFacts) -> list[Check]:
     lost = (f"{s.tensors_missing} source tensor(s) absent from the export, e.g. {s.tensors_missing_names[:5]}"
             if s.tensors_missing else "")
     moved = f"{_n(reshaped)} matrices changed shape beyond int4 packing: {_brief(reshaped)}" if reshaped else ""
+    extra = (f"{s.matrices_added} weight matrices the source does not have, e.g. {s.matrices_added_names[:5]}"
+             if s.matrices_added else "")
     has_weights = f.export is not None and bool(f.layers)
     return [
         check("weights_present", has_weights, f"the export holds {_n(f.layers)} weight matrices" if has_weights
               else "the export holds no readable weight matrix", failure_class=NOT_SERVABLE, observed=_n(f.layers)),
-        check("tensors_complete", not lost and not moved, _join(lost, moved) or "every source tensor is in the export",
-              failure_class=NOT_SERVABLE, observed={"missing": s.tensors_missing, "reshaped": offenders(reshaped)}),
+        check("tensors_complete", not lost and not moved and not extra, _join(lost, moved, extra)
+              or "every source tensor is in the export, and no weight matrix the source lacks",
+              failure_class=NOT_SERVABLE, observed={"missing": s.tensors_missing, "reshaped": offenders(reshaped),
+                                                    "added": s.matrices_added}),
     ]
 
 

@@ -54,6 +54,8 @@ class ServingFiles(StrictModel):
     unreadable: list[FileProblem] = Field(description="files present but corrupt, truncated or inconsistent")
     tensors_missing: int = Field(ge=0, description="source tensors absent from the export")
     tensors_missing_names: list[str] = Field(max_length=NAMES_CAP)
+    matrices_added: int = Field(default=0, ge=0, description="weight matrices the source does not have")
+    matrices_added_names: list[str] = Field(default_factory=list, max_length=NAMES_CAP)
 
 
 class Declaration(StrictModel):

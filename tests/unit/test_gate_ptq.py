@@ -437,6 +437,31 @@ def test_lost_and_reshaped_tensors_are_not_servable(tmp_path):
     assert check.observed["missing"] == 1 and check.observed["reshaped"]["layers"] == ["lm_head"]
 
 
+def test_weight_matrices_the_source_does_not_have_are_not_servable(tmp_path):
+    # an extra (quantized) layer: a server would refuse the unexpected weight, or build another model
+    cfg = ck.llama_config()
+    src_t = ck.llama_tensors(cfg)
+    exp_t, excl = ck.quantized_tensors(src_t, "fp8")
+    ck._quantize_one(exp_t, "model.layers.2.mlp.up_proj", [128, 64], "fp8")
+    src = ck.write_synthetic_checkpoint(tmp_path / "s", cfg, src_t)
+    exp = ck.write_synthetic_checkpoint(tmp_path / "e", cfg, exp_t, quant=ck.hf_quant_config("FP8", excl))
+    v = gate(src, exp)
+    assert v.failure_class == FC.CHECKPOINT_NOT_SERVABLE
+    assert "1 weight matrices the source does not have, e.g. ['model.layers.2.mlp.up_proj.weight']" in \
+        failed(v)["tensors_complete"].detail
+
+
+def test_an_lm_head_untied_from_tied_embeddings_is_not_an_addition(tmp_path):
+    cfg = ck.llama_config() | {"tie_word_embeddings": True}
+    src_t = ck.llama_tensors(cfg)
+    del src_t["lm_head.weight"]
+    exp_t, excl = ck.quantized_tensors(src_t, "fp8")
+    exp_t["lm_head.weight"] = ("BF16", [256, 64])
+    src = ck.write_synthetic_checkpoint(tmp_path / "s", cfg, src_t)
+    exp = ck.write_synthetic_checkpoint(tmp_path / "e", cfg, exp_t, quant=ck.hf_quant_config("FP8", excl + ["lm_head"]))
+    assert gate(src, exp).passed
+
+
 def _variant(tmp_path, edit, recipe="fp8", kv=None):
     cfg = ck.llama_config()
     src_t = ck.llama_tensors(cfg)
