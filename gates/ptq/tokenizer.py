@@ -134,13 +134,15 @@ def _vocab_map(model: dict[str, Any], kind: str) -> dict[str, int]:
 
 
 def _merges(model: dict[str, Any]) -> list[list[str]]:
-    out = []
-    for m in model.get("merges") or []:
-        pair = m.split(" ") if isinstance(m, str) else m
-        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(p, str) for p in pair):
-            raise Malformed(f"merge {m!r} is not a pair of strings")
-        out.append(pair)
-    return out
+    merges = model.get("merges") or []
+    if not isinstance(merges, list):
+        raise Malformed("merges must be a list")
+    pairs = [m.split(" ") if type(m) is str else m for m in merges]
+    bad = next((i for i, m in enumerate(pairs)
+                if type(m) is not list or len(m) != 2 or type(m[0]) is not str or type(m[1]) is not str), None)
+    if bad is not None:
+        raise Malformed(f"merge {merges[bad]!r} is not a pair of strings")
+    return pairs
 
 
 def _added(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -166,7 +168,7 @@ def tokenizers_json(data: Any) -> tuple[VocabFile, dict[str, int]]:
         raise Malformed("the vocabulary is empty")
     merges, added = _merges(model) if kind == "BPE" else [], _added(data)
     options = {k: v for k, v in model.items() if k not in ("vocab", "merges", "type") and v is not None}
-    parts = {"vocab": sha(sorted(((i, t) for t, i in vocab.items()), key=lambda p: (p[0], p[1])))
+    parts = {"vocab": sha(sorted((i, t) for t, i in vocab.items()))
              if kind != "Unigram" else sha(model["vocab"]),
              "merges": sha(merges), "model_options": sha(options),
              "added_tokens": sha([[a["id"], a["content"], bool(a.get("special")), a.get("lstrip"), a.get("rstrip"),
