@@ -763,6 +763,26 @@ DECL = st.fixed_dictionaries({
     "quant_algo": st.none() | ALGOS, "kv_cache_quant_algo": st.none() | st.just("FP8"),
     "exclude_modules": st.lists(TEXT, max_size=3), "quantized_layers": st.none() | st.integers(0, 5),
     "quantized_layer_algos": st.lists(ALGOS, max_size=2)})
+SMALL = st.integers(0, 10**6)
+TOKSIDE = st.fixed_dictionaries({
+    "files": st.lists(TEXT, max_size=3),
+    "vocab_files": st.lists(st.fixed_dictionaries({
+        "file": st.sampled_from(["tokenizer.json", "tokenizer.model", "vocab.json"]),
+        "kind": st.sampled_from(["tokenizers", "sentencepiece", "vocab.json", "merges.txt", "vocab.txt", "tiktoken"]),
+        "model_type": st.none() | TEXT, "entries": SMALL,
+        "parts": st.dictionaries(st.sampled_from(["vocab", "merges"]), st.sampled_from(["a", "b"]), max_size=2)}),
+        max_size=2),
+    "vocab_size": st.none() | SMALL, "special_tokens": st.dictionaries(TEXT, TEXT, max_size=2),
+    "special_token_ids": st.dictionaries(TEXT, st.none() | SMALL, max_size=2),
+    "settings": st.dictionaries(TEXT, TEXT, max_size=2), "chat_templates": st.dictionaries(TEXT, TEXT, max_size=2),
+    "chat_template_file": st.none() | TEXT, "generation": st.dictionaries(TEXT, TEXT, max_size=2)})
+SCALE = st.fixed_dictionaries({"name": TEXT, "dtype": st.sampled_from(["F32", "BF16", "F8_E4M3"]), "numel": SMALL,
+                               "values_read": SMALL, "complete": st.booleans(), "nonfinite": SMALL, "zero": SMALL,
+                               "negative": SMALL})
+TENSOR_DATA = st.fixed_dictionaries({
+    "scales_read": SMALL, "scales_nonfinite": SMALL, "scales_negative": SMALL, "scales_all_zero": SMALL,
+    "scales_flagged": st.lists(SCALE, max_size=2), "weights_sampled": SMALL, "zero_weights_count": SMALL,
+    "zero_weights": st.lists(TEXT, max_size=2), "unread": SMALL, "budget_bytes": SMALL})
 FACTS = st.fixed_dictionaries({
     "recipe": st.sampled_from(["fp8", "int8_sq", "int4_awq", "nvfp4", "w4a8_awq"]).map(
         lambda n: load_recipe(n).model_dump()),
@@ -776,7 +796,9 @@ FACTS = st.fixed_dictionaries({
     "layers": st.lists(GROUP, max_size=6),
     "config_drift": st.lists(st.fixed_dictionaries({"key": TEXT, "source": TEXT, "export": TEXT,
                                                     "kind": st.sampled_from(["shape", "behaviour"])}), max_size=2),
-    "config_allowed": st.lists(TEXT, max_size=2), "size_tolerance": st.floats(0, 0.5)})
+    "config_allowed": st.lists(TEXT, max_size=2), "size_tolerance": st.floats(0, 0.5)},
+    optional={"tokenizers": st.fixed_dictionaries({"source": TOKSIDE, "export": st.none() | TOKSIDE}),
+              "tensor_data": TENSOR_DATA})
 
 
 def _feed(capsys, monkeypatch, text: str) -> tuple[int, dict]:
@@ -789,6 +811,13 @@ def _feed(capsys, monkeypatch, text: str) -> tuple[int, dict]:
 def test_decide_never_raises_and_verdict_is_consistent(facts, capsys, monkeypatch):
     v = decide(PtqFacts.model_validate(facts))
     assert v.passed == (v.failure_class is None)
+    tok, data = facts.get("tokenizers"), facts.get("tensor_data")
+    if v.passed and tok and tok["export"] is not None:  # a pass never hides a tokenizer difference ...
+        assert tok["export"]["vocab_size"] == tok["source"]["vocab_size"]
+        assert tok["export"]["chat_templates"] == tok["source"]["chat_templates"]
+    if v.passed and data and facts["layers"]:  # ... nor a bad scale or an all-zero quantized weight
+        assert data["scales_nonfinite"] + data["scales_negative"] + data["scales_all_zero"] == 0
+        assert data["zero_weights_count"] == 0
     code, out = _feed(capsys, monkeypatch, json.dumps(facts))
     assert code == (0 if v.passed else 1) and out["failure_class"] == (v.failure_class and v.failure_class.value)
 
