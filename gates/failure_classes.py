@@ -111,8 +111,8 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "declared): this model/recipe pair is not supported.",
         _A.INFEASIBLE, ("ptq",), _D.INFEASIBLE),
     FailureClass.QUANT_COVERAGE_FAILURE: (
-        "Some layers the recipe should cover are stored unquantized or in the wrong format, or the declared "
-        "quantization disagrees with the tensors (quantized tensors declared unquantized, or the reverse).",
+        "Some layers the recipe should cover are stored unquantized or in the wrong format (scales NaN, negative or "
+        "all zero, weights all zero included), or the declared quantization or loader disagrees with the tensors.",
         _A.REPAIR_AND_RETRY, ("ptq",), _D.INFEASIBLE),
     FailureClass.SIZE_NOT_REDUCED: (
         "The quantized checkpoint's weights are not smaller than the source's (beyond the documented allowance).",
