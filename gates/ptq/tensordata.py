@@ -22,7 +22,7 @@ import sys
 from array import array
 from collections import defaultdict
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Optional
 
 from gates.ptq.headers import CheckpointScan, TensorInfo
 from gates.ptq.models import NAMES_CAP, ScaleStats, TensorData
@@ -82,10 +82,23 @@ def value_stats(dtype: str, data: bytes) -> Optional[tuple[int, int, int, int]]:
 
 
 class _Reader:
-    """Reads windows of tensors, one open file at a time, within a byte budget."""
+    """Reads windows of tensors within a byte budget, keeping the current file open (tensors come file by file)."""
 
     def __init__(self, root: Path, budget: int):
         self.root, self.left, self.skipped = root, budget, 0
+        self._name: Optional[str] = None
+        self._fh: Optional[BinaryIO] = None
+
+    def _open(self, name: str) -> BinaryIO:
+        if self._name != name or self._fh is None:
+            self.close()
+            self._fh, self._name = open(self.root / name, "rb"), name
+        return self._fh
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        self._fh, self._name = None, None
 
     def read(self, t: TensorInfo, spans: list[tuple[int, int]]) -> Optional[bytes]:
         need = sum(n for _, n in spans)
@@ -94,11 +107,11 @@ class _Reader:
             return None
         self.left -= need
         try:
-            with open(self.root / t.file, "rb") as fh:
-                parts = []
-                for start, n in spans:
-                    fh.seek(t.offset + start)
-                    parts.append(fh.read(n))
+            fh = self._open(t.file)
+            parts = []
+            for start, n in spans:
+                fh.seek(t.offset + start)
+                parts.append(fh.read(n))
         except OSError:
             self.skipped += 1
             return None
@@ -122,17 +135,8 @@ def _bad(s: ScaleStats) -> tuple[bool, bool, bool]:
     return bool(s.nonfinite), bool(s.negative), s.values_read > 0 and s.zero == s.values_read
 
 
-def read_tensor_data(root: Path, scan: CheckpointScan, budget: int = READ_BUDGET) -> TensorData:
-    """Counts of bad scales (and the worst few), and the quantized weights whose every sampled byte is zero."""
-    reader, stats = _Reader(root, budget), []
-    by_file: dict[str, list[tuple[str, TensorInfo]]] = defaultdict(list)
-    for name, t in scan.tensors.items():
-        by_file[t.file].append((name, t))
-    ordered = [nt for f in sorted(by_file) for nt in sorted(by_file[f], key=lambda nt: nt[1].offset)]
-    for name, t in ordered:
-        s = _scale(reader, name, t) if name.endswith(SCALE_SUFFIXES) else None
-        if s is not None:
-            stats.append(s)
+def _read_all(reader: _Reader, ordered: list[tuple[str, TensorInfo]]) -> tuple[list[ScaleStats], list[str], int]:
+    stats = [s for s in (_scale(reader, n, t) for n, t in ordered if n.endswith(SCALE_SUFFIXES)) if s is not None]
     zero, sampled = [], 0
     for name, t in ordered:
         if name.endswith(".weight") and len(t.shape) >= 2 and t.dtype in QUANT_DTYPES:
@@ -140,6 +144,20 @@ def read_tensor_data(root: Path, scan: CheckpointScan, budget: int = READ_BUDGET
             sampled += data is not None
             if data and not data.strip(b"\0"):
                 zero.append(name)
+    return stats, zero, sampled
+
+
+def read_tensor_data(root: Path, scan: CheckpointScan, budget: int = READ_BUDGET) -> TensorData:
+    """Counts of bad scales (and the worst few), and the quantized weights whose every sampled byte is zero."""
+    by_file: dict[str, list[tuple[str, TensorInfo]]] = defaultdict(list)
+    for name, t in scan.tensors.items():
+        by_file[t.file].append((name, t))
+    ordered = [nt for f in sorted(by_file) for nt in sorted(by_file[f], key=lambda nt: nt[1].offset)]
+    reader = _Reader(root, budget)
+    try:
+        stats, zero, sampled = _read_all(reader, ordered)
+    finally:
+        reader.close()
     bad = [(_bad(s), s) for s in stats]
     worst = sorted((b for b in bad if any(b[0])), key=lambda b: (not b[0][0], not b[0][1], b[1].name))
     return TensorData(scales_read=len(stats), scales_nonfinite=sum(b[0][0] for b in bad),
