@@ -462,7 +462,7 @@ def status(lay: Layout) -> dict:
     node = node_state(lay) if up else ""
     return {"running": up and bool(node) and not node.startswith(("down", "drain")), "node_state": node,
             "daemons": daemons, "slurm_conf": rec.get("slurm_conf"), "ports": rec.get("ports"),
-            "partition": rec.get("partition"), "urgent_partition": rec.get("urgent_partition"),
+            "node": rec.get("node"), "partition": rec.get("partition"), "urgent_partition": rec.get("urgent_partition"),
             "account": rec.get("account"), "cpus": rec.get("cpus"),
             "memory_mb": rec.get("memory_mb"), "dir": str(lay.root)}
 
