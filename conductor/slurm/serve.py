@@ -23,7 +23,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from conductor.executor import LineCallback, ProcessSpec
 
 from .executor import SlurmExecutor, SlurmJobHandle
+from .jobs import SubmittedJob
 from .publish import Endpoint
+
+
+AWAIT_MARGIN_S = 30.0  # past the server's own health ceiling, before the conductor gives up on the job
 
 
 class TeardownCheck(BaseModel):
@@ -76,29 +80,36 @@ class ServeJob:
         self.endpoint: Optional[Endpoint] = None
 
     def start(self, ceiling_s: float = 900.0, on_line: Optional[LineCallback] = None) -> Optional[Endpoint]:
-        """Submit and wait for the published endpoint (queue time included in the ceiling). None:
-        the job ended or the ceiling passed first (the job is then cancelled)."""
+        """Submit and wait for the published endpoint. The health ceiling counts from the job's start
+        (time in the queue is bounded by the executor's pending ceiling). None: the job ended first,
+        or did not publish within the ceiling (plus a margin), and was then cancelled."""
         self.endpoint_file.unlink(missing_ok=True)  # a stale file from an earlier server must not count
         argv = [*self._wrapper, "--ceiling-s", str(ceiling_s), "--", *self.spec.argv]
         self.handle = self.executor.spawn(self.spec.model_copy(update={"argv": argv}), on_line=on_line)
-        return self._await(ceiling_s)
+        return self._await(ceiling_s + AWAIT_MARGIN_S)
 
-    def reattach(self, job, ceiling_s: float = 60.0, on_line: Optional[LineCallback] = None) -> Optional[Endpoint]:
+    def reattach(self, job: SubmittedJob, ceiling_s: float = 60.0,
+                 on_line: Optional[LineCallback] = None) -> Optional[Endpoint]:
         """Resume: follow a server job submitted earlier and read the endpoint it published."""
         self.handle = self.executor.attach_background(job, on_line)
         return self._await(ceiling_s)
 
-    def _await(self, ceiling_s: float) -> Optional[Endpoint]:
+    def _await(self, running_s: float) -> Optional[Endpoint]:
+        """Wait for the endpoint while the job lives: as long as it is queued, then running_s."""
         assert self.handle is not None
-        deadline = time.monotonic() + ceiling_s
-        while time.monotonic() < deadline and self.handle.alive():
+        started: Optional[float] = None
+        while self.handle.alive():
             ep = read_endpoint(self.endpoint_file)
             if ep is not None and ep.job_id in (None, self.handle.job_id):
                 self.endpoint = ep
                 return ep
+            st = self.handle.status
+            if started is None and st is not None and st.state not in ("PENDING", "CONFIGURING"):
+                started = time.monotonic()
+            if started is not None and time.monotonic() - started > running_s:
+                self.handle.stop()
+                break
             time.sleep(0.2)
-        if self.handle.alive():
-            self.handle.stop()
         return None
 
     def stop(self) -> TeardownCheck:

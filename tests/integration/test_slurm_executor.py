@@ -281,3 +281,127 @@ def test_terminate_all_and_cancel_run_leave_no_job_of_the_run(tmp_path):
     while live_jobs_of(ex) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert live_jobs_of(ex) == [] and {st.state for st in sacct(*ids).values()} == {"CANCELLED"}
+
+
+# ----------------------------------------------------------------------------- resume: re-attach, never resubmit
+
+
+def test_a_new_executor_reattaches_to_a_running_job_without_resubmitting(tmp_path):
+    go = tmp_path / "go"
+    code = (f"import os, time\nprint('before', flush=True)\nt = time.time()\n"
+            f"while not os.path.exists({str(go)!r}) and time.time() - t < 120: time.sleep(0.1)\n"
+            f"print('after', flush=True)\n")
+    first = executor(tmp_path)
+    job = first.submit(spec(tmp_path, code, name="evaluate:baseline"))  # then the conductor dies (kill -9)
+    record = json.loads(job.model_dump_json())  # what the transcript keeps
+    from conductor.slurm import SubmittedJob
+
+    second = SlurmExecutor(SlurmSettings(poll_s=0.5), state_dir=tmp_path / "slurm", run_tag=first.run_tag)
+    seen = []
+
+    def on_line(line: str) -> None:
+        seen.append(line)
+        if line == "before":
+            go.touch()  # the job finishes only once the new executor streams its output
+
+    out = second.attach(SubmittedJob.model_validate(record), on_line=on_line)
+    assert out.finding == "COMPLETED" and out.exit_code == 0, out.log_tail
+    assert "before" in seen and "after" in seen and out.job.job_id == job.job_id
+    assert (tmp_path / "evaluate.log").read_text().count("before") == 1
+    assert jobs_named(job.name) == [job.job_id]  # one job in the accounting: nothing was resubmitted
+
+
+def test_reattaching_to_a_job_that_ended_meanwhile_collects_it(tmp_path):
+    first = executor(tmp_path)
+    job = first.submit(spec(tmp_path, "print('finished while nobody watched')", name="evaluate:candidate"))
+    deadline = time.monotonic() + 60
+    while first.cli.status(job.job_id) is None or first.cli.status(job.job_id).live:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    out = executor(tmp_path, tag=first.run_tag).attach(job)
+    assert out.finding == "COMPLETED" and "finished while nobody watched" in out.log_tail
+    assert jobs_named(job.name) == [job.job_id]
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+
+def test_two_jobs_run_at_the_same_time(tmp_path):
+    ex = executor(tmp_path)
+    code = "import time; print('working', flush=True); time.sleep(6)"
+    runs = [in_thread(ex.run, spec(tmp_path / str(i), code, name=f"evaluate:side{i}")) for i in range(2)]
+    for t, _ in runs:
+        t.join(120)
+    outs = [box["out"] for _, box in runs]
+    assert all(o.finding == "COMPLETED" for o in outs), [o.log_tail for o in outs]
+    recs = sacct(*(o.job.job_id for o in outs)).values()
+    overlap = min(r.end_time for r in recs) - max(r.start_time for r in recs)
+    print(f"\n[slurm] two 6 s jobs: starts {[r.start_time for r in recs]}, ends {[r.end_time for r in recs]}, "
+          f"overlap {overlap:.0f}s")
+    assert overlap >= 4  # both ran at once (sacct's times are whole seconds)
+
+
+# ----------------------------------------------------------------------------- a server as a job
+
+
+def serve_spec(tmp_path: Path, *extra: str) -> ProcessSpec:
+    return ProcessSpec(argv=[PY, str(TINY), "--host", "{host}", "--port", "{port}", *extra], cwd=str(tmp_path),
+                       log_path=str(tmp_path / "server.log"), name="serve:serve")
+
+
+CLIENT = """
+import json, sys, urllib.request
+ep = json.load(open(sys.argv[1]))
+with urllib.request.urlopen(ep['url'] + '/answer', timeout=10) as r:
+    body = json.load(r)
+print('answer from', ep['url'], body, flush=True)
+open('result.json', 'w').write(json.dumps({'ok': True, 'data': {'answer': body['answer'], 'url': ep['url']}}))
+"""
+
+
+def test_a_server_job_publishes_its_endpoint_for_another_job_and_is_torn_down(tmp_path):
+    ex = executor(tmp_path)
+    srv = ServeJob(ex, serve_spec(tmp_path), endpoint_file=tmp_path / "serve" / "endpoint.json")
+    ep = srv.start(ceiling_s=60)
+    try:
+        assert ep is not None, srv.handle.log_tail
+        assert ep.host == "127.0.0.1" and ep.job_id == srv.handle.job_id and alive(ep.pid)
+        client = ex.run(ProcessSpec(argv=[PY, "-c", CLIENT, str(srv.endpoint_file)], cwd=str(tmp_path),
+                                    name="evaluate:baseline"))
+        assert client.finding == "COMPLETED", client.log_tail
+        assert json.loads((tmp_path / "result.json").read_text())["data"] == {"answer": 42, "url": ep.url}
+    finally:
+        check = srv.stop()
+    assert check.clean and check.state == "CANCELLED" and check.pid_gone and check.port_closed, check
+    assert not srv.endpoint_file.exists()  # withdrawn when the server stopped
+    assert live_jobs_of(ex) == []
+
+
+def test_a_daemonizing_server_escapes_the_job_and_the_teardown_check_says_so(tmp_path):
+    ex = executor(tmp_path)
+    pid_file = tmp_path / "escaped.pid"
+    srv = ServeJob(ex, serve_spec(tmp_path, "--daemonize", str(pid_file)), endpoint_file=tmp_path / "endpoint.json")
+    ep = srv.start(ceiling_s=60)
+    escaped = None
+    try:
+        assert ep is not None, srv.handle.log_tail
+        escaped = int(pid_file.read_text())
+        check = srv.stop()
+        assert check.state == "CANCELLED" and check.pid_gone  # the process the job started is gone...
+        assert check.port_closed is False and not check.clean  # ...but its detached server still answers
+        assert alive(escaped) and port_open(ep.host, ep.port)
+    finally:
+        if escaped is not None and alive(escaped):
+            os.kill(escaped, signal.SIGKILL)
+    assert wait_dead([escaped]) == []
+
+
+def test_a_server_that_never_becomes_healthy_publishes_nothing(tmp_path):
+    ex = executor(tmp_path)
+    srv = ServeJob(ex, serve_spec(tmp_path, "--delay-s", "600"), endpoint_file=tmp_path / "endpoint.json")
+    t0 = time.monotonic()
+    assert srv.start(ceiling_s=5) is None and time.monotonic() - t0 < 60
+    assert not srv.endpoint_file.exists()
+    srv.handle.wait(60)
+    assert srv.handle.outcome.exit_code == 3 and srv.handle.status.state == "FAILED", srv.handle.log_tail
+    assert any("did not answer /health within 5s" in line for line in srv.handle.log_tail)
