@@ -88,6 +88,7 @@ print('computing on', os.uname().nodename, flush=True)
 print('job env', os.environ.get('SLURM_JOB_ID'), os.environ.get('CONDUCTOR_EXTRA'), flush=True)
 print('secret-looking names:', sorted(k for k in os.environ if 'KEY' in k or 'TOKEN' in k), flush=True)
 print('token-shaped argument', sys.argv[2], flush=True)
+print('unlisted variable:', os.environ.get('CONDUCTOR_UNLISTED'), flush=True)
 ok = sys.argv[1] == 'ok'
 res = {'ok': ok, 'summary': 'done', 'data': {'node': os.uname().nodename}}
 if not ok:
@@ -100,6 +101,7 @@ sys.exit(0 if ok else 1)
 def test_a_skill_job_returns_its_result_and_the_job_record(tmp_path, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-123456789")
+    monkeypatch.setenv("CONDUCTOR_UNLISTED", "not-for-the-job")
     ex = SlurmExecutor(SlurmSettings(poll_s=0.5), state_dir=tmp_path / "slurm", redact=Redactor().redact_text)
     s = ProcessSpec(argv=[PY, "-c", SKILL, "ok", "hf_" + "A" * 30], cwd=str(tmp_path), log_path=str(tmp_path / "skill.log"),
                     name="quantize:quantize", env_extra={"CONDUCTOR_EXTRA": "reached"}, timeout_s=120)
@@ -114,6 +116,7 @@ def test_a_skill_job_returns_its_result_and_the_job_record(tmp_path, monkeypatch
     log = (tmp_path / "skill.log").read_text()
     assert f"job env {out.job.job_id} reached" in log and f"[slurm] job {out.job.job_id} RUNNING on" in log
     assert "secret-looking names: []" in log and SECRET not in log  # secrets are not exported to the job
+    assert "unlisted variable: None" in log  # only the listed names are exported
     assert "token-shaped argument [REDACTED]" in log and "hf_AAAA" not in log  # the log is redacted
     assert seen == log.splitlines() and not Path(out.job.output).exists()  # the raw copy is gone, the log stays
     assert "--export=" not in Path(out.job.script).read_text() and SECRET not in Path(out.job.script).read_text()
