@@ -208,7 +208,7 @@ SlurmdParameters=config_overrides
 ReturnToService=2
 MpiDefault=none
 SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=2
+SchedulerParameters=sched_interval=2,batch_sched_delay=0
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort={ports['slurmdbd']}
