@@ -26,7 +26,9 @@ from conductor.slurm import SlurmExecutor, SlurmOptions, SlurmSettings
 from conductor.slurm.jobs import parse_sacct
 from conductor.slurm.serve import ServeJob, port_open
 from tests.proctools import alive, wait_dead
-from tests.slurm_cluster import slurm_cluster  # noqa: F401  (the session fixture)
+from tests import slurm_cluster as cluster_fixture
+
+slurm_cluster = cluster_fixture.slurm_cluster  # the session fixture: a real cluster, started when needed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slurm, pytest.mark.timeout(600),
               pytest.mark.usefixtures("slurm_cluster")]
@@ -103,8 +105,9 @@ def test_a_skill_job_returns_its_result_and_the_job_record(tmp_path, monkeypatch
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-123456789")
     monkeypatch.setenv("CONDUCTOR_UNLISTED", "not-for-the-job")
     ex = SlurmExecutor(SlurmSettings(poll_s=0.5), state_dir=tmp_path / "slurm", redact=Redactor().redact_text)
-    s = ProcessSpec(argv=[PY, "-c", SKILL, "ok", "hf_" + "A" * 30], cwd=str(tmp_path), log_path=str(tmp_path / "skill.log"),
-                    name="quantize:quantize", env_extra={"CONDUCTOR_EXTRA": "reached"}, timeout_s=120)
+    s = ProcessSpec(argv=[PY, "-c", SKILL, "ok", "hf_" + "A" * 30], cwd=str(tmp_path),
+                    log_path=str(tmp_path / "skill.log"), name="quantize:quantize",
+                    env_extra={"CONDUCTOR_EXTRA": "reached"}, timeout_s=120)
     seen = []
     out = ex.run(s, on_line=seen.append)
     assert out.exit_code == 0 and out.failure_class is None and out.finding == "COMPLETED", out.log_tail
@@ -155,8 +158,8 @@ def test_the_options_reach_the_scheduler(tmp_path, slurm_cluster):
     ex = executor(tmp_path, account=slurm_cluster["account"],
                   stages={"quantize": SlurmOptions(cpus=2, mem="300M", time_limit="7")})
     out = ex.run(spec(tmp_path, "print('x')"))
-    row = subprocess.run(["sacct", "-n", "-X", "-P", "-j", str(out.job.job_id), "-o", "Account,AllocCPUS,ReqMem,Timelimit"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    argv = ["sacct", "-n", "-X", "-P", "-j", str(out.job.job_id), "-o", "Account,AllocCPUS,ReqMem,Timelimit"]
+    row = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
     assert row == f"{slurm_cluster['account']}|2|300M|00:07:00", row
 
 
@@ -172,7 +175,8 @@ def test_a_refused_submission_is_a_configuration_error(tmp_path):
 
 def test_a_job_past_its_time_limit_is_infra_transient(tmp_path):
     # SLURM counts time limits in minutes and checks them about every 30 s: this takes 60-100 s
-    out = executor(tmp_path, time_limit="1").run(spec(tmp_path, "import time; print('long', flush=True); time.sleep(600)"))
+    long_job = spec(tmp_path, "import time; print('long', flush=True); time.sleep(600)")
+    out = executor(tmp_path, time_limit="1").run(long_job)
     assert out.status.state == "TIMEOUT" and out.timed_out and not out.cancelled
     assert (out.failure_class, out.finding) == ("INFRA_TRANSIENT", "TIMEOUT")
     assert any("DUE TO TIME LIMIT" in line for line in out.log_tail), out.log_tail
