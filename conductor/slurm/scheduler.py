@@ -93,10 +93,10 @@ class SlurmCLI:
         return parse_squeue(out)
 
     def scancel(self, ids: Iterable[int]) -> tuple[bool, str]:
-        ids = [str(i) for i in ids]
-        if not ids:
+        args = [str(i) for i in ids]
+        if not args:
             return True, ""
-        code, out, err = self._call(["scancel", *ids])
+        code, out, err = self._call(["scancel", *args])
         return code == 0, " ".join((err or out).split())
 
 

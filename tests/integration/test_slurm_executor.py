@@ -79,6 +79,15 @@ def in_thread(fn, *args, **kw) -> tuple[threading.Thread, dict]:
     return t, box
 
 
+def running_job(ex: SlurmExecutor, tmp_path: Path) -> tuple[threading.Thread, dict]:
+    """A job followed in a thread, once it is running (it prints 'started', then sleeps 300 s)."""
+    started = threading.Event()
+    t, box = in_thread(ex.run, spec(tmp_path, "import time; print('started', flush=True); time.sleep(300)"),
+                       on_line=lambda line: started.set() if line == "started" else None)
+    assert started.wait(60), "the job did not start within 60 s"
+    return t, box
+
+
 # ----------------------------------------------------------------------------- a skill as a job
 
 
@@ -200,10 +209,7 @@ def test_a_job_pending_past_its_ceiling_is_cancelled_and_infra_transient(tmp_pat
 
 def test_a_job_cancelled_by_someone_else_says_so(tmp_path):
     ex = executor(tmp_path)
-    started = threading.Event()
-    t, box = in_thread(ex.run, spec(tmp_path, "import time; print('started', flush=True); time.sleep(300)"),
-                       on_line=lambda line: started.set() if line == "started" else None)
-    assert started.wait(60)
+    t, box = running_job(ex, tmp_path)
     subprocess.run(["scancel", str(ex.live_jobs()[0])], check=True)  # an operator, not this run
     t.join(90)
     out = box["out"]
@@ -213,10 +219,7 @@ def test_a_job_cancelled_by_someone_else_says_so(tmp_path):
 
 def test_a_preempted_job_is_infra_transient(tmp_path, slurm_cluster):
     ex = executor(tmp_path)
-    started = threading.Event()
-    t, box = in_thread(ex.run, spec(tmp_path, "import time; print('started', flush=True); time.sleep(300)"),
-                       on_line=lambda line: started.set() if line == "started" else None)
-    assert started.wait(60)
+    t, box = running_job(ex, tmp_path)
     urgent = executor(tmp_path, partition=slurm_cluster["urgent_partition"], cpus=slurm_cluster["cpus"])
     big = urgent.run(spec(tmp_path, "print('urgent work')", name="evaluate:urgent"))  # needs every CPU
     t.join(90)
@@ -227,10 +230,7 @@ def test_a_preempted_job_is_infra_transient(tmp_path, slurm_cluster):
 
 def test_a_node_failure_is_infra_transient(tmp_path, slurm_cluster):
     ex = executor(tmp_path)
-    started = threading.Event()
-    t, box = in_thread(ex.run, spec(tmp_path, "import time; print('started', flush=True); time.sleep(300)"),
-                       on_line=lambda line: started.set() if line == "started" else None)
-    assert started.wait(60)
+    t, box = running_job(ex, tmp_path)
     node = slurm_cluster["node"]
     try:
         subprocess.run(["scontrol", "update", f"nodename={node}", "state=down", "reason=conductor-test"], check=True)
