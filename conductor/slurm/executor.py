@@ -66,13 +66,15 @@ class FileTail:
         self.offset += len(data)
         chunks = (self._partial + data).split(b"\n")
         self._partial = chunks.pop()
-        while len(self._partial) > MAX_LINE:  # a line without an end: cut it, as LocalExecutor does
+        while len(self._partial) > MAX_LINE:  # a line without an end yet: pass its first part on
             chunks.append(self._partial[:MAX_LINE])
             self._partial = self._partial[MAX_LINE:]
         if final and self._partial:
             chunks.append(self._partial)
             self._partial = b""
-        return [c.decode("utf-8", errors="replace").rstrip("\r") for c in chunks]
+        # a longer line is cut into MAX_LINE pieces, as LocalExecutor's readline(MAX_LINE) does
+        pieces = [c[i:i + MAX_LINE] for c in chunks for i in range(0, max(len(c), 1), MAX_LINE)]
+        return [p.decode("utf-8", errors="replace").rstrip("\r") for p in pieces]
 
 
 def _read_capped(path: Optional[str]) -> tuple[str, bool]:

@@ -113,7 +113,9 @@ def test_a_skill_job_returns_its_result_and_the_job_record(tmp_path, monkeypatch
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-123456789")
     monkeypatch.setenv("CONDUCTOR_UNLISTED", "not-for-the-job")
-    ex = SlurmExecutor(SlurmSettings(poll_s=0.5), state_dir=tmp_path / "slurm", redact=Redactor().redact_text)
+    states: list[tuple[int, str, str | None]] = []  # what the stage rail and the transcript get
+    ex = SlurmExecutor(SlurmSettings(poll_s=0.5), state_dir=tmp_path / "slurm", redact=Redactor().redact_text,
+                       on_job=lambda job, st: states.append((job.job_id, st.state, st.node)))
     s = ProcessSpec(argv=[PY, "-c", SKILL, "ok", "hf_" + "A" * 30], cwd=str(tmp_path),
                     log_path=str(tmp_path / "skill.log"), name="quantize:quantize",
                     env_extra={"CONDUCTOR_EXTRA": "reached"}, timeout_s=120)
@@ -131,6 +133,8 @@ def test_a_skill_job_returns_its_result_and_the_job_record(tmp_path, monkeypatch
     assert "unlisted variable: None" in log  # only the listed names are exported
     assert "token-shaped argument [REDACTED]" in log and "hf_AAAA" not in log  # the log is redacted
     assert seen == log.splitlines() and not Path(out.job.output).exists()  # the raw copy is gone, the log stays
+    assert states[-1] == (out.job.job_id, "COMPLETED", socket.gethostname())
+    assert (out.job.job_id, "RUNNING", socket.gethostname()) in states
     assert "--export=" not in Path(out.job.script).read_text() and SECRET not in Path(out.job.script).read_text()
 
 
