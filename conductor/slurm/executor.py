@@ -34,7 +34,7 @@ from .scheduler import SlurmCLI, SlurmError
 
 TAIL_S = 0.1  # how often the output file is read
 SETTLE_S = 15.0  # how long an ended job's exit code may lag in sacct before it is reported unknown
-UNKNOWN_S = 60.0  # a job neither squeue nor sacct knows for this long is reported lost
+UNKNOWN_S = 120.0  # a job neither squeue nor sacct knows for this long (without a break) is reported lost
 KILL_WAIT_S = 60.0  # after scancel, how long to wait for the job to end before giving up on it
 
 JobCallback = Callable[[SubmittedJob, JobStatus], None]
@@ -108,6 +108,7 @@ class _Follower:
         self.t0 = time.monotonic()
         self._ended_at: Optional[float] = None
         self._scancel_t: Optional[float] = None
+        self._unknown_since: Optional[float] = None
 
     def say(self, text: str) -> None:
         self.out._line(f"[slurm] {text}")
@@ -167,10 +168,14 @@ class _Follower:
     def _poll(self) -> bool:
         """Look at the job once; True when following it is over."""
         st = self.ex.cli.status(self.job.job_id)
-        if st is None:
-            if time.time() - self.job.submitted_at < UNKNOWN_S:
-                return False  # just submitted: not yet visible everywhere
-            st = JobStatus(job_id=self.job.job_id, state="UNKNOWN", reason="neither squeue nor sacct knows the job")
+        if st is None:  # just submitted, or the controller and the database do not answer for now
+            self._unknown_since = self._unknown_since or time.monotonic()
+            if time.monotonic() - self._unknown_since < UNKNOWN_S:
+                return False
+            self._scancel(f"neither squeue nor sacct knew the job for {UNKNOWN_S:.0f}s")  # never leave it behind
+            st = JobStatus(job_id=self.job.job_id, state="UNKNOWN",
+                           reason=f"neither squeue nor sacct knew the job for {UNKNOWN_S:.0f}s")
+        self._unknown_since = None
         self._observe(st)
         if st.live:
             self._check_pending(st)
