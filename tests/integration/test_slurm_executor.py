@@ -53,18 +53,36 @@ def spec(tmp_path: Path, code: str, name: str = "quantize:quantize", **kw) -> Pr
                        name=name, **kw)
 
 
+def settled(query, done, timeout_s: float = 60):
+    """slurmctld sends job records to slurmdbd asynchronously (seconds behind on a loaded machine):
+    ask sacct again until the records are complete."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = query()
+        if done(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)
+
+
 def sacct(*ids: int) -> dict:
-    out = subprocess.run(["sacct", "-n", "-X", "-P", "-j", ",".join(map(str, ids)), "-o",
-                          "JobIDRaw,State,ExitCode,Reason,NodeList,Submit,Start,End,Elapsed,JobName"],
-                         capture_output=True, text=True, check=True).stdout
-    return parse_sacct(out)
+    """The accounting records of these jobs, once each shows the job ended."""
+    argv = ["sacct", "-n", "-X", "-P", "-j", ",".join(map(str, ids)), "-o",
+            "JobIDRaw,State,ExitCode,Reason,NodeList,Submit,Start,End,Elapsed,JobName"]
+    return settled(lambda: parse_sacct(subprocess.run(argv, capture_output=True, text=True, check=True).stdout),
+                   lambda recs: set(recs) == set(ids) and not any(r.live for r in recs.values()))
 
 
-def jobs_named(name: str) -> list[int]:
-    """Every job with this exact name the accounting database has seen today (resubmissions included)."""
-    out = subprocess.run(["sacct", "-n", "-X", "-P", "-S", "now-1hours", f"--name={name}", "-o", "JobIDRaw"],
-                         capture_output=True, text=True, check=True).stdout
-    return [int(x) for x in out.split()]
+def jobs_named(name: str, expected: int) -> list[int]:
+    """Every job with this exact name in the accounting database (resubmissions included), once the
+    expected one has arrived there, and a moment more for any other."""
+    argv = ["sacct", "-n", "-X", "-P", "-S", "now-1hours", f"--name={name}", "-o", "JobIDRaw"]
+
+    def ids() -> list[int]:
+        return [int(x) for x in subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()]
+
+    settled(ids, lambda got: expected in got)
+    time.sleep(2)
+    return ids()
 
 
 def live_jobs_of(ex: SlurmExecutor) -> list[int]:
@@ -172,7 +190,8 @@ def test_the_options_reach_the_scheduler(tmp_path, slurm_cluster):
                   stages={"quantize": SlurmOptions(cpus=2, mem="300M", time_limit="7")})
     out = ex.run(spec(tmp_path, "print('x')"))
     argv = ["sacct", "-n", "-X", "-P", "-j", str(out.job.job_id), "-o", "Account,AllocCPUS,ReqMem,Timelimit"]
-    row = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+    row = settled(lambda: subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip(),
+                  lambda r: r.endswith(":00"))  # the record is complete once it has the time limit
     assert row == f"{slurm_cluster['account']}|2|300M|00:07:00", row
 
 
@@ -319,7 +338,7 @@ def test_a_new_executor_reattaches_to_a_running_job_without_resubmitting(tmp_pat
     assert out.finding == "COMPLETED" and out.exit_code == 0, out.log_tail
     assert "before" in seen and "after" in seen and out.job.job_id == job.job_id
     assert (tmp_path / "evaluate.log").read_text().count("before") == 1
-    assert jobs_named(job.name) == [job.job_id]  # one job in the accounting: nothing was resubmitted
+    assert jobs_named(job.name, job.job_id) == [job.job_id]  # one job in the accounting: none resubmitted
 
 
 def test_reattaching_to_a_job_that_ended_meanwhile_collects_it(tmp_path):
@@ -331,7 +350,7 @@ def test_reattaching_to_a_job_that_ended_meanwhile_collects_it(tmp_path):
         time.sleep(0.5)
     out = executor(tmp_path, tag=first.run_tag).attach(job)
     assert out.finding == "COMPLETED" and "finished while nobody watched" in out.log_tail
-    assert jobs_named(job.name) == [job.job_id]
+    assert jobs_named(job.name, job.job_id) == [job.job_id]
 
 
 # ----------------------------------------------------------------------------- concurrency
