@@ -341,13 +341,13 @@ class SlurmExecutor:
         script, output = stem.with_suffix(".sbatch"), str(stem.with_suffix(".out"))
         stdout = str(stem.with_suffix(".stdout")) if spec.capture_stdout else None
         script.write_text(batch_script(spec.argv, label), encoding="utf-8")
-        env, export = job_environment(os.environ, spec.env_extra, opts)
+        added, export = job_environment(os.environ, spec.env_extra, opts)
         name = f"{self.settings.job_prefix}:{self.run_tag}:{label}"
         args = sbatch_args(opts, name=name, comment=f"conductor run {self.run_tag}", output=stdout or output,
                            error=output if stdout else None, cwd=spec.cwd or os.getcwd(), export=export,
                            timeout_s=spec.timeout_s)
         submitted_at = time.time()
-        job_id = self.cli.submit(args, script, env)
+        job_id = self.cli.submit(args, script, added)
         job = SubmittedJob(job_id=job_id, name=name, run_tag=self.run_tag, script=str(script), output=output,
                            stdout=stdout, log_path=spec.log_path, submitted_at=submitted_at,
                            pending_ceiling_s=opts.pending_ceiling_s, mem=opts.mem)

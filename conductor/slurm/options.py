@@ -14,8 +14,6 @@ from typing import Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from conductor.redact import SECRET_ENV_NAME
-
 # what every job needs to find its interpreter and caches; secrets are never among them
 BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV",
             "PYTHONPATH", "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
@@ -97,13 +95,11 @@ def time_limit(opts: SlurmOptions, timeout_s: Optional[float]) -> Optional[str]:
 
 def job_environment(base: Mapping[str, str], extra: Mapping[str, str],
                     opts: SlurmOptions) -> tuple[dict[str, str], list[str]]:
-    """(sbatch's own environment, the names passed with --export). Secret-looking variables are
-    removed from sbatch's environment unless the options name them; only the listed names reach the job."""
-    wanted = set(BASE_ENV) | set(opts.env) | set(extra) | {"PYTHONUNBUFFERED"}
-    env = {k: v for k, v in base.items() if k in opts.env or not SECRET_ENV_NAME.search(k)}
-    env.update(extra)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env, sorted(n for n in wanted if n in env)
+    """(the variables sbatch gets on top of this environment, the names passed with --export).
+    Only the listed names reach the job: the base list (no secrets), the options' names, the spec's own."""
+    added = {**extra, "PYTHONUNBUFFERED": "1"}
+    wanted = set(BASE_ENV) | set(opts.env) | set(added)
+    return added, sorted(n for n in wanted if n in base or n in added)
 
 
 def sbatch_args(opts: SlurmOptions, *, name: str, comment: str, output: str, error: Optional[str], cwd: str,

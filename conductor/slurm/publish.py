@@ -5,9 +5,10 @@ it), wait until it answers its health URL, then publish host:port in the endpoin
         -- vllm serve CKPT --host {host} --port {port}
 
 `{host}` and `{port}` in the server's argv are replaced (port 0: a free one on this node). The file
-is written atomically once /health answers 200 and removed when the server exits. SIGTERM (scancel)
-is passed to the server, which gets --grace-s seconds before SIGKILL. Exit: the server's code;
-3 when it never became healthy within --ceiling-s.
+is written atomically once /health answers 200 and removed when the server exits. The server is a
+child of this process (LocalExecutor.spawn: its own process group, still inside the job's process
+tree); SIGTERM (scancel) stops its group: SIGTERM, --grace-s seconds, SIGKILL. Exit: the server's
+code; 3 when it never became healthy within --ceiling-s.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
+
+from conductor.executor import ChildHandle, LocalExecutor, ProcessSpec
 
 NOT_HEALTHY = 3
 
@@ -63,17 +65,7 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _stop(proc: subprocess.Popen, grace_s: float) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def wait_healthy(proc: subprocess.Popen, url: str, ceiling_s: float) -> Optional[float]:
+def wait_healthy(proc: ChildHandle, url: str, ceiling_s: float) -> Optional[float]:
     """Seconds until healthy; None when the server exited or the ceiling passed first."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < ceiling_s:
@@ -90,12 +82,13 @@ def serve(a: argparse.Namespace) -> int:
     argv = [x.replace("{host}", a.host).replace("{port}", str(port)) for x in a.argv]
     published = socket.gethostname() if a.host in ("0.0.0.0", "::") else a.host
     base = f"http://{published}:{port}"
-    proc = subprocess.Popen(argv)  # a child in the job's own process tree: scancel reaches it
+    proc = LocalExecutor().spawn(ProcessSpec(argv=argv, name="server", grace_s=a.grace_s),
+                                 on_line=lambda line: print(line, flush=True))
     endpoint = Path(a.endpoint_file)
 
     def on_term(signum: int, frame: object) -> None:
         endpoint.unlink(missing_ok=True)
-        _stop(proc, a.grace_s)
+        proc.stop()
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_term)
@@ -104,7 +97,7 @@ def serve(a: argparse.Namespace) -> int:
     if after is None:
         print(f"[serve] the server did not answer {a.health_path} within {a.ceiling_s:.0f}s"
               f" (exit {proc.poll()})", flush=True)
-        _stop(proc, a.grace_s)
+        proc.stop()
         return NOT_HEALTHY
     job = os.environ.get("SLURM_JOB_ID")
     ep = Endpoint(url=base, host=published, port=port, pid=proc.pid, node=socket.gethostname(),

@@ -1,4 +1,5 @@
-"""The one module that talks to SLURM: sbatch, squeue, sacct, scancel, each with a timeout.
+"""The one module that talks to SLURM: sbatch, squeue, sacct, scancel, each with a timeout, each a
+child process started by the engine's LocalExecutor (the one place that starts processes).
 
     cli = SlurmCLI()
     jid = cli.submit(["--parsable", "--job-name=x", ...], script, env)
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
+
+from conductor.executor import LocalExecutor, ProcessSpec
 
 from .jobs import SACCT_FORMAT, SQUEUE_FORMAT, JobStatus, parse_sacct, parse_sbatch, parse_squeue
 
@@ -37,19 +39,22 @@ class SlurmCLI:
 
     def __init__(self, timeout_s: float = CALL_TIMEOUT_S):
         self.timeout_s = timeout_s
+        self._local = LocalExecutor()
 
     def _call(self, argv: list[str], env: Optional[Mapping[str, str]] = None) -> tuple[int, str, str]:
-        try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout_s,
-                               stdin=subprocess.DEVNULL, env=dict(env) if env is not None else None)
-        except subprocess.TimeoutExpired:
-            return 124, "", f"{argv[0]} did not answer within {self.timeout_s:.0f}s"
-        except OSError as exc:
-            return 127, "", f"cannot run {argv[0]}: {exc.strerror or exc}"
-        return p.returncode, p.stdout, p.stderr
+        """(exit code, stdout, stderr); 124 when the command did not answer in time, 127 when it
+        could not start. `env` is added to this process's environment."""
+        out = self._local.run(ProcessSpec(argv=argv, env_extra=dict(env or {}), timeout_s=self.timeout_s,
+                                          capture_stdout=True, grace_s=1.0, name=argv[0]))
+        err = "\n".join(out.log_tail)
+        if out.error is not None:
+            return 127, "", out.error
+        if out.timed_out:
+            return 124, out.stdout, f"{argv[0]} did not answer within {self.timeout_s:.0f}s"
+        return out.exit_code if out.exit_code is not None else 1, out.stdout, err
 
     def submit(self, args: list[str], script: Path, env: Mapping[str, str]) -> int:
-        """sbatch; the job id. Raises SlurmError with sbatch's own words."""
+        """sbatch (env: variables added for it); the job id. Raises SlurmError with sbatch's own words."""
         code, out, err = self._call(["sbatch", *args, str(script)], env)
         jid = parse_sbatch(out) if code == 0 else None
         if jid is None:
