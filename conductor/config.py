@@ -132,6 +132,24 @@ def load_config(yaml_path: Optional[str] = None, overrides: Optional[dict[str, A
         else:
             data[key] = value
     try:
-        return ReleaseConfig.model_validate(data)
+        config = ReleaseConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_sentence(exc)) from None
+    check_recipe(config.recipe)
+    return config
+
+
+def check_recipe(recipe: str) -> None:
+    """A shipped recipe name, or a recipe file that exists and is valid; else ConfigError, one
+    sentence that lists the known recipes (nothing has run yet: preflight never sees a bad recipe)."""
+    from gates.contract import InputError
+    from gates.recipes import known_recipes, load_recipe
+
+    try:
+        load_recipe(recipe)
+    except InputError as exc:
+        what = exc.message if exc.field == "--recipe" else f"{exc.field}: {exc.message}"
+        if "known recipes are" not in what:
+            what += (f"; known recipes are {', '.join(known_recipes())} "
+                     "(or give the path of a valid .yaml/.json recipe file)")
+        raise ConfigError(" ".join(f"invalid config field 'recipe': {what}".split())) from None
