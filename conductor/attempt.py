@@ -63,6 +63,7 @@ class GateOutcome:
     exit_code: Optional[int]
     duration_s: float
     error: Optional[str] = None
+    argv: Optional[list[str]] = None  # the gate's command line (None: a verdict the conductor wrote)
 
     @property
     def passed(self) -> bool:
@@ -187,7 +188,7 @@ class LiveWorld:
                 break
             gr = run_gate(gc, executor=self.executor, workspace=self.workspace, out_dir=ctx.out_dir,
                           timeout_s=self.gate_timeout_s, cancel=self.cancel, **self.gate_kwargs)
-            out = GateOutcome(gr.gate, gr.verdict, gr.facts, gr.exit_code, gr.duration_s, gr.error)
+            out = GateOutcome(gr.gate, gr.verdict, gr.facts, gr.exit_code, gr.duration_s, gr.error, gr.argv)
             on_gate(out)
             outs.append(out)
         for missing in [g for g in required if g not in {c.gate for c in calls}]:

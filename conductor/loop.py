@@ -155,7 +155,8 @@ class Run:
 
     def _start(self) -> None:
         self.bus.emit(RunStarted(run_id=self.run_id, workspace=str(self.workspace.root), plan=self._plan_record(),
-                                 resumed_from=self.resume.resumed_from if self.resume else None))
+                                 resumed_from=self.resume.resumed_from if self.resume else None,
+                                 gates_fingerprint=_gates_fingerprint(self.gate_module_prefix)))
         missing = [s for s in STAGE_ORDER if s not in self.state.statuses]
         if missing:
             self._warn(f"stages without a skill are not part of this run: {', '.join(missing)}")
@@ -413,7 +414,8 @@ class Run:
     def _gates(self, call: SkillCall, ctx: SkillContext, result: SkillResult) -> list[GateOutcome]:
         def on_gate(o: GateOutcome) -> None:
             self.bus.emit(GateVerdict(stage=call.stage, gate=o.gate, attempt=call.attempt, facts=o.facts,
-                                      verdict=o.verdict, exit_code=o.exit_code, duration_s=o.duration_s))
+                                      verdict=o.verdict, exit_code=o.exit_code, duration_s=o.duration_s,
+                                      argv=o.argv))
             self.verdicts.append({"stage": call.stage, "gate": o.gate, "attempt": call.attempt, "pass": o.passed,
                                   "failure_class": o.verdict.get("failure_class"), "detail": o.verdict.get("detail", "")})
 
@@ -613,6 +615,15 @@ def _hashes(workspace: Any, paths: list[Path]) -> dict[str, str]:
     from conductor.workspace import hash_path
 
     return {workspace.rel(p): hash_path(p) for p in paths if p.exists()}
+
+
+def _gates_fingerprint(prefix: str) -> Optional[str]:
+    from conductor.gate_modules import fingerprint
+
+    try:
+        return fingerprint(prefix)
+    except (ImportError, OSError, TypeError):  # a gate package that cannot be read: replay compares keys only
+        return None
 
 
 def new_run_id() -> str:
