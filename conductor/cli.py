@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workspace", help="the fork's run folder")
     r.add_argument("--gates", choices=["in-process", "processes"], default="in-process",
                    help="re-run each gate inside the replay (default, fast) or as its own process, as a live run does")
+    r.add_argument("--accept-partial", action="store_true", dest="accept_partial",
+                   help="accept a torn or truncated record (a run killed mid-way): exit 0 if what is there replays")
     r.add_argument("--json", action="store_true", help="the report as JSON")
     r.add_argument("--tui", action="store_true", help="open the transcript in the replay viewer (step, jump, re-gate)")
     rs = sub.add_parser("resume", help="continue a run from its last sealed stage")
@@ -208,7 +210,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                                    skills=skills, workspace=args.workspace, listeners=_listeners(args),
                                    gate_mode=args.gates)
     else:
-        report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates)
+        report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates,
+                                   accept_partial=args.accept_partial)
     _print_report(report, args.json)
     return report.exit_code
 
@@ -220,10 +223,22 @@ def _transcript_path(target: str) -> str:
     return str(p / "transcript.jsonl") if p.is_dir() else str(p)
 
 
+_PROBLEM_LABELS = {"torn": "TORN", "partial": "TORN", "hole": "HOLE", "altered": "ALTERED", "unchained": "warning"}
+
+
+def _print_integrity(report: Any) -> None:
+    blocking = report.blocking()
+    for p in getattr(report, "integrity", []):
+        label = _PROBLEM_LABELS.get(p["kind"], p["kind"])
+        accepted = " (accepted: --accept-partial)" if p["kind"] != "unchained" and p not in blocking else ""
+        sys.stderr.write(f"{label}: {p['detail']}{accepted}\n")
+
+
 def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
         return
+    _print_integrity(report)
     if report.divergence is not None:
         d = report.divergence
         sys.stdout.write(json.dumps({"seq": d.seq, "expected": d.expected, "found": d.found}, default=str) + "\n")
