@@ -260,3 +260,26 @@ def test_a_version_1_record_resumes_without_a_chain(tmp_path):
     t = read_transcript(path)
     assert not t.tamper_evident and t.events[-1].message == "after"
     assert "hash" not in _lines(path)[-1]
+
+
+def test_a_run_whose_record_was_altered_is_not_resumed(tmp_path):
+    from conductor.resume import ResumeError, resume_run
+    from conductor.steering import Steering
+    from conductor.providers.scripted import ScriptedProvider, tool_use
+
+    steering = Steering()
+
+    def respond(req):
+        if req.stage == "compare":
+            steering.abort("stop here")
+        return tool_use(req.stage, {})
+
+    skills = [FakeSkill("quantize"), FakeSkill("compare")]
+    r = H.run(tmp_path, skills, ScriptedProvider(respond), steering=steering)
+    assert r.decision == "INTERRUPTED"
+    path = r.workspace.transcript_path
+    text = path.read_text()
+    path.write_text(text.replace('"recipe":"fp8"', '"recipe":"int8_sq"', 1))
+    with pytest.raises(ResumeError, match="was altered after it was written"):
+        resume_run(str(r.workspace.root), provider=H.operator_script(skills), skills=skills,
+                   approver=NoHumanApprover(), gate_prefix=H.FAKE_GATES)
