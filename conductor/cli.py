@@ -52,7 +52,7 @@ def build_provider(config: ReleaseConfig, skills: Optional[Sequence[Any]] = None
     if name == "anthropic":
         from conductor.providers.anthropic_provider import AnthropicProvider
 
-        return AnthropicProvider(config.provider_model, base_url=config.base_url)
+        return AnthropicProvider(config.provider_model, base_url=config.base_url, api_key=config.api_key_value())
     raise CliError(f"provider {name!r} cannot drive a new run; use anthropic or autopilot "
                    "(replay serves recorded runs: `conductor replay`)")
 
@@ -171,9 +171,10 @@ def _budget_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _listeners(args: argparse.Namespace) -> list[Any]:
     from conductor.headless import HeadlessPrinter
-    from conductor.redact import Redactor
+    from conductor.redact import default_redactor
 
-    return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None, redactor=Redactor())]
+    return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None,
+                            redactor=default_redactor())]
 
 
 def _wants_tui(args: argparse.Namespace) -> bool:
@@ -337,15 +338,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return dispatch(argv)
     except (CliError, ConfigError, ResumeError, TranscriptError) as exc:
-        sys.stderr.write(f"conductor: {exc}\n")
+        _say(f"conductor: {exc}\n")
         return getattr(exc, "code", EXIT_USAGE)
     except KeyboardInterrupt:
         sys.stderr.write("conductor: interrupted\n")
         return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback for the user: the message, and where to look
-        sys.stderr.write(f"conductor: internal error: {type(exc).__name__}: {exc}\n"
-                         f"{_where_to_look()}")
+        _say(f"conductor: internal error: {type(exc).__name__}: {exc}\n{_where_to_look()}")
         return EXIT_INTERNAL
+
+
+def _say(text: str) -> None:
+    """A message on stderr, secrets redacted (a path or a value in an error may hold one)."""
+    from conductor.redact import default_redactor
+
+    sys.stderr.write(default_redactor().redact_text(text))
 
 
 def _where_to_look() -> str:

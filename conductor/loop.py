@@ -33,6 +33,7 @@ from conductor.events import (
 from conductor.feedback import evidence_decision, gate_failure_payload, skill_failure_payload, to_json
 from conductor.logbatch import LogBatcher, parse_progress
 from conductor.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
+from conductor.redact import NULL_REDACTOR
 from conductor.skill import Skill, SkillContext, SkillResult
 from conductor.stages import (
     CLOSEOUT, STAGE_ORDER, Failed, Passed, Sealed, Start, StagePlan, initial_state, plan_stages, transition,
@@ -114,7 +115,9 @@ class Run:
         self.resume = resume
         self.gate_module_prefix = gate_module_prefix
         self.cfg_json = config.model_dump(mode="json")
-        self.prefix = prompts.system_prefix(self.cfg_json, self.plan, self.skills)
+        # the agent is never told a secret (a task name or a path may hold one)
+        self.secret_free_cfg = (redactor or NULL_REDACTOR).redact_obj(self.cfg_json)
+        self.prefix = prompts.system_prefix(self.secret_free_cfg, self.plan, self.skills)
         self.sealed: dict[str, SkillResult] = {}
         self.verdicts: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
@@ -157,6 +160,7 @@ class Run:
         self.bus.emit(RunStarted(run_id=self.run_id, workspace=str(self.workspace.root), plan=self._plan_record(),
                                  resumed_from=self.resume.resumed_from if self.resume else None,
                                  gates_fingerprint=_gates_fingerprint(self.gate_module_prefix)))
+        self._warn_secrets_in_config()
         missing = [s for s in STAGE_ORDER if s not in self.state.statuses]
         if missing:
             self._warn(f"stages without a skill are not part of this run: {', '.join(missing)}")
@@ -169,6 +173,14 @@ class Run:
             raise self._chain_done()
         self._open_stage(stage)
         self.pending = [_text(prompts.opening(stage, list(self.sealed)))]
+
+    def _warn_secrets_in_config(self) -> None:
+        redacted = self.secret_free_cfg
+        fields = sorted(k for k in self.cfg_json if redacted.get(k) != self.cfg_json[k])
+        if fields:
+            self._warn(f"the release config holds the value of a secret in {', '.join(fields)}: it is redacted in "
+                       "every record and shown to the agent and the skills redacted, so a skill that needs it "
+                       "(a model path, a task name) will not find it; rename it, or unset the variable")
 
     def _plan_record(self) -> list[dict[str, Any]]:
         out = []
