@@ -86,6 +86,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     a.add_argument("--provider", choices=["auto", "anthropic", "autopilot"], help="auto: anthropic with a key")
     a.add_argument("--provider-model", dest="provider_model")
     a.add_argument("--base-url", dest="base_url", help="Anthropic-compatible endpoint (self-hosted vLLM)")
+    a.add_argument("--provider-max-tokens", type=int, dest="provider_max_tokens",
+                   help="the agent's max_tokens per turn (default 4096)")
     _budget_flags(p)
     _output_flags(p)
     p.add_argument("--policy", metavar="FILE", help="headless approvals policy (YAML)")
@@ -156,6 +158,7 @@ def config_from_args(args: argparse.Namespace) -> ReleaseConfig:
         "threshold_kind": "relative" if args.relative else None, "calib_size": args.calib_size,
         "workspace": args.workspace, "provider": args.provider, "provider_model": args.provider_model,
         "base_url": args.base_url, "policy_file": args.policy, "eval.limit": args.eval_limit,
+        "provider_max_tokens": args.provider_max_tokens,
         **_budget_overrides(args),
     }
     return load_config(yaml_path=args.release, overrides=overrides)
@@ -193,6 +196,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     provider = build_provider(config, skills)
     approver = build_approver(config.policy_file)
     outcome = run_session(config, provider, skills, approver, listeners=_listeners(args), handle_signals=True)
+    if outcome.exit_code == EXIT_USAGE:  # a configuration problem found during the run: its whole sentence
+        _say(f"conductor: {outcome.reason}\n")
     return outcome.exit_code
 
 

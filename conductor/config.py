@@ -66,6 +66,8 @@ class ReleaseConfig(BaseModel):
     provider: ProviderName = "auto"
     provider_model: str = Field(default="claude-sonnet-4-6", description="model name for the anthropic provider")
     base_url: Optional[str] = Field(default=None, description="Anthropic-compatible endpoint (e.g. a self-hosted vLLM /v1/messages)")
+    provider_max_tokens: int = Field(default=4096, ge=256, le=128_000, description="the agent's max_tokens per turn "
+                                     "(with a self-hosted model, prompt + max_tokens must fit its context)")
     api_key: Optional[SecretStr] = Field(
         default=None, exclude=True, description="the agent's API key (else ANTHROPIC_API_KEY is used); "
         "never written anywhere: it is left out of config.json and the transcript, and redacted wherever it appears")

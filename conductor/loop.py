@@ -117,7 +117,8 @@ class Run:
         self.cfg_json = config.model_dump(mode="json")
         # the agent is never told a secret (a task name or a path may hold one)
         self.secret_free_cfg = (redactor or NULL_REDACTOR).redact_obj(self.cfg_json)
-        self.prefix = prompts.system_prefix(self.secret_free_cfg, self.plan, self.skills)
+        self.prefixes: dict[str, str] = {}  # stage -> its system prefix (its own skills' docs only)
+        self.context_stage: Optional[str] = None  # the stage the conversation in self.messages belongs to
         self.sealed: dict[str, SkillResult] = {}
         self.verdicts: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
@@ -235,6 +236,7 @@ class Run:
     def _turn(self) -> None:
         stage = self.state.current
         assert stage is not None
+        self._stage_context(stage)
         if self.pending:
             self.messages.append({"role": "user", "content": self.pending})
             self.pending = []
@@ -255,18 +257,36 @@ class Run:
         else:
             self._nudge(stage)
 
+    def _stage_context(self, stage: str) -> None:
+        """Each stage has a conversation of its own: when a stage opens, the earlier stages' turns are
+        dropped and what the agent has not read yet (the result that sealed the last stage) comes as text."""
+        if self.context_stage == stage:
+            return
+        if self.context_stage is not None:
+            names = {b.get("id"): b.get("name") for m in self.messages[-1:] if m["role"] == "assistant"
+                     for b in m["content"] if b.get("type") == "tool_use"}
+            self.pending = [_result_as_text(b, names) for b in self.pending]
+            self.messages = []
+        self.context_stage = stage
+
     def _complete(self, stage: str) -> ModelResponse:
         tools = self.registry.definitions(stage)
+        if stage not in self.prefixes:
+            self.prefixes[stage] = prompts.system_prefix(self.secret_free_cfg, self.plan, self.skills, stage)
         # built by the loop itself: not re-validated (validating the whole conversation every turn
         # would make a long run quadratic); a shallow copy so a provider may keep it
         req = ModelRequest.model_construct(
-            system=prompts.system_blocks(self.prefix, stage, self.registry.stage_tools(stage),
+            system=prompts.system_blocks(self.prefixes[stage], stage, self.registry.stage_tools(stage),
                                          self.state.starts.get(stage, 0)),
-            tools=tools, messages=list(self.messages), max_tokens=4096, stage=stage, turn=self.turn)
+            tools=tools, messages=list(self.messages), max_tokens=self.config.provider_max_tokens, stage=stage,
+            turn=self.turn)
         t0 = time.monotonic()
         try:
             resp = self.provider.complete(req, on_text=lambda t: self.bus.emit(TextDelta(turn=self.turn, text=t)))
         except ProviderError as exc:
+            if getattr(exc, "config_error", False):
+                raise Decided(Decision.CONFIG_ERROR, f"the agent's endpoint refused the request as configured: {exc}",
+                              stage=stage) from None
             raise Decided(Decision.SYSTEMIC, f"the agent's provider failed: {exc}", stage=stage) from None
         self.bus.emit(AssistantMessage(turn=self.turn, stage=stage, content=resp.content, stop_reason=resp.stop_reason,
                                        model=resp.model, usage=resp.usage, cost_usd=resp.cost_usd,
@@ -614,6 +634,16 @@ def _stage_map(skills: Sequence[Skill]) -> dict[str, list[str]]:
 
 def _text(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
+
+
+def _result_as_text(block: dict[str, Any], names: dict[str, Any]) -> dict[str, Any]:
+    """A tool_result of the previous stage's last turn as a text block (its tool_use is not in the new
+    stage's conversation, and a tool_result without its tool_use is refused by the API)."""
+    if block.get("type") != "tool_result":
+        return block
+    name = names.get(block.get("tool_use_id")) or "a tool"
+    how = "error" if block.get("is_error") else "result"
+    return _text(f"[{how} of {name} ({block.get('tool_use_id')}), from the previous stage] {block.get('content', '')}")
 
 
 def _tool_result(tid: str, content: str, is_error: bool) -> dict[str, Any]:

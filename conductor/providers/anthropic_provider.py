@@ -61,6 +61,8 @@ EPHEMERAL = {"type": "ephemeral"}
 STABLE_MARK = "stable"
 RETRY_STATUS = frozenset({408, 409, 429})
 RETRY_ERROR_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error", "timeout_error"})
+# the endpoint refuses the request as configured (model, key, context, tool choice): exit 2, not SYSTEMIC
+CONFIG_STATUS = frozenset({400, 401, 403, 404, 413, 422})
 STREAM_ABOVE_MAX_TOKENS = 16_384  # long generations stream even without on_text (no 10-minute request)
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
 
@@ -83,7 +85,7 @@ class AnthropicProviderError(ProviderError):
 
     def __init__(self, message: str, *, transient: bool, status_code: Optional[int] = None,
                  error_type: Optional[str] = None, request_id: Optional[str] = None, attempts: int = 1):
-        super().__init__(message, transient=transient)
+        super().__init__(message, transient=transient, config_error=not transient and status_code in CONFIG_STATUS)
         self.status_code = status_code
         self.error_type = error_type
         self.request_id = request_id
