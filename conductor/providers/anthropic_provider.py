@@ -251,7 +251,7 @@ class AnthropicProvider:
             return f"the {who} refused the request for billing reasons ({label}){tail}"
         if status == 413:
             return f"the {who} rejected the request as too large ({label}){tail}"
-        return f"the {who} rejected the request ({label}){tail}"
+        return f"the {who} rejected the request ({label}){tail}{_self_hosted_hint(detail)}"
 
     def _who(self) -> str:
         return "Anthropic API" if self.base_url is None else f"endpoint {self.base_url}"
@@ -271,6 +271,17 @@ class AnthropicProvider:
         self.last_stop_details = details.to_dict(mode="json") if details is not None else None
         return ModelResponse(content=[block_to_dict(b) for b in message.content], stop_reason=message.stop_reason,
                              usage=usage, model=model, cost_usd=self.last_cost.usd)
+
+
+def _self_hosted_hint(detail: str) -> str:
+    """What to change when a self-hosted server (vLLM) refuses the conductor's request."""
+    if "tool choice" in detail or "tool_choice" in detail or "tool-call-parser" in detail:
+        return ("; the agent calls tools: start the server with tool calling enabled (vLLM: --enable-auto-tool-choice "
+                "--tool-call-parser <the model's parser>)")
+    if "context length" in detail or "max_tokens" in detail:
+        return ("; the request does not fit the model's context: serve it with a longer one (vLLM: --max-model-len), "
+                "or lower provider_max_tokens")
+    return ""
 
 
 def _deliver(on_text: Callable[[str], None], text: str) -> None:

@@ -83,6 +83,7 @@ def test_a_400_from_the_endpoint_is_a_configuration_error_with_its_sentence(mess
     err = capsys.readouterr().err
     assert code == 2, err
     assert message in err and "Traceback" not in err
+    assert ("--enable-auto-tool-choice" if message == VLLM_TOOL_CHOICE else "--max-model-len") in err.split(message)[-1]
     decision = json.loads((ws / "decision.json").read_text())
     assert decision["decision"] == "CONFIG_ERROR" and decision["exit_code"] == 2 and message in decision["reason"]
     assert len(handler.bodies) == 1  # a configuration problem is not retried
