@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 from pydantic import ValidationError
 
-from conductor.chain import GENESIS, HASH_KEY, ChainBreak, ChainVerifier, link
+from conductor.chain import GENESIS, HASH_KEY, ChainBreak, ChainVerifier, chained_line
 from conductor.events import (
     TRANSCRIPT_SCHEMA_VERSION, AssistantMessage, DecisionMade, GateVerdict, RunFinished, RunStarted,
     StageSealed, TranscriptHeader, event_from_dict,
@@ -77,14 +77,12 @@ def _end_with_newline(path: Path) -> None:
             os.fsync(fh.fileno())
 
 
-def _chained(prev: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The line with its hash (NaN/infinity made strings first, as dumps_line writes them)."""
+def _chained(prev: str, data: dict[str, Any]) -> tuple[str, str]:
+    """The line with its hash appended, and the hash (NaN/infinity made strings first, as dumps_line does)."""
     try:
-        h = link(prev, data)
+        return chained_line(prev, data)
     except ValueError:
-        data = _finite(data)
-        h = link(prev, data)
-    return {**data, HASH_KEY: h}
+        return chained_line(prev, _finite(data))
 
 
 class TranscriptWriter:
@@ -136,9 +134,10 @@ class TranscriptWriter:
             if self._fh.closed:
                 raise TranscriptError(f"transcript {self.path} is closed; event {data.get('type')} not recorded")
             if self._prev is not None:
-                data = _chained(self._prev, data)
-                self._prev = data[HASH_KEY]
-            line = dumps_line(data) + "\n"
+                text, self._prev = _chained(self._prev, data)
+                line = text + "\n"
+            else:
+                line = dumps_line(data) + "\n"
             self._fh.write(line)
             self._fh.flush()
             if sync:
@@ -195,7 +194,7 @@ def _parse_header(raw: bytes, path: Path, state: Optional["_ScanState"] = None) 
             f"(supports {supported}); upgrade conductor, or read it with the version that wrote it")
     if state is not None and version >= CHAINED_FROM:
         state.chain = ChainVerifier()
-        state.chain.feed(1, data)
+        state.chain.feed(1, data, raw)
     try:
         return TranscriptHeader.model_validate({k: v for k, v in data.items() if k != HASH_KEY})
     except ValidationError as exc:
@@ -222,7 +221,7 @@ def _parse_event(raw: bytes, chain: Optional[ChainVerifier] = None, lineno: int 
     except ValidationError as exc:
         raise ValueError(f"not a valid event ({_first_error(exc)})") from None
     if chain is not None:
-        chain.feed(lineno, data)
+        chain.feed(lineno, data, raw)
     return event
 
 

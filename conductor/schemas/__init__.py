@@ -21,7 +21,8 @@ HASH_PROPERTY = {
     "type": "string", "pattern": "^[0-9a-f]{64}$", "title": "Hash",
     "description": "schema_version 2: sha256 (hex) of the previous line's hash (\"\" for the header) followed by "
                    "this line's canonical JSON without `hash` (keys sorted, separators ',' and ':', UTF-8, "
-                   "no ASCII escaping). Absent in schema_version 1.",
+                   "no ASCII escaping). The writer writes each line as that canonical JSON with `hash` appended as "
+                   "its last key. Absent in schema_version 1.",
 }
 
 

@@ -283,3 +283,18 @@ def test_a_run_whose_record_was_altered_is_not_resumed(tmp_path):
     with pytest.raises(ResumeError, match="was altered after it was written"):
         resume_run(str(r.workspace.root), provider=H.operator_script(skills), skills=skills,
                    approver=NoHumanApprover(), gate_prefix=H.FAKE_GATES)
+
+
+def test_lines_are_written_canonical_with_the_hash_last_and_checked_either_way(tmp_path):
+    path = _real_gate_run(tmp_path / "run")
+    lines = _lines(path)
+    for line in lines:
+        row = json.loads(line)
+        body = {k: v for k, v in row.items() if k != "hash"}
+        assert list(row)[-1] == "hash" and line.rstrip("\n").startswith(chain.canonical(body).decode()[:-1])
+    # the same content in another key order and spacing (a tool rewrote the file): the chain still holds
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_text("".join(json.dumps(dict(reversed(list(json.loads(x).items()))), indent=None) + "\n"
+                                for x in lines))
+    t = read_transcript(shuffled)
+    assert t.tamper_evident and t.chain_break is None
