@@ -6,7 +6,8 @@ counter deltas the skill read from the server's /metrics) and where each run's r
 (relative to the record's folder). From a report, only per-request records are trusted:
 
     benchmarks[0].requests.{successful, errored, incomplete}[]:
-        request_start_time, request_end_time, output_tokens, output, request_args (the JSON body sent),
+        request_start_time, request_end_time, output_metrics.text_tokens (the server's usage), output,
+        request_args (the JSON body sent; null for an errored request),
         time_to_first_token_ms, inter_token_latency_ms, info.error
     benchmarks[0].metrics.request_totals.successful     (the generator's own total: compared, not used)
     benchmarks[0].config.constraints.max_requests.args.count   (what it was configured to send)
@@ -101,7 +102,10 @@ def _output(done: list[dict[str, Any]], tokenizer_counts: Optional[dict[str, Any
     """(total, unit): server usage tokens when every non-empty completion has them, else the skill's
     tokenizer counts when given for every request, else characters."""
     texts = [r.get("output") if isinstance(r.get("output"), str) else "" for r in done]
-    tokens = [_num(r.get("output_tokens")) for r in done]
+    # output_metrics.text_tokens is the server's usage.completion_tokens (null without usage); GuideLLM's
+    # top-level output_tokens falls back to counting stream chunks, which is not a token count
+    tokens = [_num((r.get("output_metrics") or {}).get("text_tokens")) if isinstance(r.get("output_metrics"), dict)
+              else None for r in done]
     if all(tok is not None and (tok > 0 or not text) for tok, text in zip(tokens, texts)):
         return float(sum(tok for tok in tokens if tok is not None)), "tokens_usage"
     if tokenizer_counts:
@@ -123,6 +127,11 @@ def _errors(bench: dict[str, Any], errored: list[dict[str, Any]]) -> list[str]:
 
 def run_facts(run: dict[str, Any], record_dir: str, where: str) -> dict[str, Any]:
     """One run's facts from the record's run entry and its report."""
+    return read_run(run, record_dir, where)[0]
+
+
+def read_run(run: dict[str, Any], record_dir: str, where: str) -> tuple[dict[str, Any], list[str]]:
+    """(the run's facts, the known prompts it sent, one per request)."""
     requested = run.get("requested")
     base: dict[str, Any] = {"requested": requested, "prefix_cache_hits": run.get("prefix_cache_hits"),
                             "errors": [str(run["loadgen_error"])[:300]] if run.get("loadgen_error") else []}
@@ -131,7 +140,7 @@ def run_facts(run: dict[str, Any], record_dir: str, where: str) -> dict[str, Any
     if path is None or not os.path.isfile(path):
         base["errors"].append(f"no load-generator report at {report_rel!r}")
         return {**base, "completed": 0, "errored": 0, "incomplete": 0, "distinct_prompts": 0,
-                "output_unit": "characters"}
+                "output_unit": "characters"}, []
     bench = _benchmark(_read_json(path, where), where)
     done, errored = _requests(bench, "successful", where), _requests(bench, "errored", where)
     cut = _requests(bench, "incomplete", where)
@@ -141,17 +150,18 @@ def run_facts(run: dict[str, Any], record_dir: str, where: str) -> dict[str, Any
     duration = (max(ends) - min(starts)) if done and starts and ends and max(ends) > min(starts) else None
     total, unit = _output(done, run.get("tokenizer_output_tokens"))
     reported, configured = _reported(bench)
-    prompts = {prompt_of(r.get("request_args")) for r in everyone}
+    known = [p for p in (prompt_of(r.get("request_args")) for r in everyone) if p is not None]
     return {**base, "loadgen_requested": configured, "completed": len(done), "errored": len(errored),
             "incomplete": len(cut), "reported_completed": reported,
-            "distinct_prompts": len(prompts - {None}) + (1 if None in prompts else 0),
+            "distinct_prompts": len(set(known)), "prompts_known": len(known),
             "duration_s": duration, "output_total": total if done else None, "output_unit": unit,
             "ttft_ms": percentiles([r.get("time_to_first_token_ms") for r in done]),
             "itl_ms": percentiles([r.get("inter_token_latency_ms") for r in done]),
-            "errors": (base["errors"] + _errors(bench, errored))[:MAX_ERRORS]}
+            "errors": (base["errors"] + _errors(bench, errored))[:MAX_ERRORS]}, known
 
 
-def _measurement(m: Any, record_dir: str, where: str) -> Any:
+def _measurement(m: Any, record_dir: str, where: str, sent: dict[str, list[str]]) -> Any:
+    """A measurement's facts; the prompts its runs sent are added to `sent` by phase."""
     if not isinstance(m, dict):
         return m  # validation names the wrong shape
     out = {"reason": m.get("reason")}
@@ -159,8 +169,18 @@ def _measurement(m: Any, record_dir: str, where: str) -> Any:
         runs = m.get(phase) or []
         if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
             raise InputError(f"{where}.{phase}", "expected a list of run entries")
-        out[phase] = [run_facts(r, record_dir, f"{where}.{phase}[{i}]") for i, r in enumerate(runs)]
+        out[phase] = []
+        for i, r in enumerate(runs):
+            facts, prompts = read_run(r, record_dir, f"{where}.{phase}[{i}]")
+            out[phase].append(facts)
+            sent[phase] += prompts
     return out
+
+
+def prompt_reuse(sent: dict[str, list[str]]) -> int:
+    """Reference requests whose prompt was sent before: a repeat among them, or the audit's prompt."""
+    ref, audit = sent["reference"], set(sent["audit"])
+    return len(ref) - len(set(ref)) + sum(1 for p in ref if p in audit)
 
 
 def facts_from_record(record: dict[str, Any], record_dir: str) -> PerfFacts:
@@ -170,15 +190,16 @@ def facts_from_record(record: dict[str, Any], record_dir: str) -> PerfFacts:
         if not isinstance(side, dict):
             sides.append(side)
             continue
-        modes = {}
+        modes, sent = {}, {"reference": [], "audit": []}
         for mode, mf in (side.get("modes") or {}).items():
             ms = mf.get("measurements") if isinstance(mf, dict) else None
             if not isinstance(ms, list):
                 raise InputError(f"sides[{i}].modes.{mode}", "expected measurements: a list")
             modes[mode] = {"concurrency": mf.get("concurrency"),
-                           "measurements": [_measurement(m, record_dir, f"sides[{i}].modes.{mode}[{j}]")
+                           "measurements": [_measurement(m, record_dir, f"sides[{i}].modes.{mode}[{j}]", sent)
                                             for j, m in enumerate(ms)]}
-        sides.append({k: side.get(k) for k in ("role", "base_url", "model", "prefix_caching")} | {"modes": modes})
+        sides.append({k: side.get(k) for k in ("role", "base_url", "model", "prefix_caching")}
+                     | {"modes": modes, "reference_prompt_reuse": prompt_reuse(sent)})
     data["sides"] = sides
     return PerfFacts.model_validate(data)
 

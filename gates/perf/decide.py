@@ -18,6 +18,9 @@ measurement counted (none dropped):
 With an audit (TEST04):
   test04.prompts   the reference phase sent distinct prompts only, the audit phase one fixed prompt:
                    otherwise the phases are not TEST04's (COMPARISON_NOT_LIKE_FOR_LIKE).
+  test04.fresh_prompts (per side)  no reference request re-sent a prompt that endpoint had already been
+                   sent in these runs (another repetition, another mode, the audit prompt): a cache
+                   would answer those fast too, and the comparison would hide it.
   test04.prefix_cache  prefix caching declared on, or the server's prefix-cache hit counter moved
                    during any run: CACHING_DETECTED (TEST04 fails honestly; re-serve with it off).
   test04.throughput  median(audit qps) < median(reference qps) x (1 + t). When the last measurement is
@@ -151,17 +154,29 @@ def _noise(p: str, f: PerfFacts, mode: str, mf: ModeFacts) -> tuple[list[Check],
 def _prompts(p: str, mf: ModeFacts) -> Check:
     bad = []
     for i, m in enumerate(mf.measurements):
-        for j, r in enumerate(m.reference):
-            if r.distinct_prompts != r.sent:
-                bad.append(f"reference run {j + 1} of measurement {i + 1} sent {r.sent} requests with "
-                           f"{r.distinct_prompts} distinct prompts")
-        for j, r in enumerate(m.audit):
-            if r.sent and r.distinct_prompts != 1:
-                bad.append(f"audit run {j + 1} of measurement {i + 1} sent {r.distinct_prompts} distinct prompts")
+        for phase, runs in (("reference", m.reference), ("audit", m.audit)):
+            for j, r in enumerate(runs):
+                where = f"{phase} run {j + 1} of measurement {i + 1}"
+                if r.known < r.completed:
+                    bad.append(f"{where}: the prompts of {r.completed - r.known} completed request(s) are not recorded")
+                elif phase == "reference" and r.distinct_prompts != r.known:
+                    bad.append(f"{where} sent {r.known} requests with {r.distinct_prompts} distinct prompts")
+                elif phase == "audit" and r.known and r.distinct_prompts != 1:
+                    bad.append(f"{where} sent {r.distinct_prompts} distinct prompts")
     return check(f"{p}.test04.prompts", not bad,
                  f"{p}: " + ("; ".join(bad[:3]) + ": these phases are not TEST04's" if bad else
                              "distinct prompts in the reference phase, one fixed prompt in the audit phase"),
                  failure_class=FC.COMPARISON_NOT_LIKE_FOR_LIKE, observed=bad[:10])
+
+
+def _fresh(side: SideFacts) -> Check:
+    n = side.reference_prompt_reuse
+    return check(f"{side.role}.test04.fresh_prompts", n == 0,
+                 f"{side.role}: " + ("every reference request sent a prompt new to this endpoint" if n == 0 else
+                                     f"{n} reference request(s) re-sent a prompt this endpoint had already been sent "
+                                     "(another run, or the audit prompt): a cache would speed the reference up too "
+                                     "and hide itself"),
+                 failure_class=FC.COMPARISON_NOT_LIKE_FOR_LIKE, observed=n, expected=0)
 
 
 def _prefix_cache(p: str, side: SideFacts, mf: ModeFacts) -> Check:
@@ -281,6 +296,8 @@ def decide(f: PerfFacts) -> Verdict:
     checks: list[Check] = []
     figs: dict[str, dict[str, Any]] = {}
     for side in f.sides:
+        if f.audit is not None:
+            checks.append(_fresh(side))
         for mode, mf in side.modes.items():
             c, ev = _mode(f, side, mode, mf)
             checks += c

@@ -40,7 +40,10 @@ class PhaseRun(StrictModel):
     incomplete: int = Field(ge=0, description="requests sent but cut off before they finished")
     reported_completed: Optional[int] = Field(
         default=None, ge=0, description="the load generator's own count of successful requests (evidence)")
-    distinct_prompts: int = Field(ge=0, description="distinct prompt texts among the requests sent")
+    distinct_prompts: int = Field(ge=0, description="distinct prompt texts among the requests whose prompt is known")
+    prompts_known: Optional[int] = Field(
+        default=None, ge=0, description="requests whose prompt the records show (an errored request may have none); "
+                                        "null = all sent")
     duration_s: Optional[float] = Field(
         default=None, gt=0, description="first request start to last successful request end; null = none completed")
     output_total: Optional[float] = Field(default=None, ge=0,
@@ -60,6 +63,10 @@ class PhaseRun(StrictModel):
         return self.completed + self.errored + self.incomplete
 
     @property
+    def known(self) -> int:
+        return self.sent if self.prompts_known is None else self.prompts_known
+
+    @property
     def qps(self) -> Optional[float]:
         return self.completed / self.duration_s if self.duration_s and self.completed else None
 
@@ -73,8 +80,8 @@ class PhaseRun(StrictModel):
     def _consistent(self) -> "PhaseRun":
         if self.completed > 0 and self.duration_s is None:
             raise ValueError("a run with completed requests needs duration_s")
-        if self.distinct_prompts > self.sent:
-            raise ValueError("distinct_prompts exceeds the requests sent")
+        if not self.distinct_prompts <= self.known <= self.sent:
+            raise ValueError("need distinct_prompts <= prompts_known <= requests sent")
         return self
 
 
@@ -100,6 +107,10 @@ class SideFacts(StrictModel):
         description="automatic prefix caching as declared by whoever started the server; 'unknown' for an "
                     "endpoint we did not start")
     modes: dict[Mode, ModeFacts] = Field(min_length=1)
+    reference_prompt_reuse: int = Field(
+        default=0, ge=0, description="reference requests whose prompt this endpoint was sent before in the perf "
+                                     "runs (another reference run, any mode, or the audit prompt); a cache would "
+                                     "speed those up too and hide itself")
 
 
 class PerfFacts(StrictModel):

@@ -284,3 +284,27 @@ def test_cli_exit_codes():
     assert code == 1 and out["failure_class"] == "CACHING_DETECTED"
     code, out = _cli('{"sides": [], "load_generator": NaN}')
     assert code == 2 and out["failure_class"] == "USER_CONFIG_ERROR"
+
+
+def test_errored_requests_without_a_recorded_prompt_are_not_a_repeat():
+    m = measurement(CLEAN, CLEAN)
+    m["reference"][0] = {**run(1.0, completed=7), "distinct_prompts": 7, "prompts_known": 7}  # 1 errored, no prompt
+    v = verdict(facts(single=[m]))
+    assert v.passed, v.detail
+
+
+def test_completed_requests_must_show_their_prompt():
+    m = measurement(CLEAN, CLEAN)
+    m["audit"][0] = {**run(1.0, audit=True), "prompts_known": 5}
+    v = verdict(facts([m]))
+    assert v.failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE and "not recorded" in v.detail
+
+
+def test_reference_prompts_re_sent_across_runs_hide_a_cache():
+    data = facts([measurement(CLEAN, CLEAN)])
+    data["sides"][0]["reference_prompt_reuse"] = 8   # repetition 2 re-sent repetition 1's prompts
+    v = verdict(data)
+    assert v.failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE and "hide itself" in v.detail
+    data["audit"] = None
+    data["sides"][0]["modes"]["offline"]["measurements"][0]["audit"] = []
+    assert verdict(data).passed   # no caching claim without the audit
