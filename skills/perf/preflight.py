@@ -5,9 +5,9 @@ quality is the serve canary's job)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
+from skills.common.apikey import api_key_from_env
 from skills.common.endpoint import Endpoint
 from skills.common.runner import USER_CONFIG_ERROR, SkillFailure
 from skills.perf import Target, endpoint_root
@@ -22,12 +22,7 @@ def _who(t: Target) -> str:
 
 
 def api_key(t: Target) -> Optional[str]:
-    if not t.api_key_env:
-        return None
-    key = os.environ.get(t.api_key_env)
-    if not key:
-        raise SkillFailure(USER_CONFIG_ERROR, f"{_who(t)}'s API key variable ${t.api_key_env} is not set")
-    return key
+    return api_key_from_env(t.api_key_env, _who(t))
 
 
 def _listed(t: Target, ep: Endpoint) -> None:

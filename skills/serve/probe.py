@@ -15,7 +15,6 @@ the environment variable `api_key_env` names and is written nowhere.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any, Callable, Optional
@@ -24,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conductor.fsutil import atomic_write_json
 from gates.serve.canaries import as_records
+from skills.common.apikey import api_key_from_env
 from skills.common.endpoint import Endpoint, Probe, check_base_url, endpoint_root
-from skills.common.runner import USER_CONFIG_ERROR, RunContext, SkillFailure, main, progress
+from skills.common.runner import RunContext, main, progress
 from skills.serve import RECORD_FILE, Canary
 from skills.serve.run import ask
 
@@ -81,15 +81,6 @@ def poll_health(ep: Endpoint, path: str, ceiling_s: float, *, clock: Callable[[]
         sleep(min(INTERVAL_S, max(0.05, ceiling_s - probes[-1]["t_s"])))
 
 
-def _key(inp: ProbeInput) -> Optional[str]:
-    if not inp.api_key_env:
-        return None
-    key = os.environ.get(inp.api_key_env)
-    if not key:
-        raise SkillFailure(USER_CONFIG_ERROR, f"the API key variable ${inp.api_key_env} is not set")
-    return key
-
-
 def probe_record(inp: ProbeInput, ep: Endpoint) -> dict[str, Any]:
     """Health, models, canaries, health again: the serve gate's fields plus context it ignores."""
     t0 = time.monotonic()
@@ -115,7 +106,7 @@ def probe_record(inp: ProbeInput, ep: Endpoint) -> dict[str, Any]:
 
 
 def run_probe(inp: ProbeInput, rc: RunContext) -> dict[str, Any]:
-    ep = Endpoint(endpoint_root(inp.base_url), api_key=_key(inp))
+    ep = Endpoint(endpoint_root(inp.base_url), api_key=api_key_from_env(inp.api_key_env))
     record = probe_record(inp, ep)
     path = atomic_write_json(rc.out_dir / RECORD_FILE, record)
     healthy = record["health_probes"][-1]["http_status"] == 200
