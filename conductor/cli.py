@@ -6,6 +6,7 @@
     conductor resume RUN                    continue after Ctrl-C, a crash or kill -9
     conductor transcript list|show          find and read recorded runs
     conductor gates                         the gates and what they decide
+    conductor bench --base-url URL --model M   throughput + TEST04 caching audit of a live endpoint
 
 A user error (bad flag, invalid config, unreadable file) is exit 2 with one sentence, never a
 traceback; an unexpected exception is exit 5 with its message and the transcript's path.
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gates", help="list the gates")
     g.add_argument("--json", action="store_true")
     sub.add_parser("tui", help="open the terminal UI")
+    _add_bench(sub)
     return p
 
 
@@ -318,6 +320,24 @@ def cmd_none(parser: argparse.ArgumentParser) -> int:
 
 COMMANDS = {"run": cmd_run, "demo": cmd_run, "replay": cmd_replay, "resume": cmd_resume,
             "transcript": cmd_transcript, "gates": cmd_gates}
+
+
+# -- bench (issue 14): the perf stage alone against an endpoint; the logic is skills/perf/bench.py -------------
+
+def _add_bench(sub: Any) -> None:
+    from skills.perf.bench import add_arguments
+
+    add_arguments(sub.add_parser("bench", help="throughput of an OpenAI-compatible endpoint, with MLPerf's "
+                                               "TEST04 caching audit; exit 0 pass, 1 failed, 2 bad input"))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from skills.perf.bench import run_bench
+
+    return run_bench(args)
+
+
+COMMANDS["bench"] = cmd_bench
 
 
 def dispatch(argv: Optional[Sequence[str]]) -> int:
