@@ -131,6 +131,20 @@ def blank_all_responses(run: Path) -> None:
     edit_samples(run, GEN, _blank)
 
 
+INVISIBLE_ANSWERS = ("\u200b\u200b", "\ufeff", "\u200e\u202e\u2066", "\x00\x1b", "\u2060 \u00ad", "\u0301",
+                     "\u3164", "\U000e0041")
+
+
+def invisible_all_responses(run: Path) -> None:
+    """Every completion prints nothing, though none is empty to str.strip()."""
+    def invisible(i: int, s: dict[str, Any]) -> None:
+        text = INVISIBLE_ANSWERS[i % len(INVISIBLE_ANSWERS)]
+        s["resps"] = [[text] for _ in s["resps"]]
+        s["filtered_resps"] = [text for _ in s["filtered_resps"]]
+        s["exact_match"] = 0.0
+    edit_samples(run, GEN, invisible)
+
+
 def blank_most_responses(run: Path) -> None:
     edit_samples(run, GEN, lambda i, s: _blank(i, s) if i % 10 < 6 else None)  # 6 of 10 per filter
 
@@ -233,6 +247,7 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "edited_reported_stderr": (edit_stderr, "REPORTED_MISMATCH"),
     "blank_all_responses": (blank_all_responses, "INFERENCE_FAILED"),
     "blank_most_responses": (blank_most_responses, "INFERENCE_FAILED"),
+    "invisible_all_responses": (invisible_all_responses, "INFERENCE_FAILED"),
     "null_logliks": (null_loglik, "INFERENCE_FAILED"),
     "nan_logliks": (nan_loglik, "INFERENCE_FAILED"),
     "answers_not_extracted": (invalid_extraction, "EVAL_JUDGE_FAILED"),

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from gates.eval_run.run_record import NULL_RESPONSE_MARKER
+from gates.text import is_blank
 
 DEFAULT_FALLBACK = "[invalid]"
 ERROR_MARKERS = frozenset({NULL_RESPONSE_MARKER})
@@ -86,14 +87,14 @@ def _completions(resps: Any) -> Optional[list[Any]]:
 
 def _classify_generative(obj: dict[str, Any], t: SampleTally, count_tokens: Callable[[str], int]) -> str:
     """'errored' (no completion, a null, an error marker, a non-string), 'empty' (every completion
-    blank) or 'ok'; counts the tokens of every real completion (blank ones count as 0 tokens)."""
+    blank: it prints nothing, `gates.text.is_blank`, not merely whitespace) or 'ok'; counts the tokens of every real completion (blank ones count as 0 tokens)."""
     texts = _completions(obj.get("resps"))
     state = "ok"
     if not texts or any(_is_error(x) or not isinstance(x, str) for x in texts):
         t.errored += 1
         state = "errored"
         texts = [x for x in (texts or []) if isinstance(x, str) and not _is_error(x)]
-    elif all(not x.strip() for x in texts):
+    elif all(is_blank(x) for x in texts):
         t.empty += 1
         state = "empty"
     for x in texts:
