@@ -56,6 +56,17 @@ def edit_samples(run: Path, task: str, fn: Callable[[int, dict[str, Any]], None]
     edit_lines(run, task, apply)
 
 
+def restate(run: Path, task: str, metric: str, filt: str = "none") -> None:
+    """Rewrite the reported score and stderr from the (edited) per-sample log, with lm-eval's own mean
+    and mean_stderr: a consistent forgery, so that the defect under test is the only one left."""
+    from gates.eval_run.samples import mean_and_stderr
+
+    lines = [json.loads(x) for x in samples_file(run, task).read_text(encoding="utf-8").splitlines()]
+    score, stderr = mean_and_stderr([float(x[metric]) for x in lines if x.get("filter", "none") == filt])
+    edit_results(run, lambda d: d["results"][task].update({f"{metric},{filt}": score,
+                                                           f"{metric}_stderr,{filt}": stderr}))
+
+
 def set_record(run: Path, **fields: Any) -> None:
     p = run / "run.json"
     data = json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
@@ -64,6 +75,31 @@ def set_record(run: Path, **fields: Any) -> None:
 
 
 # ---------------------------------------------------------------- the corruptions
+
+def respell_doc_ids(pairs: dict[int, Any]) -> Callable[[Path], None]:
+    """Replace line `i` by a copy of the line of document `j`, its doc_id spelled `spelling` (pairs: i ->
+    (j, spelling)). The copied values of the primary metric equal the replaced ones, so every count and score still
+    agrees: only the identity of the documents is wrong (one document counted twice, one missing)."""
+    def corrupt(run: Path) -> None:
+        def apply(lines: list[str]) -> list[str]:
+            objs = [json.loads(x) for x in lines]
+            for i, (j, spelling) in pairs.items():
+                assert objs[i]["acc"] == objs[j]["acc"]  # the primary metric: the score stays the same
+                objs[i] = {**objs[j], "doc_id": spelling}
+            return [json.dumps(o, ensure_ascii=False) for o in objs]
+        edit_lines(run, MC, apply)
+    return corrupt
+
+
+def out_of_domain(values: dict[int, float], task: str = MC, metric: str = "acc",
+                  filt: str = "none") -> Callable[[Path], None]:
+    """Set per-sample values (i -> value) of `metric`, then restate the results to match them."""
+    def corrupt(run: Path) -> None:
+        edit_samples(run, task, lambda i, s: s.update({metric: values[i]}) if i in values else None,
+                     only_filter=filt)
+        restate(run, task, metric, filt)
+    return corrupt
+
 
 def drop_lines(run: Path) -> None:
     edit_lines(run, MC, lambda ls: ls[:-3])
@@ -231,6 +267,12 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "reported_stderr_na": (na_stderr, None),
     "older_results_alongside": (older_results_alongside, None),
     "dropped_sample_lines": (drop_lines, "SAMPLE_ACCOUNTING_FAILED"),
+    "doc_id_as_string_and_float": (respell_doc_ids({18: (0, "0"), 19: (1, 1.0)}), "SAMPLE_ACCOUNTING_FAILED"),
+    "doc_id_padded_and_boolean": (respell_doc_ids({17: (2, " 2"), 16: (3, True)}), "SAMPLE_ACCOUNTING_FAILED"),
+    "acc_2_and_minus_1": (out_of_domain({0: 2.0, 2: -1.0}), "SAMPLE_ACCOUNTING_FAILED"),
+    "acc_halves": (out_of_domain({0: 0.5, 2: 0.5}), "SAMPLE_ACCOUNTING_FAILED"),
+    "exact_match_above_1": (out_of_domain({0: 1.5, 1: -0.5}, GEN, "exact_match", "lenient"),
+                            "SAMPLE_ACCOUNTING_FAILED"),
     "torn_last_sample_line": (torn_last_line, "SAMPLE_ACCOUNTING_FAILED"),
     "garbage_sample_line": (garbage_line, "SAMPLE_ACCOUNTING_FAILED"),
     "duplicated_sample_line": (duplicate_line, "SAMPLE_ACCOUNTING_FAILED"),

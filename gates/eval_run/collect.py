@@ -37,15 +37,12 @@ from typing import Any, Callable, Optional
 from gates.contract import InputError
 from gates.eval_run.models import EvalRunFacts, EvalSettings, TaskRun
 from gates.eval_run.run_record import RunRecord, read_run_record
+from gates.eval_run.metrics import UNIT_METRICS, domain_of
 from gates.eval_run.samples import DEFAULT_FALLBACK, mean_and_stderr, tally_samples
 from gates.eval_run.tokens import TokenCounter, token_counter
 
 _RESULTS_NAME = re.compile(r"^results_(?P<date_id>.+)\.json$")
 _OUTPUT_TYPES = ("loglikelihood", "multiple_choice", "generate_until", "loglikelihood_rolling")
-# metrics whose value is a fraction in [0, 1] by definition (lm-eval reports them 0-1)
-UNIT_METRICS = frozenset({"acc", "acc_norm", "acc_mutual_info", "exact_match", "em", "mc1", "mc2", "f1",
-                          "acc_all", "pass@1", "pass_at_1", "prompt_level_strict_acc", "inst_level_strict_acc",
-                          "prompt_level_loose_acc", "inst_level_loose_acc", "brier_score", "contains"})
 
 
 # ---------------------------------------------------------------- small readers
@@ -180,15 +177,17 @@ def _samples_part(run_dir: Path, task: str, date_id: str, cfg: dict[str, Any], m
     if not path.is_file():
         return {"rederive_note": f"no per-sample log {path.name} (was lm-eval run with --log_samples?)"}
     generative = output_type == "generate_until"
+    domain = domain_of(metric)
     try:
         t = tally_samples(path, filter_name=filt, metric=metric, generative=generative,
                           fallbacks=_fallbacks(cfg, filt) if generative else frozenset(),
-                          count_tokens=counter.count)
+                          count_tokens=counter.count, domain=domain)
     except OSError as exc:
         return {"samples_file": path.name, "rederive_note": f"cannot read {path.name}: {exc}"}
     out: dict[str, Any] = {
         "samples_file": path.name, "samples_scored": t.lines, "samples_corrupt": t.corrupt,
         "samples_duplicated": t.duplicated, "samples_without_metric": t.without_metric,
+        "samples_bad_doc_id": t.bad_doc_id, "samples_out_of_domain": t.out_of_domain, "metric_domain": domain,
         "responses_total": t.lines, "responses_empty": t.empty, "responses_errored": t.errored,
         "extraction_failed": t.extraction_failed,
     }

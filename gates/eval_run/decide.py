@@ -168,7 +168,13 @@ def _accounting(name: str, t: TaskRun) -> Check:
     if t.samples_corrupt:
         problems.append(f"{t.samples_corrupt} corrupt line(s) in the per-sample log")
     if t.samples_duplicated:
-        problems.append(f"{t.samples_duplicated} duplicated doc_id line(s)")
+        problems.append(f"{t.samples_duplicated} line(s) repeating a document already scored (doc_id compared "
+                        f"canonically)")
+    if t.samples_bad_doc_id:
+        problems.append(f"{t.samples_bad_doc_id} line(s) whose doc_id is not a non-negative integer")
+    if t.samples_out_of_domain:
+        problems.append(f"{t.samples_out_of_domain} per-sample value(s) of {t.primary_metric} outside its domain "
+                        f"{t.metric_domain or 'of finite numbers'}")
     if t.samples_without_metric and not t.rederive_note:
         problems.append(f"{t.samples_without_metric} sample(s) without a value of {t.primary_metric}")
     if t.reported_sample_len is not None and exp is not None and t.reported_sample_len != exp:

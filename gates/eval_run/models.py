@@ -47,7 +47,15 @@ class TaskRun(StrictModel):
     samples_scored: Optional[int] = Field(default=None, ge=0,
                                           description="parseable lines of the primary filter in the per-sample log")
     samples_corrupt: int = Field(default=0, ge=0, description="unparseable lines in the per-sample log")
-    samples_duplicated: int = Field(default=0, ge=0, description="primary-filter lines repeating a doc_id")
+    samples_duplicated: int = Field(
+        default=0, ge=0,
+        description="primary-filter lines repeating a document (doc_id compared canonically: 5, 5.0, \"5\" are one)")
+    samples_bad_doc_id: int = Field(default=0, ge=0,
+                                    description="primary-filter lines whose doc_id is not a non-negative JSON integer")
+    samples_out_of_domain: int = Field(default=0, ge=0,
+                                       description="per-sample values outside the metric's domain (metric_domain)")
+    metric_domain: Optional[str] = Field(default=None, description="the per-sample domain checked ({0, 1}, [0, 1], "
+                                                                   "...); None = any finite number")
     samples_without_metric: int = Field(default=0, ge=0,
                                         description="primary-filter lines with no finite numeric value of the metric")
     reported_sample_len: Optional[int] = Field(default=None, ge=0, description="lm-eval's own sample_len")

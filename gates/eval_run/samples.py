@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Hashable, Iterator, Optional
 
+from gates.eval_run.metrics import in_domain
 from gates.eval_run.run_record import NULL_RESPONSE_MARKER
 from gates.text import is_blank
 
@@ -34,11 +36,13 @@ ERROR_MARKERS = frozenset({NULL_RESPONSE_MARKER})
 class SampleTally:
     lines: int = 0  # parseable lines of this filter
     corrupt: int = 0  # unparseable lines (any filter: we cannot tell whose they were)
-    duplicated: int = 0  # lines whose doc_id was already seen for this filter
+    duplicated: int = 0  # lines whose document (canonical doc_id) was already seen for this filter
+    bad_doc_id: int = 0  # lines whose doc_id is not what lm-eval writes (a non-negative JSON integer)
     other_filters: int = 0  # parseable lines of other filters
     values: list[float] = field(default_factory=list)  # the per-sample metric, in file order
     without_metric: int = 0  # lines of this filter with no finite numeric value for the metric
     non_numeric_metric: int = 0  # ... of which the value was present but not a number (a list, a string)
+    out_of_domain: int = 0  # finite values outside the metric's per-sample domain (an acc of 2.0)
     empty: int = 0  # samples whose every completion is blank (generative)
     errored: int = 0  # samples with a null / error-marker / non-finite response
     extraction_failed: int = 0  # non-empty, non-errored samples whose filtered answer is the fallback
@@ -46,8 +50,27 @@ class SampleTally:
     completion_tokens: int = 0
 
 
+_INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def doc_identity(doc_id: Any) -> tuple[Hashable, bool]:
+    """(the document's canonical identity, whether the doc_id is well formed).
+
+    lm-eval writes a doc_id as a non-negative JSON integer; only that is well formed. Every other
+    spelling of a number (5.0, "5", " 5") is canonicalised to the same integer, so that it is counted
+    as the same document (a duplicate), never as another one; true/false are not numbers here (JSON
+    booleans are not integers), and anything else (null, "five", 5.5, a list) keeps its own JSON text."""
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+        return doc_id, doc_id >= 0
+    if isinstance(doc_id, float) and math.isfinite(doc_id) and doc_id.is_integer():
+        return int(doc_id), False
+    if isinstance(doc_id, str) and _INT_TEXT.match(doc_id) and len(doc_id) < 40:
+        return int(doc_id), False
+    return ("malformed", json.dumps(doc_id, sort_keys=True, default=str)), False
+
+
 def _metric_value(v: Any) -> Optional[float]:
-    """lm-eval's per-sample value as a float: bools are 0/1 (some tasks return them), else numbers."""
+    """lm-eval's per-sample value as a float: bools are 0/1 (some tasks return them), else finite numbers."""
     if isinstance(v, bool):
         return float(v)
     if isinstance(v, (int, float)) and math.isfinite(v):
@@ -87,7 +110,8 @@ def _completions(resps: Any) -> Optional[list[Any]]:
 
 def _classify_generative(obj: dict[str, Any], t: SampleTally, count_tokens: Callable[[str], int]) -> str:
     """'errored' (no completion, a null, an error marker, a non-string), 'empty' (every completion
-    blank: it prints nothing, `gates.text.is_blank`, not merely whitespace) or 'ok'; counts the tokens of every real completion (blank ones count as 0 tokens)."""
+    blank: it prints nothing, `gates.text.is_blank`, not merely whitespace) or 'ok'; counts the tokens
+    of every real completion (blank ones count as 0 tokens)."""
     texts = _completions(obj.get("resps"))
     state = "ok"
     if not texts or any(_is_error(x) or not isinstance(x, str) for x in texts):
@@ -133,13 +157,8 @@ def _extraction_failed(obj: dict[str, Any], fallbacks: frozenset[str]) -> bool:
     return bool(fallbacks) and any(isinstance(v, str) and v in fallbacks for v in flat)
 
 
-def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool,
-                  fallbacks: frozenset[str] = frozenset(), count_tokens: Callable[[str], int] = lambda s: 0
-                  ) -> SampleTally:
-    """Read `path` line by line and tally the lines of `filter_name` (lines without a filter key count
-    as filter "none"). `fallbacks` are the extraction-failure values of the filter's regex steps."""
-    t = SampleTally()
-    seen: set[str] = set()
+def _read_lines(path: Path, t: SampleTally) -> Iterator[dict[str, Any]]:
+    """The parseable JSON objects of `path`, in order; everything else is counted in t.corrupt."""
     with open(path, "rb") as fh:
         for raw in fh:
             if not raw.strip():
@@ -149,30 +168,48 @@ def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool
             except (UnicodeDecodeError, ValueError, RecursionError):
                 t.corrupt += 1
                 continue
-            if not isinstance(obj, dict):
+            if isinstance(obj, dict):
+                yield obj
+            else:
                 t.corrupt += 1
-                continue
-            if obj.get("filter", "none") != filter_name:
-                t.other_filters += 1
-                continue
-            t.lines += 1
-            doc = json.dumps(obj.get("doc_id"), sort_keys=True)
-            if doc in seen:
-                t.duplicated += 1
-            seen.add(doc)
-            value = _metric_value(obj.get(metric))
-            if value is None:
-                t.without_metric += 1
-                if metric in obj and obj[metric] is not None:
-                    t.non_numeric_metric += 1
-            else:
-                t.values.append(value)
-            if generative:
-                # extraction is judged only on real answers: an empty or errored one is counted as such
-                if _classify_generative(obj, t, count_tokens) == "ok" and _extraction_failed(obj, fallbacks):
-                    t.extraction_failed += 1
-            else:
-                _classify_loglik(obj, t)
+
+
+def _tally_metric(obj: dict[str, Any], metric: str, domain: Optional[str], t: SampleTally) -> None:
+    value = _metric_value(obj.get(metric))
+    if value is None:
+        t.without_metric += 1
+        if metric in obj and obj[metric] is not None:
+            t.non_numeric_metric += 1
+        return
+    if not in_domain(value, domain):
+        t.out_of_domain += 1
+    t.values.append(value)
+
+
+def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool,
+                  fallbacks: frozenset[str] = frozenset(), count_tokens: Callable[[str], int] = lambda s: 0,
+                  domain: Optional[str] = None) -> SampleTally:
+    """Read `path` line by line and tally the lines of `filter_name` (lines without a filter key count
+    as filter "none"). `fallbacks` are the extraction-failure values of the filter's regex steps;
+    `domain` the metric's per-sample domain (gates.eval_run.metrics), None = any finite number."""
+    t = SampleTally()
+    seen: set[Hashable] = set()
+    for obj in _read_lines(path, t):
+        if obj.get("filter", "none") != filter_name:
+            t.other_filters += 1
+            continue
+        t.lines += 1
+        doc, well_formed = doc_identity(obj.get("doc_id"))
+        t.bad_doc_id += not well_formed
+        t.duplicated += doc in seen
+        seen.add(doc)
+        _tally_metric(obj, metric, domain, t)
+        if generative:
+            # extraction is judged only on real answers: an empty or errored one is counted as such
+            if _classify_generative(obj, t, count_tokens) == "ok" and _extraction_failed(obj, fallbacks):
+                t.extraction_failed += 1
+        else:
+            _classify_loglik(obj, t)
     return t
 
 

@@ -101,6 +101,35 @@ def test_dropped_lines_are_counted_not_crashed(run):
     assert (t.samples_expected, t.samples_scored) == (20, 17)
 
 
+@pytest.mark.parametrize("spellings,duplicated,bad", [
+    ((5, 5), 1, 0), ((5, "5"), 1, 1), ((5, 5.0), 1, 1), ((5, " 5"), 1, 1), (("5", 5.0), 1, 2),
+    ((1, True), 0, 1), ((None, None), 1, 2), ((-1, 1), 0, 1), ((5, 6), 0, 0), (([5], 5), 0, 1),
+    ((5.5, 5), 0, 1), (("05", 5), 1, 1)])
+def test_doc_ids_are_compared_canonically(tmp_path, spellings, duplicated, bad):
+    p = tmp_path / "s.jsonl"
+    p.write_text("".join(json.dumps({"doc_id": d, "acc": 1.0, "resps": [[["-1.0", "True"]]]}) + "\n"
+                         for d in spellings), encoding="utf-8")
+    t = tally_samples(p, filter_name="none", metric="acc", generative=False)
+    assert (t.lines, t.duplicated, t.bad_doc_id) == (2, duplicated, bad)
+
+
+def test_doc_identity_is_canonical():
+    from gates.eval_run.samples import doc_identity
+
+    assert {doc_identity(v)[0] for v in (5, "5", 5.0, " 5", "+5", "05")} == {5}
+    assert doc_identity(5) == (5, True) and doc_identity(True)[0] != doc_identity(1)[0]
+    assert doc_identity(None)[1] is False and doc_identity("x" * 100)[1] is False
+
+
+def test_out_of_domain_values_are_counted(run):
+    CASES["acc_2_and_minus_1"][0](run)
+    t = collect(run).tasks[MC]
+    assert t.samples_out_of_domain == 2 and t.metric_domain == "{0, 1}"
+    assert t.reported_score == t.rederived_score  # the forgery is consistent: only the domain gives it away
+    v = decide(collect(run))
+    assert "outside its domain {0, 1}" in v.detail
+
+
 def test_a_torn_line_is_counted_as_corrupt(run):
     CASES["torn_last_sample_line"][0](run)
     t = collect(run).tasks[MC]
@@ -271,6 +300,7 @@ def test_priority_root_cause_first():
                                 {"samples_expected": None, "samples_scored": None},
                                 {"samples_expected": 0, "samples_scored": 0, "responses_total": 0},
                                 {"samples_corrupt": 1}, {"samples_duplicated": 1}, {"samples_without_metric": 2},
+                                {"samples_bad_doc_id": 1}, {"samples_out_of_domain": 1},
                                 {"reported_sample_len": 99}, {"samples_scored": 101}])
 def test_sample_accounting(kw):
     assert fc_of(facts({"t": task(**kw)})) in ("SAMPLE_ACCOUNTING_FAILED", "INFERENCE_FAILED")
