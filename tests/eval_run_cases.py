@@ -157,6 +157,10 @@ def na_stderr(run: Path) -> None:
     edit_results(run, lambda d: d["results"][MC].update({"acc_stderr,none": "N/A"}))
 
 
+def set_stderr(value: Any) -> Callable[[Path], None]:
+    return lambda run: edit_results(run, lambda d: d["results"][MC].update({"acc_stderr,none": value}))
+
+
 def _blank(i: int, s: dict[str, Any]) -> None:
     s["resps"] = [[""] for _ in s["resps"]]
     s["filtered_resps"] = ["" for _ in s["filtered_resps"]]
@@ -287,6 +291,10 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "reported_score_na_string": (na_score, "REPORTED_MISMATCH"),
     "reported_score_nan": (nan_score, "REPORTED_MISMATCH"),
     "edited_reported_stderr": (edit_stderr, "REPORTED_MISMATCH"),
+    "negative_reported_stderr": (set_stderr(-0.09933992677987828), "REPORTED_MISMATCH"),
+    "nan_reported_stderr": (set_stderr(float("nan")), "REPORTED_MISMATCH"),
+    "infinite_reported_stderr": (set_stderr(float("inf")), "REPORTED_MISMATCH"),
+    "string_reported_stderr": (set_stderr("0.0993"), "REPORTED_MISMATCH"),
     "blank_all_responses": (blank_all_responses, "INFERENCE_FAILED"),
     "blank_most_responses": (blank_most_responses, "INFERENCE_FAILED"),
     "invisible_all_responses": (invisible_all_responses, "INFERENCE_FAILED"),

@@ -35,7 +35,9 @@ Per task (every task, whatever the status: a terminal failure must be seen even 
   stderr              a stderr must be known: the re-derived one needs n >= 2, else
                       SAMPLE_ACCOUNTING_FAILED (too few samples to measure anything). A reported stderr
                       that is a number must agree with the re-derived one (REPORTED_MISMATCH); "N/A"
-                      (lm-eval writes it for n = 1 or --bootstrap_iters 0) is not a contradiction.
+                      (lm-eval writes it for n = 1 or --bootstrap_iters 0) is not a contradiction; any
+                      other reported stderr (negative, NaN, Infinity, another string) is REPORTED_MISMATCH:
+                      a stderr is never negative or non-finite, so such a report is not lm-eval's.
   extraction          (generative tasks) extraction failures among the non-empty, non-errored samples above
                       `max_extraction_failure_fraction`: EVAL_JUDGE_FAILED.
 
@@ -61,6 +63,7 @@ GATE = "eval_run"
 PRIORITY: tuple[FC, ...] = (FC.INFERENCE_FAILED, FC.SAMPLE_ACCOUNTING_FAILED, FC.REPORTED_MISMATCH,
                             FC.EVAL_JUDGE_FAILED, FC.UNKNOWN, FC.INFRA_TRANSIENT)
 NON_TERMINAL = ("RUNNING", "PENDING", "TIMEOUT")
+NOT_COMPUTED = "N/A"  # what lm-eval writes for a stderr it did not compute (n = 1, --bootstrap_iters 0)
 _TOP = {"unit": 1.0, "percent": 100.0}
 
 # error text -> class; first match wins. Kept to classes this gate may emit.
@@ -248,6 +251,11 @@ def _stderr_check(name: str, t: TaskRun, tol: float) -> Check:
         return check(f"{name}:stderr", False,
                      f"{name}: no stderr can be derived from {t.samples_scored} sample(s) (needs at least 2)",
                      failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=t.reported_stderr_raw)
+    if t.reported_stderr is None and t.reported_stderr_raw not in (None, NOT_COMPUTED):
+        return check(f"{name}:stderr", False,
+                     f"{name}: the reported stderr is {t.reported_stderr_raw!r}, not a non-negative number (nor "
+                     f"lm-eval's {NOT_COMPUTED!r}); re-derived {t.rederived_stderr:.6g}",
+                     failure_class=FC.REPORTED_MISMATCH, observed=t.reported_stderr_raw, expected=t.rederived_stderr)
     if t.reported_stderr is None:
         note = f" (lm-eval wrote {t.reported_stderr_raw!r})" if t.reported_stderr_raw is not None else ""
         return check(f"{name}:stderr", True, f"{name}: stderr {t.rederived_stderr:.4g} re-derived; none reported{note}",

@@ -338,6 +338,10 @@ def test_inference_threshold_is_configurable_but_all_blank_always_fails():
     ({"reported_score": 1.5, "rederived_score": 1.5, "scale": None, "primary_metric": "perplexity"}, None),
     ({"reported_stderr": 0.5}, "REPORTED_MISMATCH"),
     ({"reported_stderr": None, "reported_stderr_raw": "N/A"}, None),
+    ({"reported_stderr": None, "reported_stderr_raw": "-0.05"}, "REPORTED_MISMATCH"),
+    ({"reported_stderr": None, "reported_stderr_raw": "NaN"}, "REPORTED_MISMATCH"),
+    ({"reported_stderr": None, "reported_stderr_raw": "Infinity"}, "REPORTED_MISMATCH"),
+    ({"reported_stderr": None, "reported_stderr_raw": "n/a "}, "REPORTED_MISMATCH"),
     ({"rederived_stderr": None, "reported_stderr": None}, "SAMPLE_ACCOUNTING_FAILED"),
     ({"rederived_score": None, "rederive_note": "no per-sample value"}, "SAMPLE_ACCOUNTING_FAILED"),
 ])
