@@ -219,6 +219,44 @@ def running_and_edited(run: Path) -> None:
     edit_score(run)
 
 
+def running_without_counts(run: Path) -> None:
+    """lm-eval writes the results file, then the per-sample logs: caught in between, a task has no count yet."""
+    running(run)
+    delete_samples(run)
+
+
+def running_with_counts_missing_and_an_edited_score(run: Path) -> None:
+    running_without_counts(run)
+    edit_score(run)
+
+
+def success_with_error(run: Path) -> None:
+    set_record(run, status="SUCCESS", exit_code=0, error="RuntimeError: CUDA error: an illegal instruction")
+
+
+def success_with_transient_error(run: Path) -> None:
+    set_record(run, status="SUCCESS", exit_code=0, error="ConnectionResetError: [Errno 104] Connection reset by peer")
+
+
+def killed(run: Path) -> None:
+    set_record(run, status="KILLED", exit_code=-9, error="lm-eval was killed by signal 9 (SIGKILL)")
+
+
+def killed_before_results(run: Path) -> None:
+    killed(run)
+    shutil.rmtree(results_file(run).parent)
+
+
+def failed_by_signal(code: int) -> Callable[[Path], None]:
+    """A runner that records a signal death as FAILED with the negative exit code and the log tail."""
+    return lambda run: set_record(run, status="FAILED", exit_code=code,
+                                  error="Running loglikelihood requests\n 45%|####5     | 9/20")
+
+
+def error_status(run: Path) -> None:
+    set_record(run, status="ERROR", exit_code=1, error="ValueError: unknown task 'x'")
+
+
 def timeout(run: Path) -> None:
     set_record(run, status="TIMEOUT", exit_code=None, error="walltime exceeded")
 
@@ -303,6 +341,16 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "answers_not_extracted": (invalid_extraction, "EVAL_JUDGE_FAILED"),
     "running": (running, "INFRA_TRANSIENT"),
     "timeout": (timeout, "INFRA_TRANSIENT"),
+    "running_without_counts": (running_without_counts, "INFRA_TRANSIENT"),
+    "running_without_counts_and_edited_score": (running_with_counts_missing_and_an_edited_score,
+                                                "REPORTED_MISMATCH"),
+    "success_with_error": (success_with_error, "UNKNOWN"),
+    "success_with_transient_error": (success_with_transient_error, "INFRA_TRANSIENT"),
+    "killed": (killed, "INFRA_TRANSIENT"),
+    "killed_before_results": (killed_before_results, "INFRA_TRANSIENT"),
+    "failed_by_sigkill": (failed_by_signal(-9), "INFRA_TRANSIENT"),
+    "failed_by_sigterm": (failed_by_signal(-15), "INFRA_TRANSIENT"),
+    "error_status": (error_status, "UNKNOWN"),
     "running_with_dropped_lines": (running_and_dropped, "SAMPLE_ACCOUNTING_FAILED"),
     "running_with_edited_score": (running_and_edited, "REPORTED_MISMATCH"),
     "failed_connection_refused": (failed_connection, "INFRA_TRANSIENT"),

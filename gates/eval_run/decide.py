@@ -2,9 +2,15 @@
 
 Run level
   run_status      SUCCESS passes. RUNNING / PENDING / TIMEOUT: the run is not finished (a TIMEOUT may
-                  be resumed): INFRA_TRANSIENT, never a pass. FAILED / CANCELLED: the runner's error
-                  classified (`classify_error`; UNKNOWN when nothing matches). UNKNOWN: UNKNOWN.
-  exit_code       a SUCCESS with a non-zero exit code contradicts itself: the error classified.
+                  be resumed): INFRA_TRANSIENT, never a pass. KILLED, or FAILED / ERROR with a negative
+                  exit code: lm-eval died of a signal the conductor did not send (the OOM killer, a
+                  scheduler, a crash signal): INFRA_TRANSIENT (retried once; the signal is named).
+                  FAILED / ERROR / CANCELLED otherwise: the runner's error classified (`classify_error`;
+                  UNKNOWN when nothing matches). UNKNOWN: UNKNOWN.
+  exit_code       a SUCCESS with a non-zero exit code contradicts itself: the error classified
+                  (INFRA_TRANSIENT when the code says a signal ended it).
+  run_error       a SUCCESS that carries an error message (one that prints something, gates/text.py)
+                  contradicts itself too: the error classified, never a pass.
   results         a results file that exists but cannot be read: SAMPLE_ACCOUNTING_FAILED.
   tasks_present   a SUCCESS without any task (or a task the results name but that cannot be read)
                   is SAMPLE_ACCOUNTING_FAILED: no tasks at all is not a pass. When the run did not
@@ -12,10 +18,18 @@ Run level
 
 Per task (every task, whatever the status: a terminal failure must be seen even in a RUNNING run)
   samples_accounted   expected and scored both known, equal, > 0; no corrupt, duplicated or
-                      metric-less line; lm-eval's own sample_len agrees; the response counts add up:
-                      else SAMPLE_ACCOUNTING_FAILED ("a task with missing counts is not a pass").
+                      metric-less line; every doc_id a non-negative JSON integer, documents compared by
+                      canonical identity (5, 5.0, "5" and " 5" are one document, so a padded log cannot
+                      pass); every per-sample value inside its metric's domain (gates/eval_run/metrics.py:
+                      an acc of 2.0 or -1.0 is a corrupt record, whatever the mean); lm-eval's own
+                      sample_len agrees; the response counts add up: else SAMPLE_ACCOUNTING_FAILED ("a
+                      task with missing counts is not a pass"). Exception: in a run that did not finish
+                      (RUNNING / PENDING / TIMEOUT / killed by a signal), counts not written yet (and a
+                      per-sample log not written yet) are INFRA_TRANSIENT when nothing else is wrong.
   inference           (judged when samples were logged; a missing log is an accounting failure)
-                      every sample empty or errored: INFERENCE_FAILED, never a score. Partial: more
+                      every sample empty (its completions print nothing: gates/text.py, Unicode
+                      categories, so zero-width or control characters are empty too) or errored:
+                      INFERENCE_FAILED, never a score. Partial: more
                       than `max_failed_response_fraction` (default 0.5) of the samples empty or errored
                       is INFERENCE_FAILED too. Why 0.5: an empty answer can be a legitimate (wrong)
                       answer of a weak model, and a minority of them is a score the compare gate can
@@ -52,11 +66,13 @@ dropped samples explain a reported/re-derived difference.
 from __future__ import annotations
 
 import re
+import signal
 from typing import Any, Optional
 
 from gates.contract import Check, Verdict, check
 from gates.eval_run.models import EvalRunFacts, TaskRun
 from gates.failure_classes import FailureClass as FC
+from gates.text import is_blank
 
 GATE = "eval_run"
 
@@ -120,27 +136,62 @@ def shorten_error(err: str, limit: int = 300) -> str:
 
 # ---------------------------------------------------------------- run level
 
+def signal_of(exit_code: Optional[int]) -> Optional[str]:
+    """'signal 9 (SIGKILL)' for a negative exit code (the process died of that signal), else None."""
+    if exit_code is None or exit_code >= 0:
+        return None
+    try:
+        name = signal.Signals(-exit_code).name
+    except ValueError:
+        name = "unknown signal"
+    return f"signal {-exit_code} ({name})"
+
+
+def unfinished(f: EvalRunFacts) -> bool:
+    """The run stopped before lm-eval wrote everything: not finished yet, or killed by a signal."""
+    return f.run_status in NON_TERMINAL or f.run_status == "KILLED" or (
+        f.run_status in ("FAILED", "ERROR") and signal_of(f.exit_code) is not None)
+
+
+def _success_checks(f: EvalRunFacts, short: str) -> list[Check]:
+    sig = signal_of(f.exit_code)
+    ok = f.exit_code in (None, 0)
+    code = "exit code 0" if ok else f"the run says SUCCESS but exited with code {f.exit_code}" + (
+        f", killed by {sig}" if sig else "") + short
+    fc = FC.INFRA_TRANSIENT if sig else classify_error(f.error)  # a signal death explains its log's error
+    checks = [check("run_status", True, "the run finished (SUCCESS)", observed=f.run_status),
+              check("run_exit_code", ok, code, failure_class=fc, observed=f.exit_code, expected=0)]
+    if f.error is not None and not is_blank(f.error):
+        checks.append(check("run_error", False, f"the run says SUCCESS but carries an error{short or ': (no summary)'}",
+                            failure_class=fc, observed=shorten_error(f.error), expected=None))
+    return checks
+
+
+def _status_checks(f: EvalRunFacts, short: str) -> list[Check]:
+    status, sig = f.run_status, signal_of(f.exit_code)
+    if status == "SUCCESS":
+        return _success_checks(f, short)
+    if status in NON_TERMINAL:
+        return [check("run_status", False, f"the run is not finished ({status}): no score is final yet",
+                      failure_class=FC.INFRA_TRANSIENT, observed=status, expected="SUCCESS")]
+    if status == "KILLED" or (sig is not None and status in ("FAILED", "ERROR")):
+        return [check("run_status", False,
+                      f"the run ended {status}: killed by {sig or 'a signal (which one was not recorded)'}, not by "
+                      f"the conductor (an OOM killer, a scheduler, a crash signal): a transient death, retried once"
+                      f"{short}", failure_class=FC.INFRA_TRANSIENT, observed=status, expected="SUCCESS")]
+    if status in ("FAILED", "ERROR", "CANCELLED"):
+        how = f"exit code {f.exit_code}" + (f", {sig}" if sig else "")
+        return [check("run_status", False, f"the run ended {status} ({how}){short}",
+                      failure_class=classify_error(f.error), observed=status, expected="SUCCESS")]
+    return [check("run_status", False, f"the run's status is {status}{short}",
+                  failure_class=FC.UNKNOWN, observed=status, expected="SUCCESS")]
+
+
 def _run_checks(f: EvalRunFacts) -> list[Check]:
-    checks: list[Check] = []
     status = f.run_status
     err = error_summary(f.error or "")
     short = f": {shorten_error(err)}" if err else ""
-    if status == "SUCCESS":
-        checks.append(check("run_status", True, "the run finished (SUCCESS)", observed=status))
-        ok = f.exit_code in (None, 0)
-        checks.append(check("run_exit_code", ok,
-                            "exit code 0" if ok else f"the run says SUCCESS but exited with code {f.exit_code}{short}",
-                            failure_class=classify_error(f.error), observed=f.exit_code, expected=0))
-    elif status in NON_TERMINAL:
-        checks.append(check("run_status", False, f"the run is not finished ({status}): no score is final yet",
-                            failure_class=FC.INFRA_TRANSIENT, observed=status, expected="SUCCESS"))
-    elif status in ("FAILED", "CANCELLED"):
-        fc = classify_error(f.error)
-        checks.append(check("run_status", False, f"the run ended {status} (exit code {f.exit_code}){short}",
-                            failure_class=fc, observed=status, expected="SUCCESS"))
-    else:
-        checks.append(check("run_status", False, f"the run's status is {status}{short}",
-                            failure_class=FC.UNKNOWN, observed=status, expected="SUCCESS"))
+    checks = _status_checks(f, short)
     if f.results_error is not None:
         checks.append(check("results_readable", False, f"the results file cannot be read: {f.results_error}",
                             failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=f.results_file))
@@ -157,13 +208,16 @@ def _run_checks(f: EvalRunFacts) -> list[Check]:
 
 # ---------------------------------------------------------------- per task
 
-def _accounting(name: str, t: TaskRun) -> Check:
+def _accounting(name: str, t: TaskRun, not_finished: bool = False) -> Check:
+    """SAMPLE_ACCOUNTING_FAILED; counts not written yet by a run that did not finish are INFRA_TRANSIENT
+    when nothing else is wrong with the task's records."""
     exp, got = t.samples_expected, t.samples_scored
     problems = []
-    if exp is None or got is None:
-        missing = [k for k, v in (("expected", exp), ("scored", got)) if v is None]
+    missing = [k for k, v in (("expected", exp), ("scored", got)) if v is None]
+    if missing:
         problems.append(f"sample count(s) missing: {', '.join(missing)}" +
-                        (f" ({t.rederive_note})" if got is None and t.rederive_note else ""))
+                        (f" ({t.rederive_note})" if got is None and t.rederive_note else "") +
+                        (" (the run did not finish: not written yet)" if not_finished else ""))
     elif got != exp:
         problems.append(f"scored {got} of {exp} expected samples")
     elif exp == 0:
@@ -187,9 +241,11 @@ def _accounting(name: str, t: TaskRun) -> Check:
     if t.responses_empty + t.responses_errored > t.responses_total or t.extraction_failed > t.responses_total:
         problems.append("more empty/errored/unextracted responses than responses: inconsistent counts")
     ok = not problems
+    transient = not_finished and bool(missing) and len(problems) == 1
     return check(f"{name}:samples_accounted", ok,
                  f"{name}: {got} of {exp} samples scored" if ok else f"{name}: " + "; ".join(problems),
-                 failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=got, expected=exp)
+                 failure_class=FC.INFRA_TRANSIENT if transient else FC.SAMPLE_ACCOUNTING_FAILED,
+                 observed=got, expected=exp)
 
 
 def _inference(name: str, t: TaskRun, max_frac: float) -> Optional[Check]:
@@ -210,13 +266,15 @@ def _inference(name: str, t: TaskRun, max_frac: float) -> Optional[Check]:
                  failure_class=FC.INFERENCE_FAILED, observed=frac, expected=max_frac)
 
 
-def _score_checks(name: str, t: TaskRun, tol: float) -> list[Check]:
+def _score_checks(name: str, t: TaskRun, tol: float, not_finished: bool = False) -> list[Check]:
     out: list[Check] = []
     if t.rederived_score is None:
+        pending = not_finished and t.samples_scored is None  # the per-sample log is not written yet
         out.append(check(f"{name}:score_rederived", False,
                          f"{name}: the score cannot be re-derived from the per-sample log"
                          + (f" ({t.rederive_note})" if t.rederive_note else ""),
-                         failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=t.reported_score))
+                         failure_class=FC.INFRA_TRANSIENT if pending else FC.SAMPLE_ACCOUNTING_FAILED,
+                         observed=t.reported_score))
         return out
     out.append(check(f"{name}:score_rederived", True,
                      f"{name}: {t.primary_metric} = {t.rederived_score:.6g} re-derived from {t.samples_scored} samples",
@@ -278,11 +336,12 @@ def _extraction(name: str, t: TaskRun, max_frac: float) -> Check:
 
 
 def task_checks(name: str, t: TaskRun, f: EvalRunFacts) -> list[Check]:
-    checks = [_accounting(name, t)]
+    not_finished = unfinished(f)
+    checks = [_accounting(name, t, not_finished)]
     inference = _inference(name, t, f.max_failed_response_fraction)
     if inference is not None:
         checks.append(inference)
-    checks += _score_checks(name, t, f.max_reported_mismatch)
+    checks += _score_checks(name, t, f.max_reported_mismatch, not_finished)
     if t.output_type == "generate_until" or t.extraction_failed:
         checks.append(_extraction(name, t, f.max_extraction_failure_fraction))
     return checks

@@ -12,7 +12,9 @@ from pydantic import Field
 
 from gates.contract import StrictModel
 
-RunStatus = Literal["SUCCESS", "FAILED", "RUNNING", "PENDING", "TIMEOUT", "CANCELLED", "UNKNOWN"]
+# KILLED: ended by a signal the conductor did not send; ERROR: FAILED as other runners spell it
+RunStatus = Literal["SUCCESS", "FAILED", "ERROR", "KILLED", "RUNNING", "PENDING", "TIMEOUT", "CANCELLED",
+                    "UNKNOWN"]
 OutputType = Literal["loglikelihood", "multiple_choice", "generate_until", "loglikelihood_rolling"]
 Scale = Literal["unit", "percent"]
 

@@ -246,7 +246,8 @@ def test_a_clean_run_passes():
 
 @pytest.mark.parametrize("status,expected", [("RUNNING", "INFRA_TRANSIENT"), ("PENDING", "INFRA_TRANSIENT"),
                                              ("TIMEOUT", "INFRA_TRANSIENT"), ("FAILED", "UNKNOWN"),
-                                             ("CANCELLED", "UNKNOWN"), ("UNKNOWN", "UNKNOWN")])
+                                             ("CANCELLED", "UNKNOWN"), ("UNKNOWN", "UNKNOWN"),
+                                             ("KILLED", "INFRA_TRANSIENT"), ("ERROR", "UNKNOWN")])
 def test_a_status_other_than_success_never_passes(status, expected):
     assert fc_of(facts(run_status=status, exit_code=None)) == expected
     assert fc_of(facts({}, run_status=status, exit_code=None)) == expected  # no tasks: the status says why
@@ -281,6 +282,49 @@ def test_failed_runs_are_classified_by_their_error(error, expected):
 def test_a_terminal_task_failure_is_never_masked_by_a_non_terminal_status(terminal, expected, status):
     f = facts({"ok": task(), "bad": task(**terminal)}, run_status=status, exit_code=None)
     assert fc_of(f) == expected
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "PENDING", "TIMEOUT", "KILLED"])
+@pytest.mark.parametrize("missing", [{"samples_expected": None}, {"samples_scored": None, "responses_total": 0},
+                                     {"samples_expected": None, "samples_scored": None, "responses_total": 0,
+                                      "rederived_score": None, "rederived_stderr": None}])
+def test_an_unfinished_run_whose_counts_are_not_written_yet_is_transient(status, missing):
+    assert fc_of(facts({"t": task(**missing)}, run_status=status, exit_code=None)) == "INFRA_TRANSIENT"
+    # ... unless a terminal failure is also present
+    f = facts({"t": task(**missing), "u": task(reported_score=0.7)}, run_status=status, exit_code=None)
+    assert fc_of(f) == "REPORTED_MISMATCH"
+    assert fc_of(facts({"t": task(**missing, samples_corrupt=1)}, run_status=status)) == "SAMPLE_ACCOUNTING_FAILED"
+
+
+def test_a_finished_run_whose_counts_are_missing_is_an_accounting_failure():
+    assert fc_of(facts({"t": task(samples_expected=None)})) == "SAMPLE_ACCOUNTING_FAILED"
+    assert fc_of(facts({"t": task(samples_scored=None)}, run_status="FAILED", exit_code=1,
+                       error="KeyError: 'x'")) == "SAMPLE_ACCOUNTING_FAILED"
+
+
+@pytest.mark.parametrize("error,expected", [("RuntimeError: boom", "UNKNOWN"),
+                                            ("requests.exceptions.ConnectionError: Connection refused",
+                                             "INFRA_TRANSIENT"),
+                                            ("\u200b", None), ("  \n", None), ("", None)])
+def test_a_success_carrying_an_error_message_does_not_pass(error, expected):
+    assert fc_of(facts(error=error)) == expected
+
+
+@pytest.mark.parametrize("status", ["FAILED", "ERROR", "KILLED", "SUCCESS", "CANCELLED"])
+@pytest.mark.parametrize("code,name", [(-9, "SIGKILL"), (-15, "SIGTERM"), (-11, "SIGSEGV"), (-6, "SIGABRT")])
+def test_a_signal_death_is_transient_and_names_its_signal(status, code, name):
+    v = decide(facts(run_status=status, exit_code=code, error="Traceback (most recent call last):\n  x"))
+    assert not v.passed and name in v.detail
+    assert v.failure_class == (FC.UNKNOWN if status == "CANCELLED" else FC.INFRA_TRANSIENT)
+
+
+def test_the_conductor_retries_a_signal_death_once():
+    from conductor.triage import triage
+
+    fc = decide(facts(run_status="KILLED", exit_code=-9)).failure_class
+    first, second = triage(fc, 1), triage(fc, 2)
+    assert not first.final and first.retries_left == 1
+    assert second.final and second.decision is not None and second.decision.value == "SYSTEMIC"
 
 
 def test_a_terminal_task_failure_wins_over_a_transient_run_error():
@@ -446,6 +490,17 @@ def test_cli_invalid_input_exits_2(mutate):
 def test_cli_nan_and_garbage_exit_2(text):
     code, out = cli(["--input", "-"], text)
     assert code == 2 and out["failure_class"] == "USER_CONFIG_ERROR"
+
+
+@pytest.mark.parametrize("status,expected", [("KILLED", "INFRA_TRANSIENT"), ("ERROR", "UNKNOWN")])
+def test_cli_killed_and_error_are_run_outcomes_not_invalid_input(run, status, expected):
+    set_record(run, status=status, exit_code=-9 if status == "KILLED" else 1, error="KeyError: 'x'")
+    code, out = cli(["--artifacts", str(run)])
+    assert code == 1 and out["failure_class"] == expected
+    f = good_facts()
+    f["run_status"] = status
+    code, out = cli(["--input", "-"], json.dumps(f))
+    assert code == 1 and out["failure_class"] == expected
 
 
 def test_cli_bad_artifacts_exit_2(tmp_path, run):
