@@ -296,6 +296,14 @@ def truncated_results(run: Path) -> None:
     p.write_bytes(p.read_bytes()[:500])
 
 
+def acc_lower_is_better(run: Path) -> None:
+    """The task's config and results call acc lower-is-better: compare would read a drop as a gain."""
+    def fn(d: dict[str, Any]) -> None:
+        d["higher_is_better"][MC]["acc"] = False
+        d["configs"][MC]["metric_list"][0]["higher_is_better"] = False
+    edit_results(run, fn)
+
+
 def older_results_alongside(run: Path) -> None:
     """A failed earlier run left older files in the directory: the newest results are read."""
     newest = results_file(run)
@@ -330,6 +338,7 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "reported_score_na_string": (na_score, "REPORTED_MISMATCH"),
     "reported_score_nan": (nan_score, "REPORTED_MISMATCH"),
     "edited_reported_stderr": (edit_stderr, "REPORTED_MISMATCH"),
+    "acc_claims_lower_is_better": (acc_lower_is_better, "REPORTED_MISMATCH"),
     "negative_reported_stderr": (set_stderr(-0.09933992677987828), "REPORTED_MISMATCH"),
     "nan_reported_stderr": (set_stderr(float("nan")), "REPORTED_MISMATCH"),
     "infinite_reported_stderr": (set_stderr(float("inf")), "REPORTED_MISMATCH"),
@@ -359,4 +368,102 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "cancelled_without_error": (cancelled, "UNKNOWN"),
     "success_with_nonzero_exit": (success_nonzero_exit, "UNKNOWN"),
     "no_record_no_results": (nothing_at_all, "UNKNOWN"),
+}
+
+
+# ---------------------------------------------------------------- corpus-level aggregates
+
+CORPUS_OUTPUT = Path(__file__).resolve().parent / "fixtures" / "lmeval_corpus_output"
+F1, MCC, BLEU, PPL, BPB, CLOZE = ("conductor_tiny_f1", "conductor_tiny_mcc", "conductor_tiny_bleu",
+                                  "conductor_tiny_ppl", "conductor_tiny_bpb", "conductor_tiny_cloze")
+CORPUS_TASKS = (F1, MCC, BLEU, PPL, BPB, CLOZE)
+
+
+def restate_corpus(run: Path, task: str, metric: str, aggregation: str) -> None:
+    """Rewrite the reported score from the (edited) per-sample items with lm-eval's own aggregation."""
+    import lm_eval.api.metrics  # noqa: F401  (fills the registry)
+    from lm_eval.api.registry import AGGREGATION_REGISTRY
+
+    lines = [json.loads(x) for x in samples_file(run, task).read_text(encoding="utf-8").splitlines()]
+    score = float(AGGREGATION_REGISTRY.get(aggregation)([x[metric] for x in lines]))
+    edit_results(run, lambda d: d["results"][task].update({f"{metric},none": score}))
+
+
+def set_item(task: str, metric: str, values: dict[int, Any], restate_with: Optional[str] = None
+             ) -> Callable[[Path], None]:
+    """Set per-sample items (line i -> item) of `metric`; restate the score with lm-eval when asked."""
+    def corrupt(run: Path) -> None:
+        edit_samples(run, task, lambda i, s: s.update({metric: values[i]}) if i in values else None)
+        if restate_with:
+            restate_corpus(run, task, metric, restate_with)
+    return corrupt
+
+
+def scale_result(task: str, key: str, factor: float) -> Callable[[Path], None]:
+    return lambda run: edit_results(run, lambda d: d["results"][task].update({key: d["results"][task][key] * factor}))
+
+
+def set_result(task: str, key: str, value: Any) -> Callable[[Path], None]:
+    return lambda run: edit_results(run, lambda d: d["results"][task].update({key: value}))
+
+
+def flip_direction(task: str, metric: str) -> Callable[[Path], None]:
+    """The task's config and results say the metric is higher-is-better (a perplexity!)."""
+    def corrupt(run: Path) -> None:
+        def fn(d: dict[str, Any]) -> None:
+            d["higher_is_better"][task][metric] = True
+            for m in d["configs"][task]["metric_list"]:
+                if m["metric"] == metric:
+                    m["higher_is_better"] = True
+        edit_results(run, fn)
+    return corrupt
+
+
+def drop_aggregation_name(task: str) -> Callable[[Path], None]:
+    """A config that names an aggregation lm-eval does not register."""
+    def fn(d: dict[str, Any]) -> None:
+        d["configs"][task]["metric_list"][0]["aggregation"] = "my_custom_corpus_metric"
+    return lambda run: edit_results(run, fn)
+
+
+def only_task(run: Path, task: str) -> None:
+    """Keep one task of the run (its results entries and its per-sample log): a smaller, still real run."""
+    def fn(d: dict[str, Any]) -> None:
+        for key in ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples"):
+            d[key] = {k: v for k, v in d.get(key, {}).items() if k == task}
+    edit_results(run, fn)
+    for other in CORPUS_TASKS:
+        if other != task:
+            samples_file(run, other).unlink()
+
+
+# name -> (the task it corrupts, corruption, expected failure_class; None = the gate passes)
+CORPUS_CASES: dict[str, tuple[str, Callable[[Path], None], Optional[str]]] = {
+    **{f"pristine_{t}": (t, lambda run: None, None) for t in CORPUS_TASKS},
+    "f1_pred_flipped": (F1, set_item(F1, "f1", {0: [1, 0], 3: [0, 1]}), "REPORTED_MISMATCH"),
+    "f1_item_not_a_pair": (F1, set_item(F1, "f1", {2: "yes"}), "SAMPLE_ACCOUNTING_FAILED"),
+    "f1_item_boolean_labels": (F1, set_item(F1, "f1", {2: [True, False]}), "SAMPLE_ACCOUNTING_FAILED"),
+    "mcc_gold_not_a_choice": (MCC, set_item(MCC, "mcc", {0: [-100, 1]}, restate_with="matthews_corrcoef"),
+                              "SAMPLE_ACCOUNTING_FAILED"),
+    "mcc_reported_above_1": (MCC, set_result(MCC, "mcc,none", 1.5), "REPORTED_MISMATCH"),
+    "mcc_item_missing": (MCC, lambda run: edit_samples(run, MCC, lambda i, s: s.pop("mcc") if i == 4 else None),
+                         "SAMPLE_ACCOUNTING_FAILED"),
+    "bleu_prediction_a_number": (BLEU, set_item(BLEU, "bleu", {1: [" a dog runs in the park", 7]}),
+                                 "SAMPLE_ACCOUNTING_FAILED"),
+    "bleu_edited": (BLEU, scale_result(BLEU, "bleu,none", 1.01), "REPORTED_MISMATCH"),
+    "bleu_stderr_edited": (BLEU, scale_result(BLEU, "bleu_stderr,none", 1.05), "REPORTED_MISMATCH"),
+    "word_perplexity_edited": (PPL, scale_result(PPL, "word_perplexity,none", 0.999), "REPORTED_MISMATCH"),
+    "word_perplexity_nan": (PPL, set_result(PPL, "word_perplexity,none", float("nan")), "REPORTED_MISMATCH"),
+    "word_perplexity_positive_loglik": (PPL, set_item(PPL, "word_perplexity", {0: [85.97, 9]},
+                                                      restate_with="weighted_perplexity"), "SAMPLE_ACCOUNTING_FAILED"),
+    "word_perplexity_negative_count": (PPL, set_item(PPL, "word_perplexity", {0: [-85.97, -9]},
+                                                     restate_with="weighted_perplexity"), "SAMPLE_ACCOUNTING_FAILED"),
+    "bits_per_byte_reported_negative": (BPB, set_result(BPB, "bits_per_byte,none", -4.0), "REPORTED_MISMATCH"),
+    "bits_per_byte_claims_higher_is_better": (BPB, flip_direction(BPB, "bits_per_byte"), "REPORTED_MISMATCH"),
+    "perplexity_below_1": (CLOZE, set_result(CLOZE, "perplexity,none", 0.5), "REPORTED_MISMATCH"),
+    "perplexity_stderr_shrunk": (CLOZE, scale_result(CLOZE, "perplexity_stderr,none", 0.01), "REPORTED_MISMATCH"),
+    "perplexity_stderr_grown": (CLOZE, scale_result(CLOZE, "perplexity_stderr,none", 100.0), "REPORTED_MISMATCH"),
+    "perplexity_stderr_negative": (CLOZE, scale_result(CLOZE, "perplexity_stderr,none", -1.0), "REPORTED_MISMATCH"),
+    "perplexity_claims_higher_is_better": (CLOZE, flip_direction(CLOZE, "perplexity"), "REPORTED_MISMATCH"),
+    "unknown_aggregation": (MCC, drop_aggregation_name(MCC), "SAMPLE_ACCOUNTING_FAILED"),
 }

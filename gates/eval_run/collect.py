@@ -28,6 +28,7 @@ InputError (exit 2): the path is not a directory, run.json is invalid, several m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -37,8 +38,9 @@ from typing import Any, Callable, Optional
 from gates.contract import InputError
 from gates.eval_run.models import EvalRunFacts, EvalSettings, TaskRun
 from gates.eval_run.run_record import RunRecord, read_run_record
-from gates.eval_run.metrics import UNIT_METRICS, domain_of
-from gates.eval_run.samples import DEFAULT_FALLBACK, mean_and_stderr, tally_samples
+from gates.eval_run.corpus import ITEM_CHECKS, ITEM_SHAPES, MEAN, NOT_REDERIVABLE, aggregation_of, check_item, rederive
+from gates.eval_run.metrics import domain_of, nature
+from gates.eval_run.samples import DEFAULT_FALLBACK, SampleTally, mean_and_stderr, tally_samples
 from gates.eval_run.tokens import TokenCounter, token_counter
 
 _RESULTS_NAME = re.compile(r"^results_(?P<date_id>.+)\.json$")
@@ -163,48 +165,65 @@ def _fallbacks(cfg: dict[str, Any], filter_name: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _aggregation(cfg: dict[str, Any], metric: str) -> Optional[str]:
-    for m in cfg.get("metric_list") or []:
-        if isinstance(m, dict) and m.get("metric") == metric:
-            agg = m.get("aggregation")
-            return agg if isinstance(agg, str) else None
-    return None
+def _plan(metric: str, cfg: dict[str, Any]) -> tuple[Optional[str], Optional[Callable[[Any], str]], Optional[str]]:
+    """(aggregation, item check for a corpus-level one, why the score cannot be re-derived)."""
+    agg, why = aggregation_of(metric, cfg)
+    if agg is None or agg == MEAN:
+        return agg, None, why
+    if agg in NOT_REDERIVABLE:
+        return agg, None, f"{metric!r} aggregates by {agg!r}: {NOT_REDERIVABLE[agg]}"
+    if agg not in ITEM_CHECKS:
+        return agg, None, f"{metric!r} aggregates by {agg!r}, which this gate cannot re-derive"
+    return agg, functools.partial(check_item, agg), None
 
 
-def _samples_part(run_dir: Path, task: str, date_id: str, cfg: dict[str, Any], metric: str, filt: str,
-                  output_type: str, counter: TokenCounter) -> dict[str, Any]:
-    path = run_dir / f"samples_{task}_{date_id}.jsonl"
+def _score_fields(metric: str, filt: str, agg: Optional[str], t: SampleTally,
+                  bootstrap_iters: Optional[int]) -> dict[str, Any]:
+    if t.non_numeric_metric:
+        shape = ITEM_SHAPES.get(agg or "", "numbers")
+        return {"rederive_note": f"{t.non_numeric_metric} per-sample value(s) of {metric!r} are not what lm-eval "
+                                 f"logs for a {agg!r} aggregation ({shape})"}
+    if not (t.values or t.items):
+        return {"rederive_note": f"no per-sample value of {metric!r} under filter {filt!r}"}
+    if agg == MEAN:
+        score, stderr = mean_and_stderr(t.values)
+        return {"rederived_score": score, "rederived_stderr": stderr, "stderr_method": "mean_stderr",
+                "rederive_note": "a stderr needs at least 2 samples" if stderr is None and len(t.values) < 2 else None}
+    r = rederive(metric, agg or "", t.items, bootstrap_iters)  # agg is a corpus aggregation here
+    return {"rederived_score": r.score, "rederived_stderr": r.stderr, "rederive_note": r.note,
+            "stderr_method": "bootstrap" if r.stderr is not None else None, "bootstrap_replicates": r.replicates,
+            "lmeval_bootstrap_replicates": r.lmeval_replicates, "stderr_rel_se": r.stderr_rel_se}
+
+
+def _samples_part(path: Path, cfg: dict[str, Any], metric: str, filt: str, output_type: str,
+                  counter: TokenCounter, bootstrap_iters: Optional[int]) -> dict[str, Any]:
+    agg, item_check, why = _plan(metric, cfg)
+    out: dict[str, Any] = {"aggregation": agg}
     if not path.is_file():
-        return {"rederive_note": f"no per-sample log {path.name} (was lm-eval run with --log_samples?)"}
+        return {**out, "rederive_note": f"no per-sample log {path.name} (was lm-eval run with --log_samples?)"}
     generative = output_type == "generate_until"
-    domain = domain_of(metric)
+    domain = domain_of(metric) if agg == MEAN else None
     try:
         t = tally_samples(path, filter_name=filt, metric=metric, generative=generative,
                           fallbacks=_fallbacks(cfg, filt) if generative else frozenset(),
-                          count_tokens=counter.count, domain=domain)
+                          count_tokens=counter.count, domain=domain, item_check=item_check)
     except OSError as exc:
-        return {"samples_file": path.name, "rederive_note": f"cannot read {path.name}: {exc}"}
-    out: dict[str, Any] = {
+        return {**out, "samples_file": path.name, "rederive_note": f"cannot read {path.name}: {exc}"}
+    out.update({
         "samples_file": path.name, "samples_scored": t.lines, "samples_corrupt": t.corrupt,
         "samples_duplicated": t.duplicated, "samples_without_metric": t.without_metric,
-        "samples_bad_doc_id": t.bad_doc_id, "samples_out_of_domain": t.out_of_domain, "metric_domain": domain,
+        "samples_bad_doc_id": t.bad_doc_id, "samples_out_of_domain": t.out_of_domain,
+        "metric_domain": domain if item_check is None else ITEM_SHAPES.get(agg or ""),
         "responses_total": t.lines, "responses_empty": t.empty, "responses_errored": t.errored,
         "extraction_failed": t.extraction_failed,
-    }
+    })
     if generative and t.completions:
         out["avg_completion_tokens"] = t.completion_tokens / t.completions
         out["token_count_method"] = counter.method
-    agg = _aggregation(cfg, metric)
-    if agg not in (None, "mean"):
-        out["rederive_note"] = f"the metric aggregates by {agg!r}, not a mean of per-sample values"
-    elif t.non_numeric_metric:
-        out["rederive_note"] = f"{t.non_numeric_metric} per-sample value(s) of {metric!r} are not numbers"
-    elif not t.values:
-        out["rederive_note"] = f"no per-sample value of {metric!r} under filter {filt!r}"
+    if why is not None:
+        out["rederive_note"] = why
     else:
-        out["rederived_score"], out["rederived_stderr"] = mean_and_stderr(t.values)
-        if out["rederived_stderr"] is None and len(t.values) < 2:
-            out["rederive_note"] = "a stderr needs at least 2 samples"
+        out.update(_score_fields(metric, filt, agg, t, bootstrap_iters))
     return out
 
 
@@ -224,17 +243,19 @@ def task_facts(task: str, results: dict[str, Any], run_dir: Path, date_id: str,
     stderr, stderr_raw = _number_or_raw(task_results.get(f"{metric}_stderr,{filt}"), non_negative=True)
     hib = _dict(_dict(results.get("higher_is_better")).get(task)).get(metric)
     gen_kwargs = cfg.get("generation_kwargs") if output_type == "generate_until" else None
+    iters = _int_or_none(_dict(results.get("config")).get("bootstrap_iters"))
+    part = _samples_part(run_dir / f"samples_{task}_{date_id}.jsonl", cfg, metric, filt, output_type, counter, iters)
+    score_range, scale, expected_hib = nature(metric, part["aggregation"])
     fields: dict[str, Any] = dict(
         output_type=output_type, primary_metric=metric, primary_filter=filt,
-        higher_is_better=hib if isinstance(hib, bool) else True,
-        scale="unit" if metric in UNIT_METRICS else None,
+        higher_is_better=hib if isinstance(hib, bool) else expected_hib if expected_hib is not None else True,
+        expected_higher_is_better=expected_hib, scale=scale, score_range=score_range,
         num_fewshot=_int_or_none(_dict(results.get("n-shot")).get(task)),
         samples_expected=_int_or_none(_dict(_dict(results.get("n-samples")).get(task)).get("effective")),
         reported_sample_len=_int_or_none(task_results.get("sample_len")),
         reported_score=score, reported_score_raw=score_raw, reported_stderr=stderr, reported_stderr_raw=stderr_raw,
-        generation_kwargs=_jsonable(gen_kwargs) if isinstance(gen_kwargs, dict) else None,
+        generation_kwargs=_jsonable(gen_kwargs) if isinstance(gen_kwargs, dict) else None, **part,
     )
-    fields.update(_samples_part(run_dir, task, date_id, cfg, metric, filt, output_type, counter))
     return TaskRun.model_validate(fields), None
 
 

@@ -65,6 +65,7 @@ dropped samples explain a reported/re-derived difference.
 
 from __future__ import annotations
 
+import math
 import re
 import signal
 from typing import Any, Optional
@@ -277,37 +278,88 @@ def _score_checks(name: str, t: TaskRun, tol: float, not_finished: bool = False)
                          observed=t.reported_score))
         return out
     out.append(check(f"{name}:score_rederived", True,
-                     f"{name}: {t.primary_metric} = {t.rederived_score:.6g} re-derived from {t.samples_scored} samples",
+                     f"{name}: {t.primary_metric} = {t.rederived_score:.6g} re-derived from {t.samples_scored} samples"
+                     + (f" with lm-eval's {t.aggregation!r} aggregation" if t.aggregation not in (None, "mean")
+                        else ""),
                      observed=t.rederived_score))
-    if t.reported_score is None:
-        what = f"non-numeric ({t.reported_score_raw!r})" if t.reported_score_raw is not None else "missing"
-        out.append(check(f"{name}:reported_score", False,
-                         f"{name}: the reported {t.primary_metric} is {what} while the per-sample records give "
-                         f"{t.rederived_score:.6g}", failure_class=FC.REPORTED_MISMATCH,
-                         observed=t.reported_score_raw, expected=t.rederived_score))
-    else:
-        diff = abs(t.reported_score - t.rederived_score)
-        ok = diff <= tol
-        out.append(check(f"{name}:reported_matches", ok,
-                         f"{name}: reported {t.reported_score:.6g} vs re-derived {t.rederived_score:.6g} "
-                         f"(|diff| {diff:.3g}, tolerance {tol:.3g})", failure_class=FC.REPORTED_MISMATCH,
-                         observed=t.reported_score, expected=t.rederived_score))
-    if t.scale is not None:
-        top = _TOP[t.scale]
-        off = [f"{label} {v:.6g}" for label, v in (("reported", t.reported_score), ("re-derived", t.rederived_score))
-               if v is not None and not 0.0 <= v <= top]
-        out.append(check(f"{name}:in_scale", not off,
-                         f"{name}: {t.primary_metric} is a {t.scale}-scale metric but " + ", ".join(off)
-                         + f" lies outside [0, {top:g}]" if off else f"{name}: within [0, {top:g}]",
-                         failure_class=FC.REPORTED_MISMATCH, observed=off or None, expected=[0.0, top]))
+    out.append(_reported_check(name, t, _score_tolerance(t, tol)))
+    range_check = _range_check(name, t)
+    if range_check is not None:
+        out.append(range_check)
+    if t.expected_higher_is_better is not None:
+        ok = t.higher_is_better == t.expected_higher_is_better
+        way = "higher" if t.expected_higher_is_better else "lower"
+        out.append(check(f"{name}:direction", ok,
+                         f"{name}: {t.primary_metric} is {way}-is-better by definition" + (
+                             "" if ok else f", but the run reports higher_is_better={t.higher_is_better}: a "
+                                           f"comparison would read a degradation as a gain"),
+                         failure_class=FC.REPORTED_MISMATCH, observed=t.higher_is_better,
+                         expected=t.expected_higher_is_better))
     out.append(_stderr_check(name, t, tol))
     return out
 
 
+def _score_tolerance(t: TaskRun, tol: float) -> float:
+    """`tol` in the score's own units; relative (tol * |score|, at least tol) for an unbounded score such as a
+    perplexity, whose float rounding grows with its size."""
+    unbounded = t.score_range is not None and t.score_range[1] is None
+    return tol * max(1.0, abs(t.rederived_score or 0.0)) if unbounded else tol
+
+
+def _reported_check(name: str, t: TaskRun, tol: float) -> Check:
+    if t.reported_score is None:
+        what = f"non-numeric ({t.reported_score_raw!r})" if t.reported_score_raw is not None else "missing"
+        return check(f"{name}:reported_score", False,
+                     f"{name}: the reported {t.primary_metric} is {what} while the per-sample records give "
+                     f"{t.rederived_score:.6g}", failure_class=FC.REPORTED_MISMATCH,
+                     observed=t.reported_score_raw, expected=t.rederived_score)
+    diff = abs(t.reported_score - (t.rederived_score or 0.0))
+    return check(f"{name}:reported_matches", diff <= tol,
+                 f"{name}: reported {t.reported_score:.6g} vs re-derived {t.rederived_score:.6g} "
+                 f"(|diff| {diff:.3g}, tolerance {tol:.3g})", failure_class=FC.REPORTED_MISMATCH,
+                 observed=t.reported_score, expected=t.rederived_score)
+
+
+def _range_check(name: str, t: TaskRun) -> Optional[Check]:
+    """The score inside the range its metric has by definition (score_range, else the declared scale)."""
+    if t.score_range is not None:
+        low, high = t.score_range
+    elif t.scale is not None:
+        low, high = 0.0, _TOP[t.scale]
+    else:
+        return None
+    where = f"[{low:g}, {high:g}]" if high is not None else f"[{low:g}, +inf)"
+    off = [f"{label} {v:.6g}" for label, v in (("reported", t.reported_score), ("re-derived", t.rederived_score))
+           if v is not None and not ((low is None or v >= low) and (high is None or v <= high))]
+    what = f"a {t.scale}-scale metric" if t.scale else f"a metric in {where}"
+    return check(f"{name}:in_scale", not off,
+                 f"{name}: {t.primary_metric} is {what} but " + ", ".join(off) + f" lies outside {where}"
+                 if off else f"{name}: within {where}", failure_class=FC.REPORTED_MISMATCH,
+                 observed=off or None, expected=[low, high])
+
+
+def _stderr_agrees(t: TaskRun, reported: float, tol: float) -> tuple[bool, str]:
+    """Exact (within `tol`) for a mean, or when this gate drew the very replicates lm-eval drew. Otherwise
+    both are estimates of one standard deviation from different numbers of replicates: they must agree
+    within five of their combined relative standard errors, on a log scale (a standard deviation is a
+    scale: shrinking it 100-fold is as wrong as growing it 100-fold, however heavy the bootstrap's tail)."""
+    base = max(_score_tolerance(t, tol), 1e-9)
+    red = t.rederived_stderr or 0.0
+    if abs(reported - red) <= base:
+        return True, f"tolerance {base:.3g}"
+    b, lb = t.bootstrap_replicates, t.lmeval_bootstrap_replicates
+    if t.stderr_method != "bootstrap" or b is None or lb is None or b >= lb or t.stderr_rel_se is None:
+        return False, f"tolerance {base:.3g}, exact"
+    allowed = 5.0 * t.stderr_rel_se * math.sqrt(1.0 + b / lb)
+    off = abs(math.log(reported / red)) if reported > 0 and red > 0 else math.inf
+    return off <= allowed, (f"|log ratio| {off:.3g}, allowed {allowed:.3g}: {b} of lm-eval's {lb} bootstrap "
+                            f"replicates redrawn")
+
+
 def _stderr_check(name: str, t: TaskRun, tol: float) -> Check:
     if t.rederived_stderr is None:
-        return check(f"{name}:stderr", False,
-                     f"{name}: no stderr can be derived from {t.samples_scored} sample(s) (needs at least 2)",
+        why = t.rederive_note or f"needs at least 2 samples, got {t.samples_scored}"
+        return check(f"{name}:stderr", False, f"{name}: no stderr can be re-derived ({why})",
                      failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=t.reported_stderr_raw)
     if t.reported_stderr is None and t.reported_stderr_raw not in (None, NOT_COMPUTED):
         return check(f"{name}:stderr", False,
@@ -318,10 +370,9 @@ def _stderr_check(name: str, t: TaskRun, tol: float) -> Check:
         note = f" (lm-eval wrote {t.reported_stderr_raw!r})" if t.reported_stderr_raw is not None else ""
         return check(f"{name}:stderr", True, f"{name}: stderr {t.rederived_stderr:.4g} re-derived; none reported{note}",
                      observed=t.rederived_stderr)
-    diff = abs(t.reported_stderr - t.rederived_stderr)
-    ok = diff <= max(tol, 1e-9)
+    ok, how = _stderr_agrees(t, t.reported_stderr, tol)
     return check(f"{name}:stderr", ok,
-                 f"{name}: reported stderr {t.reported_stderr:.6g} vs re-derived {t.rederived_stderr:.6g}",
+                 f"{name}: reported stderr {t.reported_stderr:.6g} vs re-derived {t.rederived_stderr:.6g} ({how})",
                  failure_class=FC.REPORTED_MISMATCH, observed=t.reported_stderr, expected=t.rederived_stderr)
 
 

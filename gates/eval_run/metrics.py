@@ -12,12 +12,19 @@ itself writes (lm_eval/api/task.py, process_results):
 
 Corpus-level aggregations (f1, mcc, bleu, perplexity, ...) keep a structured item per document;
 their domains live with their re-derivation (gates/eval_run/corpus.py).
+
+What a score is, by definition (`nature`): the range it must lie in, its scale for the compare gate
+(unit 0-1, percent 0-100, or None when it has neither: MCC in [-1, 1], perplexities and TER
+unbounded), and its direction. A run that reports such a metric as higher-is-better the wrong way
+round would make compare read a degradation as a gain; the gate says so.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Optional
+
+from gates.eval_run.corpus import AGGREGATIONS, MEAN
 
 BINARY_METRICS = frozenset({"acc", "acc_norm", "acc_mutual_info", "acc_bytes"})
 # metrics whose value is a fraction in [0, 1] by definition (lm-eval reports them 0-1)
@@ -43,3 +50,15 @@ def in_domain(value: float, domain: Optional[str]) -> bool:
     if domain == "[0, 1]":
         return 0.0 <= value <= 1.0
     return True
+
+
+def nature(metric: str, aggregation: Optional[str]) -> tuple[Optional[list[Optional[float]]], Optional[str],
+                                                              Optional[bool]]:
+    """(score range [low, high or None], scale, higher is better) by definition; None where unknown."""
+    if aggregation in AGGREGATIONS:
+        (low, high), hib = AGGREGATIONS[aggregation]
+        scale = "unit" if (low, high) == (0.0, 1.0) else "percent" if (low, high) == (0.0, 100.0) else None
+        return [low, high], scale, hib
+    if aggregation in (MEAN, "median", "nanmean") and metric in UNIT_METRICS:
+        return [0.0, 1.0], "unit", True
+    return None, None, None

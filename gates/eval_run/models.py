@@ -43,7 +43,16 @@ class TaskRun(StrictModel):
     primary_filter: str = Field(default="none", min_length=1,
                                 description="the filter whose lines and score are the task's (first of filter_list)")
     higher_is_better: bool = True
+    expected_higher_is_better: Optional[bool] = Field(
+        default=None, description="the metric's direction by definition (acc up, perplexity down); None = not known")
+    aggregation: Optional[str] = Field(
+        default=None, description="lm-eval's aggregation of the per-sample values: mean, or a corpus-level one "
+                                  "(f1, matthews_corrcoef, bleu, perplexity, weighted_perplexity, bits_per_byte...); "
+                                  "None = it cannot be told")
     scale: Optional[Scale] = Field(default=None, description="declared score scale; None = not declared")
+    score_range: Optional[list[Optional[float]]] = Field(
+        default=None, min_length=2, max_length=2,
+        description="[low, high] the score lies in by definition (high null = unbounded); None = not known")
     num_fewshot: Optional[int] = Field(default=None, ge=0)
     samples_expected: Optional[int] = Field(default=None, ge=0, description="dataset size, or the limit")
     samples_scored: Optional[int] = Field(default=None, ge=0,
@@ -68,10 +77,22 @@ class TaskRun(StrictModel):
     reported_stderr: Optional[float] = Field(default=None, ge=0)
     reported_stderr_raw: Optional[str] = Field(
         default=None, description="the reported stderr as written, when it is not a finite number (e.g. 'N/A')")
-    rederived_score: Optional[float] = Field(default=None, description="mean of the per-sample metric")
+    rederived_score: Optional[float] = Field(
+        default=None, description="the task's aggregation (a mean, or lm-eval's corpus-level function) of the "
+                                  "per-sample log")
     rederived_stderr: Optional[float] = Field(
-        default=None, ge=0, description="sample standard deviation / sqrt(n), as lm-eval's mean_stderr")
-    rederive_note: Optional[str] = Field(default=None, description="why the score could not be re-derived")
+        default=None, ge=0, description="as lm-eval computes it: sample standard deviation / sqrt(n) for a mean "
+                                        "(mean_stderr), its bootstrap for a corpus-level aggregate")
+    rederive_note: Optional[str] = Field(default=None, description="why the score (or its stderr) could not be "
+                                                                   "re-derived")
+    stderr_method: Optional[Literal["mean_stderr", "bootstrap"]] = Field(
+        default=None, description="how rederived_stderr was computed: lm-eval's mean_stderr, or its bootstrap")
+    bootstrap_replicates: Optional[int] = Field(default=None, ge=2, description="bootstrap replicates drawn here")
+    lmeval_bootstrap_replicates: Optional[int] = Field(
+        default=None, ge=1, description="the replicates lm-eval drew for its reported stderr (None: it drew none)")
+    stderr_rel_se: Optional[float] = Field(
+        default=None, ge=0, description="relative standard error of the bootstrapped stderr (from its replicates' "
+                                        "kurtosis): the tolerance when lm-eval drew more replicates than this gate")
     responses_total: int = Field(default=0, ge=0, description="samples (documents) of the primary filter")
     responses_empty: int = Field(default=0, ge=0, description="samples whose every completion is blank")
     responses_errored: int = Field(

@@ -39,7 +39,8 @@ class SampleTally:
     duplicated: int = 0  # lines whose document (canonical doc_id) was already seen for this filter
     bad_doc_id: int = 0  # lines whose doc_id is not what lm-eval writes (a non-negative JSON integer)
     other_filters: int = 0  # parseable lines of other filters
-    values: list[float] = field(default_factory=list)  # the per-sample metric, in file order
+    values: list[float] = field(default_factory=list)  # the per-sample metric, in file order (a mean's)
+    items: list[Any] = field(default_factory=list)  # the per-sample items of a corpus-level aggregate, in order
     without_metric: int = 0  # lines of this filter with no finite numeric value for the metric
     non_numeric_metric: int = 0  # ... of which the value was present but not a number (a list, a string)
     out_of_domain: int = 0  # finite values outside the metric's per-sample domain (an acc of 2.0)
@@ -174,7 +175,21 @@ def _read_lines(path: Path, t: SampleTally) -> Iterator[dict[str, Any]]:
                 t.corrupt += 1
 
 
-def _tally_metric(obj: dict[str, Any], metric: str, domain: Optional[str], t: SampleTally) -> None:
+def _tally_item(raw: Any, item_check: Callable[[Any], str], t: SampleTally) -> None:
+    state = item_check(raw) if raw is not None else "missing"
+    if state in ("missing", "malformed"):
+        t.without_metric += 1
+        t.non_numeric_metric += state == "malformed"
+        return
+    t.out_of_domain += state == "out_of_domain"
+    t.items.append(raw)
+
+
+def _tally_metric(obj: dict[str, Any], metric: str, domain: Optional[str], t: SampleTally,
+                  item_check: Optional[Callable[[Any], str]]) -> None:
+    if item_check is not None:
+        _tally_item(obj.get(metric), item_check, t)
+        return
     value = _metric_value(obj.get(metric))
     if value is None:
         t.without_metric += 1
@@ -188,10 +203,13 @@ def _tally_metric(obj: dict[str, Any], metric: str, domain: Optional[str], t: Sa
 
 def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool,
                   fallbacks: frozenset[str] = frozenset(), count_tokens: Callable[[str], int] = lambda s: 0,
-                  domain: Optional[str] = None) -> SampleTally:
+                  domain: Optional[str] = None, item_check: Optional[Callable[[Any], str]] = None
+                  ) -> SampleTally:
     """Read `path` line by line and tally the lines of `filter_name` (lines without a filter key count
     as filter "none"). `fallbacks` are the extraction-failure values of the filter's regex steps;
-    `domain` the metric's per-sample domain (gates.eval_run.metrics), None = any finite number."""
+    `domain` the metric's per-sample domain (gates.eval_run.metrics), None = any finite number. With
+    `item_check` (a corpus-level aggregate: gates.eval_run.corpus.check_item), the raw per-sample items
+    are kept in `items` instead of numbers in `values`."""
     t = SampleTally()
     seen: set[Hashable] = set()
     for obj in _read_lines(path, t):
@@ -203,7 +221,7 @@ def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool
         t.bad_doc_id += not well_formed
         t.duplicated += doc in seen
         seen.add(doc)
-        _tally_metric(obj, metric, domain, t)
+        _tally_metric(obj, metric, domain, t, item_check)
         if generative:
             # extraction is judged only on real answers: an empty or errored one is counted as such
             if _classify_generative(obj, t, count_tokens) == "ok" and _extraction_failed(obj, fallbacks):

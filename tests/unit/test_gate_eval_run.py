@@ -28,7 +28,8 @@ from gates.eval_run.samples import mean_and_stderr, tally_samples
 from gates.eval_run.tokens import WHITESPACE
 from gates.failure_classes import FailureClass as FC
 from gates.schemas import dumps, generated, load
-from tests.eval_run_cases import CASES, GEN, MC, REAL_OUTPUT, copy_run, results_file, samples_file, set_record
+from tests.eval_run_cases import (BLEU, BPB, CASES, CLOZE, CORPUS_CASES, CORPUS_OUTPUT, CORPUS_TASKS, F1, GEN, MC, MCC,
+                                  PPL, REAL_OUTPUT, copy_run, only_task, results_file, samples_file, set_record)
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT_VALIDATOR = jsonschema.Draft202012Validator(load("eval_run", "output"))
@@ -627,3 +628,66 @@ def test_shortened_errors_never_exceed_the_limit(text):
     from gates.eval_run.decide import shorten_error
 
     assert len(shorten_error(text)) <= 300
+
+
+# ---------------------------------------------------------------- corpus-level aggregates (real lm-eval output)
+
+@pytest.fixture
+def corpus_run(tmp_path: Path) -> Path:
+    return copy_run(CORPUS_OUTPUT, tmp_path / "corpus")
+
+
+def test_corpus_level_scores_are_rederived_with_lm_evals_aggregations():
+    f = collect(CORPUS_OUTPUT)
+    assert set(f.tasks) == set(CORPUS_TASKS)
+    aggs = {n: (t.primary_metric, t.aggregation) for n, t in f.tasks.items()}
+    assert aggs == {F1: ("f1", "f1"), MCC: ("mcc", "matthews_corrcoef"), BLEU: ("bleu", "bleu"),
+                    PPL: ("word_perplexity", "weighted_perplexity"), BPB: ("bits_per_byte", "bits_per_byte"),
+                    CLOZE: ("perplexity", "perplexity")}
+    for t in f.tasks.values():  # lm-eval's own functions on the logged items: the very same number
+        assert t.reported_score == t.rederived_score and t.rederive_note is None and t.samples_out_of_domain == 0
+        assert t.stderr_method == "bootstrap" and t.rederived_stderr is not None
+    bleu = f.tasks[BLEU]  # lm-eval drew 100 replicates for BLEU: redrawn here, the stderr is reproduced exactly
+    assert bleu.bootstrap_replicates == bleu.lmeval_bootstrap_replicates == 100
+    assert bleu.reported_stderr == bleu.rederived_stderr
+    assert f.tasks[PPL].reported_stderr_raw == "N/A" and f.tasks[PPL].lmeval_bootstrap_replicates is None
+    assert not f.tasks[PPL].higher_is_better and f.tasks[PPL].score_range == [1.0, None]
+    assert f.tasks[MCC].score_range == [-1.0, 1.0] and f.tasks[MCC].scale is None and f.tasks[BLEU].scale == "percent"
+    v = decide(f)
+    assert v.passed, v.detail
+
+
+@pytest.mark.parametrize("case", list(CORPUS_CASES))
+def test_corrupted_corpus_output(case, corpus_run):
+    task, corrupt, expected = CORPUS_CASES[case]
+    only_task(corpus_run, task)
+    corrupt(corpus_run)
+    v = decide(collect(corpus_run))
+    OUTPUT_VALIDATOR.validate(json.loads(v.to_json()))
+    assert v.passed is (expected is None), v.detail
+    assert (v.failure_class.value if v.failure_class else None) == expected, v.detail
+
+
+def test_without_lm_eval_a_corpus_level_score_cannot_pass(corpus_run, monkeypatch):
+    for name in [m for m in sys.modules if m == "lm_eval" or m.startswith("lm_eval.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "lm_eval", None)
+    f = collect(corpus_run)
+    v = decide(f)
+    assert not v.passed and v.failure_class == FC.SAMPLE_ACCOUNTING_FAILED
+    for name, t in f.tasks.items():
+        assert t.rederived_score is None and "lm-eval is not importable" in (t.rederive_note or ""), name
+    # a mean needs no lm-eval: the ordinary output still passes
+    assert decide(collect(REAL_OUTPUT)).passed
+
+
+def test_cli_without_lm_eval_fails_closed_in_one_sentence(corpus_run, tmp_path):
+    shadow = tmp_path / "shadow" / "lm_eval"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('lm-eval is not installed here')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(shadow.parent)}
+    p = subprocess.run([sys.executable, "-m", "gates.eval_run", "--artifacts", str(corpus_run)], env=env,
+                       capture_output=True, text=True, cwd=REPO, timeout=300)
+    out = json.loads(p.stdout)
+    assert p.returncode == 1 and out["failure_class"] == "SAMPLE_ACCOUNTING_FAILED"
+    assert "not importable" in out["detail"] and "Traceback" not in p.stdout + p.stderr
