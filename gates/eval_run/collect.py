@@ -11,9 +11,13 @@ only the samples files of its date_id. Results of several models in one director
 
 Per task, from the results file: the primary metric and filter, the reported score and stderr,
 `n-samples` (expected = `effective`, which already applies --limit), `n-shot`, `higher_is_better`,
-the task's config (output type, generation kwargs, filters). From the per-sample log: the samples
-scored, the score re-derived as the mean of the per-sample metric and its stderr (lm-eval's own
-mean_stderr), empty / errored responses, extraction failures, the average completion tokens.
+the task's config (output type, generation kwargs, filters, the metric's aggregation),
+`config.bootstrap_iters`. From the per-sample log: the samples scored, the score re-derived with the
+task's aggregation (a mean and lm-eval's own mean_stderr; or, for a corpus-level aggregate such as
+F1, MCC, BLEU or a perplexity, lm-eval's registered function and its bootstrap: corpus.py, which
+imports lm-eval lazily and, without it, leaves the score "cannot be re-derived"), the documents'
+identities and the values' domains, empty / errored responses, extraction failures, the average
+completion tokens. What the metric is by definition (range, scale, direction) is metrics.py's.
 
 Primary metric: the first metric of the task's `metric_list` in its config; failing that, the
 first metric of `higher_is_better[task]`; failing that, the first `<metric>,<filter>` key of the

@@ -36,19 +36,31 @@ Per task (every task, whatever the status: a terminal failure must be seen even 
                       judge; once most samples carry no answer the number measures the serving path,
                       not the model, and comparing it would report the pipeline's failure as a
                       regression (or hide one behind a failed baseline).
-  score_rederived     the score re-derived from the per-sample log must exist; if the log lacks the
-                      metric (or the metric is not a per-sample mean), the score cannot be accounted
-                      for: SAMPLE_ACCOUNTING_FAILED.
+  score_rederived     the score re-derived from the per-sample log must exist: a mean of the per-sample
+                      values, or lm-eval's own corpus-level aggregation (F1, MCC, BLEU, chrF, TER,
+                      perplexity, word / byte perplexity, bits per byte, median) of the per-sample items
+                      (gates/eval_run/corpus.py). If the log lacks the metric, its items are not what
+                      lm-eval logs, the aggregation is unknown or not re-derivable (brier_score), or
+                      lm-eval is not installed for a corpus-level one, the score cannot be accounted for:
+                      SAMPLE_ACCOUNTING_FAILED (never a pass).
   reported_score      a reported score that is missing or not a number ("N/A", a string, NaN) while
                       the per-sample records give one is REPORTED_MISMATCH: what the tool reported is
                       not the score of its own records. (Never read as a pass, never converted.)
   reported_matches    |reported - rederived| <= max_reported_mismatch, in the score's own units (lm-eval
-                      reports 0-1; a 0-100 number against 0-1 records is a mismatch): REPORTED_MISMATCH.
-  in_scale            a unit-scale metric (acc, exact_match, ...) outside [0, 1] (percent: [0, 100]),
-                      reported or re-derived: REPORTED_MISMATCH.
+                      reports 0-1; a 0-100 number against 0-1 records is a mismatch), relative to the score
+                      for an unbounded one (a perplexity of 2e6 carries float rounding): REPORTED_MISMATCH.
+  in_scale            a score outside the range its metric has by definition (`score_range`: [0, 1] for
+                      acc, exact_match, F1; [-1, 1] for MCC; [0, 100] for BLEU, chrF; >= 1 for perplexities;
+                      >= 0 for bits per byte, TER; else the declared scale), reported or re-derived:
+                      REPORTED_MISMATCH.
+  direction           a metric whose direction is fixed by definition (acc up, perplexity down) reported
+                      the other way round: REPORTED_MISMATCH (a comparison would read a degradation as
+                      a gain).
   stderr              a stderr must be known: the re-derived one needs n >= 2, else
                       SAMPLE_ACCOUNTING_FAILED (too few samples to measure anything). A reported stderr
-                      that is a number must agree with the re-derived one (REPORTED_MISMATCH); "N/A"
+                      that is a number must agree with the re-derived one (REPORTED_MISMATCH): exactly for
+                      a mean or when this gate redrew every bootstrap replicate lm-eval drew; else within
+                      five relative standard errors of a bootstrap standard deviation, on a log scale; "N/A"
                       (lm-eval writes it for n = 1 or --bootstrap_iters 0) is not a contradiction; any
                       other reported stderr (negative, NaN, Infinity, another string) is REPORTED_MISMATCH:
                       a stderr is never negative or non-finite, so such a report is not lm-eval's.
