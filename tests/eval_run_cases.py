@@ -117,6 +117,59 @@ def duplicate_line(run: Path) -> None:
     edit_lines(run, MC, lambda ls: ls[:-1] + [ls[0]])
 
 
+def duplicate_other_filter_line(run: Path) -> None:
+    """A line of the secondary filter repeated: the primary filter's lines are intact, the log is not."""
+    edit_lines(run, GEN, lambda ls: ls + [next(x for x in ls if json.loads(x)["filter"] == "strict-digits")])
+
+
+def drop_other_filter_line(run: Path) -> None:
+    lines_of = lambda ls: [x for x in ls if json.loads(x)["filter"] != "strict-digits"] + [  # noqa: E731
+        x for x in ls if json.loads(x)["filter"] == "strict-digits"][:-1]
+    edit_lines(run, GEN, lines_of)
+
+
+def unknown_filter_lines(run: Path) -> None:
+    """Lines of a filter the task's config does not have."""
+    def extra(ls: list[str]) -> list[str]:
+        return ls + [json.dumps({**json.loads(x), "filter": "made-up"}) for x in ls[:3]]
+    edit_lines(run, MC, extra)
+
+
+def edited_doc(run: Path) -> None:
+    """A document's text edited after the fact: its doc_hash no longer matches it."""
+    edit_samples(run, MC, lambda i, s: s["doc"].update(question="What colour is grass?") if i == 0 else None)
+
+
+def edited_target(run: Path) -> None:
+    edit_samples(run, GEN, lambda i, s: s.update(target="6") if i == 0 else None, only_filter="lenient")
+
+
+def edited_prompt(run: Path) -> None:
+    edit_samples(run, GEN, lambda i, s: s["arguments"]["gen_args_0"].update(arg_0="Q: What is 1 plus 1?\nA:")
+                 if i == 1 else None, only_filter="lenient")
+
+
+def unlisted_metric(run: Path) -> None:
+    """A line whose list of metrics does not name the metric it carries (lm-eval lists every one)."""
+    edit_samples(run, GEN, lambda i, s: s.update(metrics=["ewact_match"]) if i == 3 else None, only_filter="lenient")
+
+
+def renamed_key(old: str, new: str, task: str = MC) -> Callable[[Path], None]:
+    """A key of one line renamed (a flipped byte): the line is no longer what lm-eval wrote."""
+    def rename(i: int, s: dict[str, Any]) -> None:
+        if i == 2:
+            if old in s:
+                s[new] = s.pop(old)
+            else:
+                s["arguments"][new] = s["arguments"].pop(old)
+    return lambda run: edit_samples(run, task, rename)
+
+
+def edited_later_context(run: Path) -> None:
+    edit_samples(run, MC, lambda i, s: s["arguments"]["gen_args_2"].update(arg_0="Question: x?\nAnswer:")
+                 if i == 0 else None)
+
+
 def delete_samples(run: Path) -> None:
     samples_file(run, GEN).unlink()
 
@@ -322,11 +375,24 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
                                   "SAMPLE_ACCOUNTING_FAILED"),
     "acc_2_and_minus_1": (out_of_domain({0: 2.0, 2: -1.0}), "SAMPLE_ACCOUNTING_FAILED"),
     "acc_halves": (out_of_domain({0: 0.5, 2: 0.5}), "SAMPLE_ACCOUNTING_FAILED"),
+    "acc_1e308": (lambda run: edit_samples(run, MC, lambda i, s: s.update(acc=1e308) if i == 0 else None),
+                  "SAMPLE_ACCOUNTING_FAILED"),
     "exact_match_above_1": (out_of_domain({0: 1.5, 1: -0.5}, GEN, "exact_match", "lenient"),
                             "SAMPLE_ACCOUNTING_FAILED"),
     "torn_last_sample_line": (torn_last_line, "SAMPLE_ACCOUNTING_FAILED"),
     "garbage_sample_line": (garbage_line, "SAMPLE_ACCOUNTING_FAILED"),
     "duplicated_sample_line": (duplicate_line, "SAMPLE_ACCOUNTING_FAILED"),
+    "duplicated_line_of_another_filter": (duplicate_other_filter_line, "SAMPLE_ACCOUNTING_FAILED"),
+    "dropped_line_of_another_filter": (drop_other_filter_line, "SAMPLE_ACCOUNTING_FAILED"),
+    "lines_of_an_unknown_filter": (unknown_filter_lines, "SAMPLE_ACCOUNTING_FAILED"),
+    "doc_edited_after_hashing": (edited_doc, "SAMPLE_ACCOUNTING_FAILED"),
+    "target_edited_after_hashing": (edited_target, "SAMPLE_ACCOUNTING_FAILED"),
+    "prompt_edited_after_hashing": (edited_prompt, "SAMPLE_ACCOUNTING_FAILED"),
+    "metric_not_listed_in_its_line": (unlisted_metric, "SAMPLE_ACCOUNTING_FAILED"),
+    "hash_key_renamed": (renamed_key("prompt_hash", "prompf_hash"), "SAMPLE_ACCOUNTING_FAILED"),
+    "arguments_key_renamed": (renamed_key("gen_args_1", "gen_args_{"), "SAMPLE_ACCOUNTING_FAILED"),
+    "unknown_key_added": (lambda run: edit_samples(run, MC, lambda i, s: s.update(note="fixed by hand") if i == 0
+                                                   else None), "SAMPLE_ACCOUNTING_FAILED"),
     "samples_file_missing": (delete_samples, "SAMPLE_ACCOUNTING_FAILED"),
     "n_samples_missing": (missing_counts, "SAMPLE_ACCOUNTING_FAILED"),
     "n_samples_inflated": (inflate_expected, "SAMPLE_ACCOUNTING_FAILED"),

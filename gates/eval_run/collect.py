@@ -155,6 +155,15 @@ def primary_filter(metric: str, cfg: dict[str, Any], task_results: dict[str, Any
     return first
 
 
+def _filter_names(cfg: dict[str, Any]) -> Optional[list[str]]:
+    """The filters lm-eval runs for the task: filter_list's names, or 'none' without one."""
+    flist = cfg.get("filter_list")
+    if flist is None:
+        return ["none"]
+    names = [e.get("name") for e in flist if isinstance(e, dict)] if isinstance(flist, list) else []
+    return [n for n in names if isinstance(n, str)] or None
+
+
 def _fallbacks(cfg: dict[str, Any], filter_name: str) -> frozenset[str]:
     """The values a regex step of the filter writes when it extracts nothing."""
     out = set()
@@ -191,8 +200,10 @@ def _score_fields(metric: str, filt: str, agg: Optional[str], t: SampleTally,
         return {"rederive_note": f"no per-sample value of {metric!r} under filter {filt!r}"}
     if agg == MEAN:
         score, stderr = mean_and_stderr(t.values)
+        note = None if stderr is not None else "a stderr needs at least 2 samples" if len(t.values) < 2 else \
+            "the per-sample values are too large for a standard deviation (a float overflow)"
         return {"rederived_score": score, "rederived_stderr": stderr, "stderr_method": "mean_stderr",
-                "rederive_note": "a stderr needs at least 2 samples" if stderr is None and len(t.values) < 2 else None}
+                "rederive_note": note}
     r = rederive(metric, agg or "", t.items, bootstrap_iters)  # agg is a corpus aggregation here
     return {"rederived_score": r.score, "rederived_stderr": r.stderr, "rederive_note": r.note,
             "stderr_method": "bootstrap" if r.stderr is not None else None, "bootstrap_replicates": r.replicates,
@@ -217,6 +228,8 @@ def _samples_part(path: Path, cfg: dict[str, Any], metric: str, filt: str, outpu
         "samples_file": path.name, "samples_scored": t.lines, "samples_corrupt": t.corrupt,
         "samples_duplicated": t.duplicated, "samples_without_metric": t.without_metric,
         "samples_bad_doc_id": t.bad_doc_id, "samples_out_of_domain": t.out_of_domain,
+        "samples_hash_mismatch": t.hash_mismatch, "filter_lines": t.filter_lines,
+        "samples_duplicated_other_filters": t.other_filters_duplicated, "known_filters": _filter_names(cfg),
         "metric_domain": domain if item_check is None else ITEM_SHAPES.get(agg or ""),
         "responses_total": t.lines, "responses_empty": t.empty, "responses_errored": t.errored,
         "extraction_failed": t.extraction_failed,

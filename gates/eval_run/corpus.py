@@ -201,11 +201,11 @@ def _rel_se_of_sd(xs: list[float], sd: float) -> Optional[float]:
     n = len(xs)
     if sd <= 0 or n < 4:
         return None
-    mu = sum(xs) / n
-    m4 = sum((x - mu) ** 4 for x in xs) / n
-    m2 = sum((x - mu) ** 2 for x in xs) / n
-    kurt = m4 / (m2 * m2) if m2 > 0 else 3.0
-    return math.sqrt(max(kurt - 1.0, 0.0) / (4.0 * n))
+    mu = sum(x / n for x in xs)
+    zs = [(x - mu) / sd for x in xs]  # standardised first: a perplexity's replicates may be huge
+    m2 = sum(z * z for z in zs) / n
+    kurt = (sum(z ** 4 for z in zs) / n) / (m2 * m2) if m2 > 0 else 3.0
+    return math.sqrt(max(kurt - 1.0, 0.0) / (4.0 * n)) if math.isfinite(kurt) else None
 
 
 def rederive(metric: str, aggregation: str, items: list[Any], bootstrap_iters: Optional[int]) -> Rederived:

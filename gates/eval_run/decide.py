@@ -242,6 +242,10 @@ def _accounting(name: str, t: TaskRun, not_finished: bool = False) -> Check:
                         f"canonically)")
     if t.samples_bad_doc_id:
         problems.append(f"{t.samples_bad_doc_id} line(s) whose doc_id is not a non-negative integer")
+    if t.samples_hash_mismatch:
+        problems.append(f"{t.samples_hash_mismatch} line(s) whose document, prompt or target no longer match the "
+                        f"hashes lm-eval wrote (edited after the run)")
+    problems += _filter_problems(t)
     if t.samples_out_of_domain:
         problems.append(f"{t.samples_out_of_domain} per-sample value(s) of {t.primary_metric} outside its domain "
                         f"{t.metric_domain or 'of finite numbers'}")
@@ -259,6 +263,21 @@ def _accounting(name: str, t: TaskRun, not_finished: bool = False) -> Check:
                  f"{name}: {got} of {exp} samples scored" if ok else f"{name}: " + "; ".join(problems),
                  failure_class=FC.INFRA_TRANSIENT if transient else FC.SAMPLE_ACCOUNTING_FAILED,
                  observed=got, expected=exp)
+
+
+def _filter_problems(t: TaskRun) -> list[str]:
+    """lm-eval writes every document once per filter: the other filters' lines must match the primary's."""
+    out = []
+    odd = {f: n for f, n in sorted(t.filter_lines.items()) if t.samples_scored is not None and n != t.samples_scored}
+    if odd:
+        out.append(f"filter(s) with another number of lines than the {t.samples_scored} of {t.primary_filter!r}: "
+                   + ", ".join(f"{f!r} {n}" for f, n in odd.items()))
+    if t.samples_duplicated_other_filters:
+        out.append(f"{t.samples_duplicated_other_filters} line(s) of other filters repeating a document")
+    unknown = sorted(set(t.filter_lines) - set(t.known_filters)) if t.known_filters is not None else []
+    if unknown:
+        out.append(f"lines of filter(s) the task does not define: {unknown}")
+    return out
 
 
 def _inference(name: str, t: TaskRun, max_frac: float) -> Optional[Check]:

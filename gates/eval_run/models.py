@@ -57,12 +57,22 @@ class TaskRun(StrictModel):
     samples_expected: Optional[int] = Field(default=None, ge=0, description="dataset size, or the limit")
     samples_scored: Optional[int] = Field(default=None, ge=0,
                                           description="parseable lines of the primary filter in the per-sample log")
-    samples_corrupt: int = Field(default=0, ge=0, description="unparseable lines in the per-sample log")
+    samples_corrupt: int = Field(default=0, ge=0, description="unparseable lines in the per-sample log, or lines "
+                                                             "not shaped as lm-eval writes them (unknown keys)")
     samples_duplicated: int = Field(
         default=0, ge=0,
         description="primary-filter lines repeating a document (doc_id compared canonically: 5, 5.0, \"5\" are one)")
     samples_bad_doc_id: int = Field(default=0, ge=0,
-                                    description="primary-filter lines whose doc_id is not a non-negative JSON integer")
+                                    description="lines (any filter) whose doc_id is not a non-negative JSON integer")
+    samples_hash_mismatch: int = Field(
+        default=0, ge=0, description="lines (any filter) whose doc, prompt or target no longer hash to the doc_hash, "
+                                     "prompt_hash, target_hash lm-eval wrote: edited after the run")
+    filter_lines: dict[str, int] = Field(
+        default_factory=dict, description="lines per filter in the per-sample log (each filter has every document once)")
+    known_filters: Optional[list[str]] = Field(
+        default=None, description="the filters the task's config defines ('none' without a filter_list)")
+    samples_duplicated_other_filters: int = Field(
+        default=0, ge=0, description="lines of the other filters repeating a document of their own filter")
     samples_out_of_domain: int = Field(default=0, ge=0,
                                        description="per-sample values outside the metric's domain (metric_domain)")
     metric_domain: Optional[str] = Field(default=None, description="the per-sample domain checked ({0, 1}, [0, 1], "

@@ -17,6 +17,7 @@ a torn last line) is counted in `corrupt`, and the rest of the file is still rea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -35,10 +36,13 @@ ERROR_MARKERS = frozenset({NULL_RESPONSE_MARKER})
 @dataclass
 class SampleTally:
     lines: int = 0  # parseable lines of this filter
-    corrupt: int = 0  # unparseable lines (any filter: we cannot tell whose they were)
+    corrupt: int = 0  # unparseable or misshapen lines (any filter: we cannot tell whose they were)
     duplicated: int = 0  # lines whose document (canonical doc_id) was already seen for this filter
-    bad_doc_id: int = 0  # lines whose doc_id is not what lm-eval writes (a non-negative JSON integer)
+    bad_doc_id: int = 0  # lines (any filter) whose doc_id is not what lm-eval writes (a non-negative JSON integer)
+    hash_mismatch: int = 0  # lines (any filter) whose doc / prompt / target no longer hash to what lm-eval wrote
     other_filters: int = 0  # parseable lines of other filters
+    other_filters_duplicated: int = 0  # ... repeating a document of their own filter
+    filter_lines: dict[str, int] = field(default_factory=dict)  # parseable lines per filter, this one included
     values: list[float] = field(default_factory=list)  # the per-sample metric, in file order (a mean's)
     items: list[Any] = field(default_factory=list)  # the per-sample items of a corpus-level aggregate, in order
     without_metric: int = 0  # lines of this filter with no finite numeric value for the metric
@@ -68,6 +72,59 @@ def doc_identity(doc_id: Any) -> tuple[Hashable, bool]:
     if isinstance(doc_id, str) and _INT_TEXT.match(doc_id) and len(doc_id) < 40:
         return int(doc_id), False
     return ("malformed", json.dumps(doc_id, sort_keys=True, default=str)), False
+
+
+LINE_KEYS = frozenset({"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics",
+                       "doc_hash", "prompt_hash", "target_hash"})
+_HASHES = ("doc_hash", "prompt_hash", "target_hash")
+
+
+def _numbered(d: Any, prefix: str) -> bool:
+    """A dict keyed prefix_0 .. prefix_{n-1}, as lm-eval's evaluation tracker writes `arguments`."""
+    return isinstance(d, dict) and list(d) == [f"{prefix}_{i}" for i in range(len(d))]
+
+
+def well_shaped(obj: dict[str, Any]) -> bool:
+    """The line has the shape lm-eval 0.4.13 writes: only its own keys and the metrics it lists, the
+    three hashes together or not at all, `arguments` as gen_args_i -> arg_j. A renamed key (a byte flipped
+    in "prompt_hash") is a corrupt line, not a line without a hash."""
+    names = obj.get("metrics")
+    if isinstance(names, list):
+        allowed = LINE_KEYS | {n for n in names if isinstance(n, str)}
+        if any(k not in allowed for k in obj):
+            return False
+    present = sum(k in obj for k in _HASHES)
+    if present not in (0, len(_HASHES)):
+        return False
+    args = obj.get("arguments")
+    return args is None or (_numbered(args, "gen_args") and all(_numbered(a, "arg") for a in args.values()))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _prompt(obj: dict[str, Any]) -> Any:
+    args = obj.get("arguments")
+    first = args.get("gen_args_0") if isinstance(args, dict) else None
+    return first.get("arg_0") if isinstance(first, dict) else None
+
+
+def hashes_match(obj: dict[str, Any]) -> bool:
+    """lm-eval 0.4.13 writes doc_hash, prompt_hash and target_hash: sha256 of the document as
+    json.dumps(doc, indent=2, ensure_ascii=False), of the first request's context, and of str(target).
+    A line whose content no longer hashes to them was edited after lm-eval wrote it. A hash that is
+    absent (an older lm-eval) is not checked."""
+    sources: tuple[tuple[str, Callable[[], Any]], ...] = (
+        ("doc_hash", lambda: json.dumps(obj["doc"], indent=2, ensure_ascii=False) if "doc" in obj else None),
+        ("prompt_hash", lambda: _prompt(obj)), ("target_hash", lambda: str(obj["target"]) if "target" in obj else None))
+    for key, source in sources:
+        if key not in obj:
+            continue
+        text = source()
+        if not isinstance(obj[key], str) or not isinstance(text, str) or _sha256(text) != obj[key]:
+            return False
+    return True
 
 
 def _metric_value(v: Any) -> Optional[float]:
@@ -169,7 +226,7 @@ def _read_lines(path: Path, t: SampleTally) -> Iterator[dict[str, Any]]:
             except (UnicodeDecodeError, ValueError, RecursionError):
                 t.corrupt += 1
                 continue
-            if isinstance(obj, dict):
+            if isinstance(obj, dict) and well_shaped(obj):
                 yield obj
             else:
                 t.corrupt += 1
@@ -187,6 +244,10 @@ def _tally_item(raw: Any, item_check: Callable[[Any], str], t: SampleTally) -> N
 
 def _tally_metric(obj: dict[str, Any], metric: str, domain: Optional[str], t: SampleTally,
                   item_check: Optional[Callable[[Any], str]]) -> None:
+    names = obj.get("metrics")
+    if isinstance(names, list) and metric not in names:  # lm-eval lists every metric a line carries
+        t.without_metric += 1
+        return
     if item_check is not None:
         _tally_item(obj.get(metric), item_check, t)
         return
@@ -211,16 +272,23 @@ def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool
     `item_check` (a corpus-level aggregate: gates.eval_run.corpus.check_item), the raw per-sample items
     are kept in `items` instead of numbers in `values`."""
     t = SampleTally()
-    seen: set[Hashable] = set()
+    seen: dict[str, set[Hashable]] = {}
     for obj in _read_lines(path, t):
-        if obj.get("filter", "none") != filter_name:
-            t.other_filters += 1
-            continue
-        t.lines += 1
+        filt = obj.get("filter", "none")
+        filt = filt if isinstance(filt, str) else json.dumps(filt, default=str)
+        t.filter_lines[filt] = t.filter_lines.get(filt, 0) + 1
         doc, well_formed = doc_identity(obj.get("doc_id"))
         t.bad_doc_id += not well_formed
-        t.duplicated += doc in seen
-        seen.add(doc)
+        t.hash_mismatch += not hashes_match(obj)
+        docs = seen.setdefault(filt, set())
+        repeated = doc in docs
+        docs.add(doc)
+        if filt != filter_name:
+            t.other_filters += 1
+            t.other_filters_duplicated += repeated
+            continue
+        t.lines += 1
+        t.duplicated += repeated
         _tally_metric(obj, metric, domain, t, item_check)
         if generative:
             # extraction is judged only on real answers: an empty or errored one is counted as such
@@ -242,6 +310,9 @@ def mean_and_stderr(values: list[float]) -> tuple[Optional[float], Optional[floa
         return None, None
     if n < 2:
         return mu, None
-    sd = math.sqrt(sum([(x - mu) ** 2 for x in values]) / (n - 1))
+    try:
+        sd = math.sqrt(sum([(x - mu) ** 2 for x in values]) / (n - 1))
+    except OverflowError:  # values near the float limit (never a real metric): no stderr, never a crash
+        return mu, None
     se = sd / math.sqrt(n)
     return mu, se if math.isfinite(se) else None

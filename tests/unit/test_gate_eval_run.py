@@ -412,6 +412,12 @@ def test_evidence_has_a_row_per_task():
     assert rows["b"]["scored"] == 3 and rows["b"]["expected"] == 100
 
 
+@pytest.mark.parametrize("xs", [[1e308, 1e308], [1e308, -1e308], [1e308, 0.0, 1.0], [-1e308] * 3])
+def test_mean_and_stderr_never_raise_on_huge_values(xs):
+    mu, se = mean_and_stderr(xs)
+    assert (mu is None or math.isfinite(mu)) and (se is None or math.isfinite(se))
+
+
 def test_mean_and_stderr_match_lm_eval():
     from lm_eval.api.metrics import mean, mean_stderr
 
