@@ -68,7 +68,8 @@ class TaskRun(StrictModel):
         default=0, ge=0, description="lines (any filter) whose doc, prompt or target no longer hash to the doc_hash, "
                                      "prompt_hash, target_hash lm-eval wrote: edited after the run")
     filter_lines: dict[str, int] = Field(
-        default_factory=dict, description="lines per filter in the per-sample log (each filter has every document once)")
+        default_factory=dict,
+        description="lines per filter in the per-sample log (each filter has every document once)")
     known_filters: Optional[list[str]] = Field(
         default=None, description="the filters the task's config defines ('none' without a filter_list)")
     samples_duplicated_other_filters: int = Field(
