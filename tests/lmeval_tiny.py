@@ -11,6 +11,9 @@ tests/fixtures/lmeval_corpus_output/, whose model is trained on those tasks' tex
 
     .venv/bin/python -m tests.lmeval_tiny --out tests/fixtures/lmeval_real_output
     .venv/bin/python -m tests.lmeval_tiny --corpus --out tests/fixtures/lmeval_corpus_output
+    .venv/bin/python -m tests.lmeval_tiny --corpus --fake-quant 4 --out tests/fixtures/lmeval_corpus_candidate
+
+(the last one evaluates that model after a 4-bit per-row weight round trip: a real quantized candidate).
 """
 
 from __future__ import annotations
@@ -119,6 +122,26 @@ def build_tiny_model(model_dir: Path, seed: int = 1234, train_steps: int = 100,
     return model_dir
 
 
+def fake_quantize(model_dir: Path, out_dir: Path, bits: int) -> Path:
+    """A copy of the model whose linear weights went through a symmetric per-row `bits`-bit round trip
+    (round(w / s) * s, s = absmax / (2^(bits-1) - 1)): a real, slightly degraded "quantized candidate"."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+    qmax = 2 ** (bits - 1) - 1
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and module.weight.dim() == 2:
+                w = module.weight
+                scale = w.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / qmax
+                w.copy_(torch.round(w / scale).clamp(-qmax, qmax) * scale)
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out_dir)
+    return out_dir
+
+
 def lm_eval_command(model_dir: Path, out_dir: Path, tasks: tuple[str, ...] = TASKS,
                     extra: tuple[str, ...] = (), bootstrap_iters: int | None = None) -> list[str]:
     cli = ["-m", "lm_eval"] if bootstrap_iters is None else ["-m", "tests.lmeval_cli", str(bootstrap_iters)]
@@ -162,10 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path, help="lm-eval output directory to (re)create")
     p.add_argument("--corpus", action="store_true",
                    help=f"the corpus-level tasks ({', '.join(CORPUS_TASKS)}) instead of {', '.join(TASKS)}")
+    p.add_argument("--fake-quant", type=int, metavar="BITS", default=None,
+                   help="evaluate the model after a per-row BITS-bit weight round trip (a quantized candidate)")
     args = p.parse_args(argv)
     model_dir, tasks = FIXTURE_MODEL_DIR, CORPUS_TASKS if args.corpus else TASKS
     try:
         build_tiny_model(model_dir, tasks=tasks)
+        if args.fake_quant:
+            model_dir = fake_quantize(model_dir, model_dir.parent / f"tiny-llama-w{args.fake_quant}",
+                                      args.fake_quant)
         if args.out.exists():
             shutil.rmtree(args.out)
         proc = run_lm_eval(model_dir, args.out.resolve(), tasks=tasks,
@@ -174,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         write_run_record(args.out, proc, model_dir)
         return proc.returncode
     finally:
-        shutil.rmtree(model_dir.parent, ignore_errors=True)
+        shutil.rmtree(FIXTURE_MODEL_DIR.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
