@@ -170,6 +170,43 @@ def edited_later_context(run: Path) -> None:
                  if i == 0 else None)
 
 
+def task_twice_in_results(run: Path) -> None:
+    """The results file names a task twice (JSON keeps the last silently): the first entry says 0.95."""
+    p = results_file(run)
+    text = p.read_text(encoding="utf-8")
+    entry = json.dumps({**json.loads(text)["results"][MC], "acc,none": 0.95})
+    p.write_text(text.replace('"results": {', '"results": {"' + MC + '": ' + entry + ", ", 1), encoding="utf-8")
+
+
+def metric_twice_in_a_line(run: Path) -> None:
+    """One per-sample line carries acc twice ({"acc": 0.0, ..., "acc": 1.0}): which one did lm-eval score?"""
+    def dup(ls: list[str]) -> list[str]:
+        return [ls[0].replace('"acc": 1.0', '"acc": 0.0, "acc": 1.0', 1)] + ls[1:]
+    edit_lines(run, MC, dup)
+
+
+def samples_of_another_run(run: Path) -> None:
+    """The per-sample log carries another run's date_id than the results file (an older, complete run)."""
+    p = samples_file(run, GEN)
+    p.rename(p.with_name(f"samples_{GEN}_2000-01-01T00-00-00.000000.jsonl"))
+
+
+def shrink_to_match(original_too: bool) -> Callable[[Path], None]:
+    """Three documents dropped, and n-samples effective, sample_len (and `original`) edited to 17, the score
+    restated: every count agrees, but lm-eval evaluates the whole dataset (no --limit), numbered from 0."""
+    def corrupt(run: Path) -> None:
+        edit_lines(run, MC, lambda ls: [x for x in ls if json.loads(x)["doc_id"] not in (5, 6, 7)])
+
+        def fn(d: dict[str, Any]) -> None:
+            d["n-samples"][MC]["effective"] = 17
+            d["results"][MC]["sample_len"] = 17
+            if original_too:
+                d["n-samples"][MC]["original"] = 17
+        edit_results(run, fn)
+        restate(run, MC, "acc")
+    return corrupt
+
+
 def delete_samples(run: Path) -> None:
     samples_file(run, GEN).unlink()
 
@@ -389,6 +426,13 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "target_edited_after_hashing": (edited_target, "SAMPLE_ACCOUNTING_FAILED"),
     "prompt_edited_after_hashing": (edited_prompt, "SAMPLE_ACCOUNTING_FAILED"),
     "metric_not_listed_in_its_line": (unlisted_metric, "SAMPLE_ACCOUNTING_FAILED"),
+    "task_twice_in_results": (task_twice_in_results, "SAMPLE_ACCOUNTING_FAILED"),
+    "metric_twice_in_a_line": (metric_twice_in_a_line, "SAMPLE_ACCOUNTING_FAILED"),
+    "samples_of_another_run": (samples_of_another_run, "SAMPLE_ACCOUNTING_FAILED"),
+    "documents_dropped_counts_edited": (shrink_to_match(False), "SAMPLE_ACCOUNTING_FAILED"),
+    "more_lines_than_n_samples_same_documents": (lambda run: edit_lines(run, MC, lambda ls: ls + ls[:2]),
+                                                 "SAMPLE_ACCOUNTING_FAILED"),
+    "documents_dropped_all_counts_edited": (shrink_to_match(True), "SAMPLE_ACCOUNTING_FAILED"),
     "hash_key_renamed": (renamed_key("prompt_hash", "prompf_hash"), "SAMPLE_ACCOUNTING_FAILED"),
     "arguments_key_renamed": (renamed_key("gen_args_1", "gen_args_{"), "SAMPLE_ACCOUNTING_FAILED"),
     "unknown_key_added": (lambda run: edit_samples(run, MC, lambda i, s: s.update(note="fixed by hand") if i == 0

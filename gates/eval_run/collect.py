@@ -44,7 +44,7 @@ from gates.eval_run.models import EvalRunFacts, EvalSettings, TaskRun
 from gates.eval_run.run_record import RunRecord, read_run_record
 from gates.eval_run.corpus import ITEM_CHECKS, ITEM_SHAPES, MEAN, NOT_REDERIVABLE, aggregation_of, check_item, rederive
 from gates.eval_run.metrics import domain_of, nature
-from gates.eval_run.samples import DEFAULT_FALLBACK, SampleTally, mean_and_stderr, tally_samples
+from gates.eval_run.samples import DEFAULT_FALLBACK, SampleTally, loads_unique, mean_and_stderr, tally_samples
 from gates.eval_run.tokens import TokenCounter, token_counter
 
 _RESULTS_NAME = re.compile(r"^results_(?P<date_id>.+)\.json$")
@@ -109,7 +109,7 @@ def find_results(root: Path) -> list[Path]:
 
 def _read_results(path: Path) -> tuple[Optional[dict[str, Any]], Optional[str]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))  # lm-eval itself may write NaN
+        data = loads_unique(path.read_text(encoding="utf-8"))  # lm-eval itself may write NaN; never a key twice
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         return None, f"{path.name} is not readable JSON ({type(exc).__name__}: {str(exc)[:200]})"
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
@@ -153,6 +153,20 @@ def primary_filter(metric: str, cfg: dict[str, Any], task_results: dict[str, Any
         if sep and name == metric:
             return filt
     return first
+
+
+def expected_by_limit(original: Optional[int], limit: Any) -> Optional[int]:
+    """The documents lm-eval evaluates (evaluator_utils.get_sample_size, then the doc iterator): the whole
+    dataset without --limit; ceil(limit * n) for a fraction below 1; else the first int(limit) of them. A
+    --samples selection is not recorded in the results, so such a run cannot be accounted for."""
+    if original is None:
+        return None
+    lim = _finite(limit)
+    if limit is None:
+        return original
+    if lim is None or lim < 0:
+        return None
+    return min(original, math.ceil(original * lim) if lim < 1.0 else int(lim))
 
 
 def _filter_names(cfg: dict[str, Any]) -> Optional[list[str]]:
@@ -228,7 +242,7 @@ def _samples_part(path: Path, cfg: dict[str, Any], metric: str, filt: str, outpu
         "samples_file": path.name, "samples_scored": t.lines, "samples_corrupt": t.corrupt,
         "samples_duplicated": t.duplicated, "samples_without_metric": t.without_metric,
         "samples_bad_doc_id": t.bad_doc_id, "samples_out_of_domain": t.out_of_domain,
-        "samples_hash_mismatch": t.hash_mismatch, "filter_lines": t.filter_lines,
+        "samples_hash_mismatch": t.hash_mismatch, "filter_lines": t.filter_lines, "documents": t.documents,
         "samples_duplicated_other_filters": t.other_filters_duplicated, "known_filters": _filter_names(cfg),
         "metric_domain": domain if item_check is None else ITEM_SHAPES.get(agg or ""),
         "responses_total": t.lines, "responses_empty": t.empty, "responses_errored": t.errored,
@@ -261,6 +275,8 @@ def task_facts(task: str, results: dict[str, Any], run_dir: Path, date_id: str,
     hib = _dict(_dict(results.get("higher_is_better")).get(task)).get(metric)
     gen_kwargs = cfg.get("generation_kwargs") if output_type == "generate_until" else None
     iters = _int_or_none(_dict(results.get("config")).get("bootstrap_iters"))
+    n_samples = _dict(_dict(results.get("n-samples")).get(task))
+    expected = _int_or_none(n_samples.get("effective"))
     part = _samples_part(run_dir / f"samples_{task}_{date_id}.jsonl", cfg, metric, filt, output_type, counter, iters)
     score_range, scale, expected_hib = nature(metric, part["aggregation"])
     fields: dict[str, Any] = dict(
@@ -268,11 +284,16 @@ def task_facts(task: str, results: dict[str, Any], run_dir: Path, date_id: str,
         higher_is_better=hib if isinstance(hib, bool) else expected_hib if expected_hib is not None else True,
         expected_higher_is_better=expected_hib, scale=scale, score_range=score_range,
         num_fewshot=_int_or_none(_dict(results.get("n-shot")).get(task)),
-        samples_expected=_int_or_none(_dict(_dict(results.get("n-samples")).get(task)).get("effective")),
+        samples_expected=expected,
+        samples_expected_by_limit=expected_by_limit(_int_or_none(n_samples.get("original")),
+                                                    _dict(results.get("config")).get("limit")),
         reported_sample_len=_int_or_none(task_results.get("sample_len")),
         reported_score=score, reported_score_raw=score_raw, reported_stderr=stderr, reported_stderr_raw=stderr_raw,
         generation_kwargs=_jsonable(gen_kwargs) if isinstance(gen_kwargs, dict) else None, **part,
     )
+    documents = fields.pop("documents", None)
+    if documents is not None and expected is not None:
+        fields["samples_outside_range"] = sum(1 for d in documents if not (isinstance(d, int) and 0 <= d < expected))
     return TaskRun.model_validate(fields), None
 
 

@@ -242,6 +242,12 @@ def _accounting(name: str, t: TaskRun, not_finished: bool = False) -> Check:
                         f"canonically)")
     if t.samples_bad_doc_id:
         problems.append(f"{t.samples_bad_doc_id} line(s) whose doc_id is not a non-negative integer")
+    if t.samples_expected_by_limit is not None and exp is not None and exp != t.samples_expected_by_limit:
+        problems.append(f"n-samples effective {exp} differs from the {t.samples_expected_by_limit} documents that "
+                        f"the dataset size (n-samples original) and --limit imply")
+    if t.samples_outside_range:
+        problems.append(f"{t.samples_outside_range} document(s) whose doc_id lies outside 0..{(exp or 0) - 1} "
+                        f"(lm-eval numbers the documents it evaluates from 0)")
     if t.samples_hash_mismatch:
         problems.append(f"{t.samples_hash_mismatch} line(s) whose document, prompt or target no longer match the "
                         f"hashes lm-eval wrote (edited after the run)")

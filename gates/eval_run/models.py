@@ -55,6 +55,12 @@ class TaskRun(StrictModel):
         description="[low, high] the score lies in by definition (high null = unbounded); None = not known")
     num_fewshot: Optional[int] = Field(default=None, ge=0)
     samples_expected: Optional[int] = Field(default=None, ge=0, description="dataset size, or the limit")
+    samples_expected_by_limit: Optional[int] = Field(
+        default=None, ge=0, description="what lm-eval evaluates given n-samples original (the dataset) and --limit: "
+                                        "the dataset, ceil(limit * dataset) for a fraction, else min(limit, dataset)")
+    samples_outside_range: int = Field(
+        default=0, ge=0, description="documents whose doc_id is not among 0 .. expected-1 (lm-eval numbers a task's "
+                                     "documents from 0, and --limit takes the first ones)")
     samples_scored: Optional[int] = Field(default=None, ge=0,
                                           description="parseable lines of the primary filter in the per-sample log")
     samples_corrupt: int = Field(default=0, ge=0, description="unparseable lines in the per-sample log, or lines "

@@ -43,6 +43,7 @@ class SampleTally:
     other_filters: int = 0  # parseable lines of other filters
     other_filters_duplicated: int = 0  # ... repeating a document of their own filter
     filter_lines: dict[str, int] = field(default_factory=dict)  # parseable lines per filter, this one included
+    documents: set[Hashable] = field(default_factory=set)  # canonical identities of this filter's documents
     values: list[float] = field(default_factory=list)  # the per-sample metric, in file order (a mean's)
     items: list[Any] = field(default_factory=list)  # the per-sample items of a corpus-level aggregate, in order
     without_metric: int = 0  # lines of this filter with no finite numeric value for the metric
@@ -72,6 +73,22 @@ def doc_identity(doc_id: Any) -> tuple[Hashable, bool]:
     if isinstance(doc_id, str) and _INT_TEXT.match(doc_id) and len(doc_id) < 40:
         return int(doc_id), False
     return ("malformed", json.dumps(doc_id, sort_keys=True, default=str)), False
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def loads_unique(text: str) -> Any:
+    """json.loads that refuses an object naming a key twice (json.dump never writes one; json.loads would
+    silently keep the last value, so a line with two values of a metric, or a results file naming a task
+    twice, would be read as whichever came last). NaN stays allowed: lm-eval itself may write it."""
+    return json.loads(text, object_pairs_hook=_unique)
 
 
 LINE_KEYS = frozenset({"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics",
@@ -222,7 +239,7 @@ def _read_lines(path: Path, t: SampleTally) -> Iterator[dict[str, Any]]:
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw.decode("utf-8"))
+                obj = loads_unique(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError, RecursionError):
                 t.corrupt += 1
                 continue
@@ -289,6 +306,7 @@ def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool
             continue
         t.lines += 1
         t.duplicated += repeated
+        t.documents.add(doc)
         _tally_metric(obj, metric, domain, t, item_check)
         if generative:
             # extraction is judged only on real answers: an empty or errored one is counted as such
