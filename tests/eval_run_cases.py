@@ -207,6 +207,16 @@ def shrink_to_match(original_too: bool) -> Callable[[Path], None]:
     return corrupt
 
 
+def flip_and_restate(task: str, metric: str, filt: str, docs: tuple[int, ...]) -> Callable[[Path], None]:
+    """Per-sample values flipped (0 <-> 1) and the results restated: a consistent forgery of the score that
+    only the model's own recorded responses contradict."""
+    def corrupt(run: Path) -> None:
+        edit_samples(run, task, lambda i, s: s.update({metric: 1.0 - float(s[metric])}) if i in docs else None,
+                     only_filter=filt)
+        restate(run, task, metric, filt)
+    return corrupt
+
+
 def delete_samples(run: Path) -> None:
     samples_file(run, GEN).unlink()
 
@@ -292,7 +302,9 @@ def nan_loglik(run: Path) -> None:
 
 
 def invalid_extraction(run: Path) -> None:
-    edit_samples(run, GEN, lambda i, s: s.update(filtered_resps=["[invalid]"]), only_filter="lenient")
+    """The lenient filter extracted nothing (its fallback) and scored 0, as lm-eval would have."""
+    edit_samples(run, GEN, lambda i, s: s.update(filtered_resps=["[invalid]"], exact_match=0.0), only_filter="lenient")
+    restate(run, GEN, "exact_match", "lenient")
 
 
 def running(run: Path) -> None:
@@ -430,6 +442,8 @@ CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "metric_twice_in_a_line": (metric_twice_in_a_line, "SAMPLE_ACCOUNTING_FAILED"),
     "samples_of_another_run": (samples_of_another_run, "SAMPLE_ACCOUNTING_FAILED"),
     "documents_dropped_counts_edited": (shrink_to_match(False), "SAMPLE_ACCOUNTING_FAILED"),
+    "acc_flipped_and_restated": (flip_and_restate(MC, "acc", "none", (2, 5, 11)), "REPORTED_MISMATCH"),
+    "exact_match_flipped_and_restated": (flip_and_restate(GEN, "exact_match", "lenient", (0, 4)), "REPORTED_MISMATCH"),
     "more_lines_than_n_samples_same_documents": (lambda run: edit_lines(run, MC, lambda ls: ls + ls[:2]),
                                                  "SAMPLE_ACCOUNTING_FAILED"),
     "documents_dropped_all_counts_edited": (shrink_to_match(True), "SAMPLE_ACCOUNTING_FAILED"),
@@ -490,13 +504,15 @@ CORPUS_TASKS = (F1, MCC, BLEU, PPL, BPB, CLOZE)
 
 
 def restate_corpus(run: Path, task: str, metric: str, aggregation: str) -> None:
-    """Rewrite the reported score from the (edited) per-sample items with lm-eval's own aggregation."""
+    """Rewrite the reported score from the (edited) per-sample items with lm-eval's own aggregation, and its
+    stderr as lm-eval's "N/A" (what it writes when it does not bootstrap): only the items can give it away."""
     import lm_eval.api.metrics  # noqa: F401  (fills the registry)
     from lm_eval.api.registry import AGGREGATION_REGISTRY
 
     lines = [json.loads(x) for x in samples_file(run, task).read_text(encoding="utf-8").splitlines()]
     score = float(AGGREGATION_REGISTRY.get(aggregation)([x[metric] for x in lines]))
-    edit_results(run, lambda d: d["results"][task].update({f"{metric},none": score}))
+    # the stderr restated as lm-eval's "N/A" (it writes that when it does not bootstrap): only the items remain
+    edit_results(run, lambda d: d["results"][task].update({f"{metric},none": score, f"{metric}_stderr,none": "N/A"}))
 
 
 def set_item(task: str, metric: str, values: dict[int, Any], restate_with: Optional[str] = None
@@ -552,6 +568,15 @@ CORPUS_CASES: dict[str, tuple[str, Callable[[Path], None], Optional[str]]] = {
     **{f"pristine_{t}": (t, lambda run: None, None) for t in CORPUS_TASKS},
     "f1_pred_flipped": (F1, set_item(F1, "f1", {0: [1, 0], 3: [0, 1]}), "REPORTED_MISMATCH"),
     "f1_item_not_a_pair": (F1, set_item(F1, "f1", {2: "yes"}), "SAMPLE_ACCOUNTING_FAILED"),
+    "f1_pred_flipped_and_restated": (F1, set_item(F1, "f1", {0: [1, 0], 1: [0, 1]}, restate_with="f1"),
+                                     "REPORTED_MISMATCH"),
+    "bleu_prediction_edited_and_restated": (BLEU, set_item(BLEU, "bleu", {2: [" the sun is warm today",
+                                                                              " the sun is warm today"]},
+                                                           restate_with="bleu"), "REPORTED_MISMATCH"),
+    "perplexity_item_edited_and_restated": (CLOZE, set_item(CLOZE, "perplexity", {3: -0.5},
+                                                            restate_with="perplexity"), "REPORTED_MISMATCH"),
+    "word_count_edited_and_restated": (PPL, set_item(PPL, "word_perplexity", {0: [-85.97203063964844, 90]},
+                                                     restate_with="weighted_perplexity"), "REPORTED_MISMATCH"),
     "f1_item_boolean_labels": (F1, set_item(F1, "f1", {2: [True, False]}), "SAMPLE_ACCOUNTING_FAILED"),
     "mcc_gold_not_a_choice": (MCC, set_item(MCC, "mcc", {0: [-100, 1]}, restate_with="matthews_corrcoef"),
                               "SAMPLE_ACCOUNTING_FAILED"),

@@ -41,6 +41,7 @@ from typing import Any, Callable, Optional
 
 from gates.contract import InputError
 from gates.eval_run.models import EvalRunFacts, EvalSettings, TaskRun
+from gates.eval_run.rescore import rescorer
 from gates.eval_run.run_record import RunRecord, read_run_record
 from gates.eval_run.corpus import ITEM_CHECKS, ITEM_SHAPES, MEAN, NOT_REDERIVABLE, aggregation_of, check_item, rederive
 from gates.eval_run.metrics import domain_of, nature
@@ -232,10 +233,11 @@ def _samples_part(path: Path, cfg: dict[str, Any], metric: str, filt: str, outpu
         return {**out, "rederive_note": f"no per-sample log {path.name} (was lm-eval run with --log_samples?)"}
     generative = output_type == "generate_until"
     domain = domain_of(metric) if agg == MEAN else None
+    check, not_rescored = rescorer(output_type, metric, cfg)
     try:
         t = tally_samples(path, filter_name=filt, metric=metric, generative=generative,
                           fallbacks=_fallbacks(cfg, filt) if generative else frozenset(),
-                          count_tokens=counter.count, domain=domain, item_check=item_check)
+                          count_tokens=counter.count, domain=domain, item_check=item_check, rescore=check)
     except OSError as exc:
         return {**out, "samples_file": path.name, "rederive_note": f"cannot read {path.name}: {exc}"}
     out.update({
@@ -244,6 +246,7 @@ def _samples_part(path: Path, cfg: dict[str, Any], metric: str, filt: str, outpu
         "samples_bad_doc_id": t.bad_doc_id, "samples_out_of_domain": t.out_of_domain,
         "samples_hash_mismatch": t.hash_mismatch, "filter_lines": t.filter_lines, "documents": t.documents,
         "samples_duplicated_other_filters": t.other_filters_duplicated, "known_filters": _filter_names(cfg),
+        "samples_rescored": t.rescored, "samples_rescore_mismatch": t.rescore_mismatch, "rescore_note": not_rescored,
         "metric_domain": domain if item_check is None else ITEM_SHAPES.get(agg or ""),
         "responses_total": t.lines, "responses_empty": t.empty, "responses_errored": t.errored,
         "extraction_failed": t.extraction_failed,

@@ -46,6 +46,11 @@ Per task (every task, whatever the status: a terminal failure must be seen even 
   reported_score      a reported score that is missing or not a number ("N/A", a string, NaN) while
                       the per-sample records give one is REPORTED_MISMATCH: what the tool reported is
                       not the score of its own records. (Never read as a pass, never converted.)
+  rescored            each per-sample value re-scored from the model's own recorded response as lm-eval
+                      scores it (gates/eval_run/rescore.py: multiple-choice acc / F1 / MCC from the
+                      log-likelihoods, perplexity items from the responses, exact_match with lm-eval's
+                      own function, BLEU items from the filtered response): any disagreement is
+                      REPORTED_MISMATCH (the values were edited after lm-eval scored them).
   reported_matches    |reported - rederived| <= max_reported_mismatch, in the score's own units (lm-eval
                       reports 0-1; a 0-100 number against 0-1 records is a mismatch), relative to the score
                       for an unbounded one (a perplexity of 2e6 carries float rounding): REPORTED_MISMATCH.
@@ -319,6 +324,12 @@ def _score_checks(name: str, t: TaskRun, tol: float, not_finished: bool = False)
                      + (f" with lm-eval's {t.aggregation!r} aggregation" if t.aggregation not in (None, "mean")
                         else ""),
                      observed=t.rederived_score))
+    if t.samples_rescore_mismatch:
+        out.append(check(f"{name}:rescored", False,
+                         f"{name}: {t.samples_rescore_mismatch} of {t.samples_rescored} per-sample value(s) of "
+                         f"{t.primary_metric} disagree with the model's own recorded responses (re-scored as lm-eval "
+                         f"scores them): the per-sample log was edited", failure_class=FC.REPORTED_MISMATCH,
+                         observed=t.samples_rescore_mismatch, expected=0))
     out.append(_reported_check(name, t, _score_tolerance(t, tol)))
     range_check = _range_check(name, t)
     if range_check is not None:

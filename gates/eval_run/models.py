@@ -78,6 +78,10 @@ class TaskRun(StrictModel):
         description="lines per filter in the per-sample log (each filter has every document once)")
     known_filters: Optional[list[str]] = Field(
         default=None, description="the filters the task's config defines ('none' without a filter_list)")
+    samples_rescored: int = Field(default=0, ge=0, description="lines whose metric value was re-derived from the "
+                                                               "model's own recorded response (rescore.py)")
+    samples_rescore_mismatch: int = Field(default=0, ge=0, description="... whose recorded value disagrees with it")
+    rescore_note: Optional[str] = Field(default=None, description="why the values are not re-scored, if they are not")
     samples_duplicated_other_filters: int = Field(
         default=0, ge=0, description="lines of the other filters repeating a document of their own filter")
     samples_out_of_domain: int = Field(default=0, ge=0,

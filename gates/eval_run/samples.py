@@ -44,6 +44,8 @@ class SampleTally:
     other_filters_duplicated: int = 0  # ... repeating a document of their own filter
     filter_lines: dict[str, int] = field(default_factory=dict)  # parseable lines per filter, this one included
     documents: set[Hashable] = field(default_factory=set)  # canonical identities of this filter's documents
+    rescored: int = 0  # lines whose metric value was re-derived from the model's recorded response
+    rescore_mismatch: int = 0  # ... and disagrees with it
     values: list[float] = field(default_factory=list)  # the per-sample metric, in file order (a mean's)
     items: list[Any] = field(default_factory=list)  # the per-sample items of a corpus-level aggregate, in order
     without_metric: int = 0  # lines of this filter with no finite numeric value for the metric
@@ -281,13 +283,14 @@ def _tally_metric(obj: dict[str, Any], metric: str, domain: Optional[str], t: Sa
 
 def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool,
                   fallbacks: frozenset[str] = frozenset(), count_tokens: Callable[[str], int] = lambda s: 0,
-                  domain: Optional[str] = None, item_check: Optional[Callable[[Any], str]] = None
-                  ) -> SampleTally:
+                  domain: Optional[str] = None, item_check: Optional[Callable[[Any], str]] = None,
+                  rescore: Optional[Callable[[dict[str, Any]], Optional[bool]]] = None) -> SampleTally:
     """Read `path` line by line and tally the lines of `filter_name` (lines without a filter key count
     as filter "none"). `fallbacks` are the extraction-failure values of the filter's regex steps;
     `domain` the metric's per-sample domain (gates.eval_run.metrics), None = any finite number. With
     `item_check` (a corpus-level aggregate: gates.eval_run.corpus.check_item), the raw per-sample items
-    are kept in `items` instead of numbers in `values`."""
+    are kept in `items` instead of numbers in `values`. `rescore` (gates.eval_run.rescore) re-scores each
+    line from its recorded response: True agrees, False disagrees, None cannot tell."""
     t = SampleTally()
     seen: dict[str, set[Hashable]] = {}
     for obj in _read_lines(path, t):
@@ -308,6 +311,9 @@ def tally_samples(path: Path, *, filter_name: str, metric: str, generative: bool
         t.duplicated += repeated
         t.documents.add(doc)
         _tally_metric(obj, metric, domain, t, item_check)
+        verdict = rescore(obj) if rescore is not None else None
+        t.rescored += verdict is not None
+        t.rescore_mismatch += verdict is False
         if generative:
             # extraction is judged only on real answers: an empty or errored one is counted as such
             if _classify_generative(obj, t, count_tokens) == "ok" and _extraction_failed(obj, fallbacks):
