@@ -179,9 +179,10 @@ def task_twice_in_results(run: Path) -> None:
 
 
 def metric_twice_in_a_line(run: Path) -> None:
-    """One per-sample line carries acc twice ({"acc": 0.0, ..., "acc": 1.0}): which one did lm-eval score?"""
+    """One per-sample line carries acc twice ({"acc": 0.5, "acc": 1.0}): which one did lm-eval score?"""
     def dup(ls: list[str]) -> list[str]:
-        return [ls[0].replace('"acc": 1.0', '"acc": 0.0, "acc": 1.0', 1)] + ls[1:]
+        assert '"acc": ' in ls[0]
+        return [ls[0].replace('"acc": ', '"acc": 0.5, "acc": ', 1)] + ls[1:]
     edit_lines(run, MC, dup)
 
 
