@@ -262,6 +262,13 @@ def set_stderr(value: Any) -> Callable[[Path], None]:
     return lambda run: edit_results(run, lambda d: d["results"][MC].update({"acc_stderr,none": value}))
 
 
+def na_stderr_no_bootstrap(run: Path) -> None:
+    """--bootstrap_iters 0: lm-eval writes "N/A" for every stderr (it computes none)."""
+    edit_results(run, lambda d: (d["config"].update(bootstrap_iters=0),
+                                 [d["results"][t].update({k: "N/A" for k in d["results"][t] if "_stderr," in k})
+                                  for t in (MC, GEN)]))
+
+
 def _blank(i: int, s: dict[str, Any]) -> None:
     s["resps"] = [[""] for _ in s["resps"]]
     s["filtered_resps"] = ["" for _ in s["filtered_resps"]]
@@ -417,7 +424,8 @@ def older_results_alongside(run: Path) -> None:
 CASES: dict[str, tuple[Callable[[Path], None], Optional[str]]] = {
     "pristine": (lambda run: None, None),
     "no_run_record_inferred_success": (no_record, None),
-    "reported_stderr_na": (na_stderr, None),
+    "reported_stderr_na_where_lm_eval_computes_one": (na_stderr, "REPORTED_MISMATCH"),
+    "reported_stderr_na_without_bootstrap": (na_stderr_no_bootstrap, None),
     "older_results_alongside": (older_results_alongside, None),
     "dropped_sample_lines": (drop_lines, "SAMPLE_ACCOUNTING_FAILED"),
     "doc_id_as_string_and_float": (respell_doc_ids({18: str, 19: float}), "SAMPLE_ACCOUNTING_FAILED"),

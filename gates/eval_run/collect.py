@@ -43,7 +43,8 @@ from gates.contract import InputError
 from gates.eval_run.models import EvalRunFacts, EvalSettings, TaskRun
 from gates.eval_run.rescore import rescorer
 from gates.eval_run.run_record import RunRecord, read_run_record
-from gates.eval_run.corpus import ITEM_CHECKS, ITEM_SHAPES, MEAN, NOT_REDERIVABLE, aggregation_of, check_item, rederive
+from gates.eval_run.corpus import (ITEM_CHECKS, ITEM_SHAPES, LMEVAL_BOOTSTRAPPED, MEAN, NOT_REDERIVABLE, aggregation_of,
+                                   check_item, rederive)
 from gates.eval_run.metrics import domain_of, nature
 from gates.eval_run.samples import DEFAULT_FALLBACK, SampleTally, loads_unique, mean_and_stderr, tally_samples
 from gates.eval_run.tokens import TokenCounter, token_counter
@@ -294,6 +295,10 @@ def task_facts(task: str, results: dict[str, Any], run_dir: Path, date_id: str,
         reported_score=score, reported_score_raw=score_raw, reported_stderr=stderr, reported_stderr_raw=stderr_raw,
         generation_kwargs=_jsonable(gen_kwargs) if isinstance(gen_kwargs, dict) else None, **part,
     )
+    n = fields.get("samples_scored")
+    if iters is not None and n is not None and part["aggregation"] is not None:
+        fields["lmeval_computes_stderr"] = iters > 0 and n > 1 and (
+            part["aggregation"] == MEAN or part["aggregation"] in LMEVAL_BOOTSTRAPPED)
     documents = fields.pop("documents", None)
     if documents is not None and expected is not None:
         fields["samples_outside_range"] = sum(1 for d in documents if not (isinstance(d, int) and 0 <= d < expected))

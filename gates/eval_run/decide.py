@@ -66,7 +66,8 @@ Per task (every task, whatever the status: a terminal failure must be seen even 
                       that is a number must agree with the re-derived one (REPORTED_MISMATCH): exactly for
                       a mean or when this gate redrew every bootstrap replicate lm-eval drew; else within
                       five relative standard errors of a bootstrap standard deviation, on a log scale; "N/A"
-                      (lm-eval writes it for n = 1 or --bootstrap_iters 0) is not a contradiction; any
+                      (lm-eval writes it for n = 1, --bootstrap_iters 0, or an aggregation it does not
+                      bootstrap) is not a contradiction where lm-eval writes it, and is one elsewhere; any
                       other reported stderr (negative, NaN, Infinity, another string) is REPORTED_MISMATCH:
                       a stderr is never negative or non-finite, so such a report is not lm-eval's.
   extraction          (generative tasks) extraction failures among the non-empty, non-errored samples above
@@ -413,6 +414,11 @@ def _stderr_check(name: str, t: TaskRun, tol: float) -> Check:
         return check(f"{name}:stderr", False,
                      f"{name}: the reported stderr is {t.reported_stderr_raw!r}, not a non-negative number (nor "
                      f"lm-eval's {NOT_COMPUTED!r}); re-derived {t.rederived_stderr:.6g}",
+                     failure_class=FC.REPORTED_MISMATCH, observed=t.reported_stderr_raw, expected=t.rederived_stderr)
+    if t.reported_stderr is None and t.lmeval_computes_stderr:
+        return check(f"{name}:stderr", False,
+                     f"{name}: the reported stderr is {t.reported_stderr_raw!r}, but lm-eval computes one here "
+                     f"(bootstrap_iters > 0, {t.samples_scored} samples); re-derived {t.rederived_stderr:.6g}",
                      failure_class=FC.REPORTED_MISMATCH, observed=t.reported_stderr_raw, expected=t.rederived_stderr)
     if t.reported_stderr is None:
         note = f" (lm-eval wrote {t.reported_stderr_raw!r})" if t.reported_stderr_raw is not None else ""

@@ -111,6 +111,9 @@ class TaskRun(StrictModel):
     bootstrap_replicates: Optional[int] = Field(default=None, ge=2, description="bootstrap replicates drawn here")
     lmeval_bootstrap_replicates: Optional[int] = Field(
         default=None, ge=1, description="the replicates lm-eval drew for its reported stderr (None: it drew none)")
+    lmeval_computes_stderr: Optional[bool] = Field(
+        default=None, description="lm-eval writes a number for this stderr (config.bootstrap_iters > 0, more than one "
+                                  "sample, a mean or an aggregation it bootstraps), not 'N/A'; None = not known")
     stderr_rel_se: Optional[float] = Field(
         default=None, ge=0, description="relative standard error of the bootstrapped stderr (from its replicates' "
                                         "kurtosis): the tolerance when lm-eval drew more replicates than this gate")
