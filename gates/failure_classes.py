@@ -104,7 +104,8 @@ _A = Action
 # class -> (meaning, action, emitted by, decision when it ends the run)
 _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
     FailureClass.INFRA_TRANSIENT: (
-        "Infrastructure hiccup (connection refused mid-run, a run still RUNNING, a timeout): the same call may succeed.",
+        "Infrastructure hiccup (connection refused mid-run, a run still RUNNING, a timeout, a process killed by a "
+        "signal the conductor did not send): the same call may succeed.",
         _A.RETRY_ONCE, ("serve", "eval_run", "perf", "conductor"), _D.SYSTEMIC),
     FailureClass.MODEL_UNSUPPORTED: (
         "The recipe quantized nothing in this model (no module matched, nothing stored quantized and nothing "
@@ -129,8 +130,9 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "The scorer could not parse or judge the responses (answer extraction failed for too many samples).",
         _A.REPAIR_AND_RETRY, ("eval_run",), _D.ANOMALOUS),
     FailureClass.SAMPLE_ACCOUNTING_FAILED: (
-        "Samples scored (or load-test queries completed) differ from those expected, or counts are missing: the "
-        "figure covers an unknown subset.",
+        "Samples scored (or load-test queries completed) differ from those expected, counts are missing, or the "
+        "per-sample records cannot be trusted (corrupt, a document counted twice, a value outside its metric's "
+        "domain, a score that cannot be re-derived): the figure covers an unknown subset.",
         _A.REPAIR_AND_RETRY, ("eval_run", "perf"), _D.ANOMALOUS),
     FailureClass.EXTERNAL_BASELINE_MISMATCH: (
         "Our baseline score does not reproduce the reference score declared for it: the evaluation setup is suspect.",
