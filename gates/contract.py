@@ -221,18 +221,20 @@ def _reject_constant(token: str) -> float:
     raise ValueError(f"{token} is not a number JSON allows")
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json `object_pairs_hook` that refuses an object naming a key twice (json.loads would silently keep
+    the last value)."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
 def parse_json_strict(text: str) -> Any:
     """json.loads that refuses NaN/Infinity tokens and duplicate keys."""
-
-    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise ValueError(f"duplicate key {k!r}")
-            out[k] = v
-        return out
-
-    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=no_dupes)
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=unique_keys)
 
 
 def format_validation_error(err: ValidationError) -> str:

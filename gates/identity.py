@@ -27,8 +27,14 @@ import posixpath
 import unicodedata
 from typing import Optional
 
-# format (Cf) and control (Cc) characters print nothing; unassigned/private/surrogates are not names
-_INVISIBLE = frozenset({"Cf", "Cc", "Cn", "Co", "Cs", "Zl", "Zp"})
+from gates.text import prints_nothing
+
+
+def _invisible(ch: str) -> bool:
+    """A character that prints nothing (gates.text, the one definition every gate uses), except the two kinds
+    that are part of a name where they stand: a space between words (Zs) and a combining mark (M*) on its
+    base character."""
+    return prints_nothing(ch) and unicodedata.category(ch) != "Zs" and unicodedata.category(ch)[0] != "M"
 
 
 def _strip_note(s: str) -> str:
@@ -52,7 +58,7 @@ def normalise(identity: Optional[str]) -> Optional[str]:
     if identity is None:
         return None
     s = unicodedata.normalize("NFC", identity)
-    s = _strip_note("".join(ch for ch in s if unicodedata.category(ch) not in _INVISIBLE).strip())
+    s = _strip_note("".join(ch for ch in s if not _invisible(ch)).strip())
     if "/" in s:
         s = posixpath.normpath(s)
         s = s.rstrip("/") or "/"

@@ -22,7 +22,8 @@ def run_task(t: dict[str, Any]) -> dict[str, Any]:
             "higher_is_better": t.get("higher_is_better", True), "scale": t.get("scale"),
             "num_fewshot": t.get("num_fewshot"), "samples_expected": n, "samples_scored": n,
             "responses_total": n or 0, "reported_score": score, "rederived_score": score,
-            "reported_stderr": stderr, "rederived_stderr": stderr, "generation_kwargs": t.get("generation_kwargs")}
+            "reported_stderr": stderr, "rederived_stderr": stderr, "generation_kwargs": t.get("generation_kwargs"),
+            "aggregation": t.get("aggregation")}
 
 
 def run_of(side: dict[str, Any]) -> dict[str, Any]:
@@ -31,12 +32,19 @@ def run_of(side: dict[str, Any]) -> dict[str, Any]:
             "tasks": {name: run_task(t) for name, t in side["tasks"].items()}}
 
 
-def carry(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of compare facts with each side's run facts attached (the metric defaults to acc)."""
+def identify(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of compare facts with each side named (two different models), without run facts."""
     data = copy.deepcopy(data)
     for side in ("baseline", "candidate"):
+        data[side].setdefault("model_identity", IDENTITIES[side])
+    return data
+
+
+def carry(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of compare facts with each side's run facts attached (the metric defaults to acc)."""
+    data = identify(data)
+    for side in ("baseline", "candidate"):
         s = data[side]
-        s.setdefault("model_identity", IDENTITIES[side])
         for t in s["tasks"].values():
             t.setdefault("metric", "acc")
             t.setdefault("output_type", "multiple_choice")

@@ -358,8 +358,11 @@ def collected_seeds(tmp: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def passing_seeds() -> dict[str, list[dict[str, Any]]]:
-    """Hand-written facts that pass, so that mutations start from a pass as well as from real facts."""
+    """Hand-written facts that pass, so that mutations start from a pass as well as from real facts (perf: no
+    committed load-test artifact, so a pass and a caching failure, both hand-written)."""
     from tests.compare_facts import facts as compare_facts
+    from tests.unit.test_gate_perf import CLEAN, measurement
+    from tests.unit.test_gate_perf import facts as perf_facts
 
     docs = {str(i): 12.0 for i in range(40)}
     tok = {"avg_completion_tokens": 12.0, "samples": 40, "complete": True, "token_count_method": "tokenizer",
@@ -368,6 +371,9 @@ def passing_seeds() -> dict[str, list[dict[str, Any]]]:
     return {
         "compare": [compare_facts({"t": {"score": 0.5, "samples": 100000, "stderr": 0.0015}},
                                   {"t": {"score": 0.5, "samples": 100000, "stderr": 0.0015}})],
+        "perf": [perf_facts([measurement(CLEAN, CLEAN)], single=[measurement(CLEAN, CLEAN)]),
+                 perf_facts([measurement(CLEAN, [1.6, 1.62, 1.58])], role="candidate",
+                            extra_sides=[perf_facts([measurement(CLEAN, CLEAN)], role="baseline")["sides"][0]])],
         "verbosity": [{"baseline": {"tasks": {"gen": tok}}, "candidate": {"tasks": {"gen": copy.deepcopy(tok)}}}],
         "audit": [{"baseline": side, "candidate": {**side, "evaluated": "/ckpt/cand", "weights_sha256": "b" * 64},
                    "tasks": {"gen": {"kind": "generative", "samples_baseline": 50, "samples_candidate": 50,
@@ -381,7 +387,7 @@ def passing_seeds() -> dict[str, list[dict[str, Any]]]:
 def all_seeds(tmp: Path) -> dict[str, list[dict[str, Any]]]:
     seeds = collected_seeds(tmp)
     for gate, extra in passing_seeds().items():
-        seeds[gate] += extra
+        seeds.setdefault(gate, []).extend(extra)
     return seeds
 
 

@@ -20,6 +20,7 @@ from typing import Any, Iterator, Optional
 
 from gates.audit.models import AuditFacts, SideIdentity, TaskComparison
 from gates.contract import InputError
+from gates.eval_run.samples import doc_identity, loads_unique
 
 _NAME = re.compile(r"^samples_(?P<task>.+?)_(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}[-:]\d{2}[-:]\d{2}(?:\.\d+)?)\.jsonl$")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -52,21 +53,16 @@ class TaskSamples:
 
 
 def _doc_key(doc_id: Any) -> Optional[str]:
-    """A document's canonical identity: 5, "5" and 5.0 are one document; a bool, null, fraction or
-    container is no doc id (the line is malformed)."""
-    if isinstance(doc_id, bool) or doc_id is None:
-        return None
-    if isinstance(doc_id, float) and math.isfinite(doc_id) and doc_id.is_integer():
-        return str(int(doc_id))
-    if isinstance(doc_id, (int, str)):
-        return str(doc_id)
-    return None
+    """A document's canonical identity, eval_run's (`doc_identity`): 5, "5" and 5.0 are one document; a
+    bool, null, fraction, word or container is no doc id (the line is malformed)."""
+    ident, _ = doc_identity(doc_id)
+    return str(ident) if isinstance(ident, int) else None
 
 
 def _parse_line(line: str) -> Optional[SampleRecord]:
     try:
-        obj = json.loads(line)
-    except ValueError:
+        obj = loads_unique(line)  # a key named twice (two values of one metric) is a malformed line
+    except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict):
         return None

@@ -86,13 +86,16 @@ SPEC = GateSpec(
         "the threshold, and whose drop + z*stderr_diff does too, -> INDETERMINATE, with the samples per side "
         "that would resolve it (stderr_diff: paired if per-sample logs allow, else sqrt(se_b^2 + se_c^2), "
         "binomial when a stderr is missing); so is a --relative threshold on a near-zero baseline (it allows "
-        "less than one document in n). Reference (published) scores the baseline does not reproduce -> "
-        "EXTERNAL_BASELINE_MISMATCH.\n"
+        "less than one document in n). Corpus-level scores (F1, MCC, BLEU, perplexity, bits per byte) "
+        "keep their own range and direction, an unbounded one takes a relative threshold, and their noise is "
+        "the paired bootstrap over documents with lm-eval's aggregation (gates/compare/corpus.py). Reference "
+        "(published) scores the baseline does not reproduce -> EXTERNAL_BASELINE_MISMATCH.\n"
         "Priority: a side eval_run rejects > not-like-for-like > anomalous > external mismatch > regression > "
         "indeterminate > run facts not carried.\n"
         "evidence.decision is ACCEPT or the failure class's terminal decision (REGRESSION, ANOMALOUS, or for a "
         "rejected side INFEASIBLE / SYSTEMIC / NEEDS_HUMAN); evidence.tasks is the per-task table. "
-        "The full rules and their justification: gates/compare/decide.py and gates/compare/runs.py."),
+        "The full rules and their justification: gates/compare/decide.py, gates/compare/runs.py and "
+        "gates/compare/corpus.py."),
     collect=collect,
     artifacts_help="BASELINE_LMEVAL_DIR CANDIDATE_LMEVAL_DIR (re-derived scores; never the reported ones)",
     add_arguments=_add_arguments,

@@ -13,6 +13,7 @@ import math
 import statistics
 from typing import Any, Optional
 
+from gates.compare.corpus import corpus_paired_of
 from gates.compare.models import CompareFacts, PairedStats, RunScores, task_score_of
 from gates.contract import InputError
 from gates.eval_run.models import EvalRunFacts
@@ -74,4 +75,5 @@ def collect(args: argparse.Namespace) -> CompareFacts:
     base_dir, cand_dir = args.artifacts
     base, cand = collect_run(base_dir), collect_run(cand_dir)
     return CompareFacts(baseline=scores_of(base, "baseline"), candidate=scores_of(cand, "candidate"),
-                        paired=paired_of(base_dir, cand_dir, base, cand))
+                        paired=paired_of(base_dir, cand_dir, base, cand),
+                        corpus_paired=corpus_paired_of(base_dir, cand_dir, base, cand))

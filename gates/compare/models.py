@@ -34,6 +34,16 @@ class PairedStats(StrictModel):
     sd_diff: float = Field(ge=0, description="sample standard deviation (ddof=1) of the per-document differences")
 
 
+class CorpusPaired(StrictModel):
+    """Paired bootstrap of a corpus-level score (F1, BLEU, perplexity, ...): documents resampled together,
+    each side aggregated with lm-eval's function, candidate minus baseline (gates/compare/corpus.py)."""
+
+    n_docs: int = Field(ge=2, description="documents scored on both sides")
+    replicates: int = Field(ge=2, description="bootstrap replicates")
+    delta: float = Field(description="candidate - baseline aggregate over those documents, own units")
+    se_diff: float = Field(ge=0, description="standard deviation of the replicates' differences, own units")
+
+
 class TaskScore(StrictModel):
     """One task's result on one side."""
 
@@ -46,6 +56,8 @@ class TaskScore(StrictModel):
     num_fewshot: Optional[int] = Field(default=None, ge=0)
     output_type: Optional[OutputType] = None
     generation_kwargs: Optional[dict[str, Any]] = None
+    aggregation: Optional[str] = Field(default=None, description="lm-eval's aggregation: mean (or None), or a "
+                                                                 "corpus-level one (f1, bleu, perplexity, ...)")
 
 
 def task_score_of(t: TaskRun) -> TaskScore:
@@ -53,7 +65,8 @@ def task_score_of(t: TaskRun) -> TaskScore:
     re-derived stderr, the samples scored, and the task's like-for-like settings."""
     return TaskScore(score=t.rederived_score, stderr=t.rederived_stderr, samples=t.samples_scored,  # type: ignore[arg-type]
                      scale=t.scale, higher_is_better=t.higher_is_better, metric=t.primary_metric,
-                     num_fewshot=t.num_fewshot, output_type=t.output_type, generation_kwargs=t.generation_kwargs)
+                     num_fewshot=t.num_fewshot, output_type=t.output_type, generation_kwargs=t.generation_kwargs,
+                     aggregation=t.aggregation)
 
 
 class RunScores(StrictModel):
@@ -107,7 +120,8 @@ class ReferenceBaseline(StrictModel):
     """Published numbers our baseline should reproduce."""
 
     source: Optional[str] = Field(default=None, description="where the numbers come from (paper, model card)")
-    tolerance: float = Field(default=0.02, ge=MIN_FRACTION, le=1, description="allowed |ours - published|, fraction of unit scale")
+    tolerance: float = Field(default=0.02, ge=MIN_FRACTION, le=1,
+                             description="allowed |ours - published|, fraction of unit scale")
     scores: dict[str, ReferenceScore] = Field(min_length=1)
 
 
@@ -126,14 +140,17 @@ class CompareFacts(StrictModel):
         description="per-task paired differences over the same documents (optional); used for the stderr of "
                     "the difference when they cover every scored document and agree with the two scores")
 
+    corpus_paired: dict[str, CorpusPaired] = Field(
+        default_factory=dict, description="per-task paired bootstrap of corpus-level scores (optional)")
+
     @model_validator(mode="after")
     def _paired_tasks_exist(self) -> "CompareFacts":
         common = set(self.baseline.tasks) & set(self.candidate.tasks)
-        stray = sorted(set(self.paired) - common)
+        stray = sorted((set(self.paired) | set(self.corpus_paired)) - common)
         if stray:
             raise ValueError(f"paired statistics for tasks not run on both sides: {stray}")
         return self
 
 
-__all__ = ["MIN_FRACTION", "CompareFacts", "PairedStats", "ReferenceBaseline", "ReferenceScore", "RunScores", "TaskScore",
-           "Threshold", "task_score_of"]
+__all__ = ["MIN_FRACTION", "CompareFacts", "CorpusPaired", "PairedStats", "ReferenceBaseline", "ReferenceScore",
+           "RunScores", "TaskScore", "Threshold", "task_score_of"]

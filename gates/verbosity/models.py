@@ -21,7 +21,8 @@ Tokens = Annotated[float, Field(ge=0, le=MAX_TOKENS)]
 
 
 class TaskTokens(StrictModel):
-    avg_completion_tokens: float = Field(ge=0, le=MAX_TOKENS, description="mean of doc_tokens (every answered document)")
+    avg_completion_tokens: float = Field(ge=0, le=MAX_TOKENS,
+                                         description="mean of doc_tokens (every answered document)")
     samples: int = Field(ge=0, description="documents scored (answered or not)")
     complete: bool = Field(description="eval_run's sample accounting of the task passed: every expected sample "
                                        "scored once")
