@@ -18,7 +18,7 @@ import json
 import sys
 from typing import Any, Optional, Sequence
 
-from conductor.config import ConfigError, ReleaseConfig, load_config
+from conductor.engine.config import ConfigError, ReleaseConfig, load_config
 from gates.failure_classes import EXIT_CODES, Decision
 
 EXIT_USAGE = EXIT_CODES[Decision.CONFIG_ERROR]
@@ -46,7 +46,7 @@ def build_skills(config: Optional[ReleaseConfig] = None) -> list[Any]:
 def build_provider(config: ReleaseConfig, skills: Optional[Sequence[Any]] = None) -> Any:
     name = config.resolved_provider()
     if name == "autopilot":
-        from conductor.providers.autopilot import AutopilotProvider
+        from conductor.engine.autopilot import AutopilotProvider
 
         return AutopilotProvider(skills if skills is not None else build_skills(config))
     if name == "anthropic":
@@ -58,7 +58,7 @@ def build_provider(config: ReleaseConfig, skills: Optional[Sequence[Any]] = None
 
 
 def build_approver(policy_file: Optional[str]) -> Any:
-    from conductor.approver import NoHumanApprover, PolicyApprover
+    from conductor.engine.approver import NoHumanApprover, PolicyApprover
 
     return PolicyApprover.from_file(policy_file) if policy_file else NoHumanApprover()
 
@@ -168,8 +168,8 @@ def _budget_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _listeners(args: argparse.Namespace) -> list[Any]:
-    from conductor.headless import HeadlessPrinter
-    from conductor.redact import Redactor
+    from conductor.app.headless import HeadlessPrinter
+    from conductor.transcript.redact import Redactor
 
     return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None, redactor=Redactor())]
 
@@ -179,7 +179,7 @@ def _wants_tui(args: argparse.Namespace) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from conductor.session import run_session
+    from conductor.engine.session import run_session
 
     config = config_from_args(args)
     if _wants_tui(args):
@@ -194,7 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from conductor.replay import replay_transcript
+    from conductor.replay.replayer import replay_transcript
 
     path = _transcript_path(args.transcript)
     if args.tui:
@@ -237,7 +237,7 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from conductor.resume import load_workspace, resume_config, resume_run
+    from conductor.replay.resume import load_workspace, resume_config, resume_run
 
     overrides = {k: v for k, v in _budget_overrides(args).items() if v is not None}
     if args.provider:
@@ -252,7 +252,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_transcript(args: argparse.Namespace) -> int:
-    from conductor.transcript_cli import cmd_list, cmd_show
+    from conductor.app.transcript_cmds import cmd_list, cmd_show
 
     if args.tcmd == "list":
         return cmd_list(args.folder, as_json=args.json)
@@ -313,10 +313,10 @@ def dispatch(argv: Optional[Sequence[str]]) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from conductor.resume import ResumeError
-    from conductor.transcript import TranscriptError
+    from conductor.replay.resume import ResumeError
+    from conductor.transcript.jsonl import TranscriptError
 
-    from conductor.session import LAST_TRANSCRIPT
+    from conductor.engine.session import LAST_TRANSCRIPT
 
     LAST_TRANSCRIPT.clear()
     try:
@@ -334,7 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _where_to_look() -> str:
-    from conductor.session import LAST_TRANSCRIPT
+    from conductor.engine.session import LAST_TRANSCRIPT
 
     return f"the transcript: {LAST_TRANSCRIPT[-1]}\n" if LAST_TRANSCRIPT else ""
 

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/record_transcripts.py                # every scenario (a minute or two)
     .venv/bin/python scripts/record_transcripts.py --only repair  # one
 
-Each scenario is one `conductor.session.run_session`, the path `conductor run` takes (workspace,
+Each scenario is one `conductor.engine.session.run_session`, the path `conductor run` takes (workspace,
 redacting transcript writer, executor, event bus, the loop, closeout), driven by the scripted
 provider: the agent's turns are written out below, text and tool calls, and read the way an
 operator would. The skills are the real ones' contracts (name, description, input model, the
@@ -57,16 +57,16 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic import BaseModel  # noqa: E402
 
-from conductor.approver import NoHumanApprover, QueueApprover  # noqa: E402
-from conductor.config import load_config  # noqa: E402
-from conductor.fsutil import atomic_write_json  # noqa: E402
+from conductor.engine.approver import NoHumanApprover, QueueApprover  # noqa: E402
+from conductor.engine.config import load_config  # noqa: E402
+from conductor.runtime.fsutil import atomic_write_json  # noqa: E402
 from conductor.providers.base import ModelResponse  # noqa: E402
 from conductor.providers.scripted import ScriptedProvider, tool_use  # noqa: E402
-from conductor.replay import replay_transcript  # noqa: E402
-from conductor.session import run_session  # noqa: E402
-from conductor.skill import GateCall, SkillContext, SkillResult  # noqa: E402
-from conductor.transcript import read_transcript  # noqa: E402
-from conductor.workspace import Workspace  # noqa: E402
+from conductor.replay.replayer import replay_transcript  # noqa: E402
+from conductor.engine.session import run_session  # noqa: E402
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult  # noqa: E402
+from conductor.transcript.jsonl import read_transcript  # noqa: E402
+from conductor.runtime.workspace import Workspace  # noqa: E402
 from tests.fakes import fixture_artifacts as fx  # noqa: E402
 
 OUT = ROOT / "transcripts"

@@ -18,8 +18,8 @@ import threading
 import time
 from typing import Any, Callable, Optional, TextIO
 
-from conductor.redact import Redactor
-from conductor.transcript import dumps_line
+from conductor.transcript.redact import Redactor
+from conductor.transcript.jsonl import dumps_line
 
 JSON_SKIPPED = frozenset({"text_delta", "skill_log"})
 WIDTH = 160  # longest human line before it is cut

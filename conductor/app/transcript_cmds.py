@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
-from conductor.headless import describe_event
-from conductor.transcript import Transcript, TranscriptError, read_transcript, summarize
+from conductor.app.headless import describe_event
+from conductor.transcript.jsonl import Transcript, TranscriptError, read_transcript, summarize
 
 EXIT_OK = 0
 EXIT_USAGE = 2

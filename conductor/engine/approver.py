@@ -30,7 +30,7 @@ from typing import Any, Iterable, Literal, Optional, Protocol, Union, runtime_ch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from conductor.config import ConfigError
+from conductor.engine.config import ConfigError
 from gates.failure_classes import ALL as ALL_CLASSES
 
 

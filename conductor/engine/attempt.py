@@ -21,10 +21,10 @@ from typing import Any, Callable, Optional, Protocol, Sequence
 
 from pydantic import BaseModel, ValidationError
 
-from conductor.executor import ProcessSpec
-from conductor.skill import RESULT_FILE, GateCall, Skill, SkillContext, SkillResult
+from conductor.runtime.executor import ProcessSpec
+from conductor.runtime.skill import RESULT_FILE, GateCall, Skill, SkillContext, SkillResult
 from gates.failure_classes import FailureClass
-from conductor.triage import classify
+from conductor.engine.triage import classify
 
 LOG_TAIL = 20
 
@@ -147,7 +147,7 @@ class LiveWorld:
 
     def run_skill(self, call: SkillCall, ctx: SkillContext, argv: list[str], log_path: str,
                   on_line: Callable[[str], None], timeout_s: float) -> SkillRun:
-        from conductor.gate_runner import PROJECT_ROOT
+        from conductor.gating.runner import PROJECT_ROOT
 
         # skills run from the workspace; the project must stay importable whether installed or not
         pythonpath = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -171,7 +171,7 @@ class LiveWorld:
 
     def run_gates(self, call: SkillCall, ctx: SkillContext, result: SkillResult, required: Sequence[str],
                   on_gate: Callable[[GateOutcome], None]) -> list[GateOutcome]:
-        from conductor.gate_runner import run_gate
+        from conductor.gating.runner import run_gate
 
         try:
             calls: list[GateCall] = list(call.skill.gates(call.input, ctx, result))
@@ -198,7 +198,7 @@ class LiveWorld:
         return outs
 
     def read(self, name: str, tool_use_id: str, inp: BaseModel) -> tuple[bool, str]:
-        from conductor.tools import READ_ARTIFACT, list_workspace, read_artifact
+        from conductor.engine.tools import READ_ARTIFACT, list_workspace, read_artifact
 
         if name == READ_ARTIFACT:
             return read_artifact(self.workspace.root, inp)  # type: ignore[arg-type]

@@ -16,10 +16,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
-from conductor.events import Usage
+from conductor.transcript.events import Usage
 from conductor.providers.base import ModelRequest, ModelResponse, ProviderError
-from conductor.skill import Skill
-from conductor.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE
+from conductor.runtime.skill import Skill
+from conductor.engine.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE
 
 
 @dataclass

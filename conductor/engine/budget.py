@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
-from conductor.config import Budgets
-from conductor.events import BudgetUpdate, Usage
+from conductor.engine.config import Budgets
+from conductor.transcript.events import BudgetUpdate, Usage
 
 
 class Budget:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from conductor.attempt import GateOutcome, SkillRun
+from conductor.engine.attempt import GateOutcome, SkillRun
 from gates.failure_classes import Decision
 
 EVIDENCE_CHARS = 6000  # evidence shown to the agent per failure

@@ -19,28 +19,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from conductor import prompts
-from conductor.approver import ApprovalAnswer, ApprovalRequest, Approver
-from conductor.attempt import GateOutcome, LiveWorld, SkillCall, SkillRun, World
-from conductor.budget import Budget
-from conductor.closeout import decision_record, minimal_report
-from conductor.config import ReleaseConfig
-from conductor.events import (
+from conductor.engine import prompts
+from conductor.engine.approver import ApprovalAnswer, ApprovalRequest, Approver
+from conductor.engine.attempt import GateOutcome, LiveWorld, SkillCall, SkillRun, World
+from conductor.engine.budget import Budget
+from conductor.engine.closeout import decision_record, minimal_report
+from conductor.engine.config import ReleaseConfig
+from conductor.transcript.events import (
     ApprovalDecided, ApprovalRequested, AssistantMessage, DecisionMade, EventBus, GateVerdict, HumanMessage,
     RunFinished, RunPaused, RunStarted, SkillFinished, SkillLog, SkillProgress, SkillStarted, StageOpened, StageRetry,
     StageSealed, TextDelta, ToolCall, ToolResult, Warning_,
 )
-from conductor.feedback import evidence_decision, gate_failure_payload, skill_failure_payload, to_json
-from conductor.logbatch import LogBatcher, parse_progress
+from conductor.engine.feedback import evidence_decision, gate_failure_payload, skill_failure_payload, to_json
+from conductor.runtime.logbatch import LogBatcher, parse_progress
 from conductor.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
-from conductor.skill import Skill, SkillContext, SkillResult
-from conductor.stages import (
+from conductor.runtime.skill import Skill, SkillContext, SkillResult
+from conductor.engine.stages import (
     CLOSEOUT, STAGE_ORDER, Failed, Passed, Sealed, Start, StagePlan, initial_state, plan_stages, transition,
     with_failures,
 )
-from conductor.steering import Steering
-from conductor.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE, LIST_WORKSPACE, READ_ARTIFACT, Resolved, ToolRefusal, ToolRegistry
-from conductor.triage import classify, entry, triage
+from conductor.engine.steering import Steering
+from conductor.engine.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE, LIST_WORKSPACE, READ_ARTIFACT, Resolved, ToolRefusal, ToolRegistry
+from conductor.engine.triage import classify, entry, triage
 from gates.failure_classes import EXIT_CODES, Action, Decision, FailureClass
 
 NUDGE_LIMIT = 3  # turns in a row without a tool call while a stage is open -> NEEDS_HUMAN
@@ -80,7 +80,7 @@ class RunOutcome:
 
 @dataclass
 class ResumePoint:
-    """What a resumed run starts from (see conductor.resume)."""
+    """What a resumed run starts from (see conductor.replay.resume)."""
 
     sealed: dict[str, Any]  # stage -> workspace Seal whose artifacts still verify
     failures: dict[str, dict[str, int]] = field(default_factory=dict)  # open stages: class -> failures
@@ -610,7 +610,7 @@ def _tool_result(tid: str, content: str, is_error: bool) -> dict[str, Any]:
 
 
 def _hashes(workspace: Any, paths: list[Path]) -> dict[str, str]:
-    from conductor.workspace import hash_path
+    from conductor.runtime.workspace import hash_path
 
     return {workspace.rel(p): hash_path(p) for p in paths if p.exists()}
 
@@ -639,5 +639,5 @@ def build_run(config: ReleaseConfig, provider: Provider, skills: Sequence[Skill]
 def run_release(config: ReleaseConfig, provider: Provider, skills: Sequence[Skill], approver: Approver,
                 bus: EventBus, executor: Any, workspace: Any, **kwargs: Any) -> RunOutcome:
     """Run one release to its decision. The caller owns the bus listeners (transcript, printer);
-    `conductor.session.run_session` wires everything for the CLI."""
+    `conductor.engine.session.run_session` wires everything for the CLI."""
     return build_run(config, provider, skills, approver, bus, executor, workspace, **kwargs).run()

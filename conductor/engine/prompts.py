@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from conductor.stages import StagePlan
-from conductor.triage import table_markdown
+from conductor.engine.stages import StagePlan
+from conductor.engine.triage import table_markdown
 
 ROLE = """You are the release operator of `conductor`. You release a quantized checkpoint of a model:
 quantize -> serve -> evaluate baseline and candidate -> compare -> audits. You act only through tools."""

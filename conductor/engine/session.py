@@ -13,19 +13,19 @@ import socket
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from conductor.approver import Approver
-from conductor.config import ReleaseConfig
-from conductor.events import EventBus, TranscriptHeader, utc_now
-from conductor.executor import LocalExecutor
-from conductor.gate_modules import REAL, gate_kwargs_for
-from conductor.interrupt import interrupt_on_signals
-from conductor.loop import ResumePoint, Run, RunOutcome, build_run, new_run_id
+from conductor.engine.approver import Approver
+from conductor.engine.config import ReleaseConfig
+from conductor.transcript.events import EventBus, TranscriptHeader, utc_now
+from conductor.runtime.executor import LocalExecutor
+from conductor.gating.modules import REAL, gate_kwargs_for
+from conductor.engine.interrupt import interrupt_on_signals
+from conductor.engine.loop import ResumePoint, Run, RunOutcome, build_run, new_run_id
 from conductor.providers.base import Provider
-from conductor.redact import Redactor
-from conductor.skill import Skill
-from conductor.steering import Steering
-from conductor.transcript import TranscriptWriter
-from conductor.workspace import Workspace
+from conductor.transcript.redact import Redactor
+from conductor.runtime.skill import Skill
+from conductor.engine.steering import Steering
+from conductor.transcript.jsonl import TranscriptWriter
+from conductor.runtime.workspace import Workspace
 
 
 def conductor_version() -> str:

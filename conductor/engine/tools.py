@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence, Union
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from conductor.skill import Skill, tool_schema
+from conductor.runtime.skill import Skill, tool_schema
 
 READ_ARTIFACT = "read_artifact"
 LIST_WORKSPACE = "list_workspace"

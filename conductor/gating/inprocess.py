@@ -28,7 +28,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.executor import LOG_TAIL_LINES, STDOUT_CAP, LineCallback, ProcessOutcome, ProcessSpec
+from conductor.runtime.executor import LOG_TAIL_LINES, STDOUT_CAP, LineCallback, ProcessOutcome, ProcessSpec
 
 POLL_S = 0.005
 _RUN_LOCK = threading.Lock()  # sys.argv and sys.modules["__main__"] are the process's: one gate at a time

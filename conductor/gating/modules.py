@@ -16,7 +16,7 @@ REAL = "gates"
 @functools.lru_cache(maxsize=16)
 def schema_loader_for(prefix: str) -> Callable[[str, str], dict]:
     if prefix == REAL:
-        from conductor.gate_runner import committed_schema
+        from conductor.gating.runner import committed_schema
 
         return committed_schema
     return getattr(importlib.import_module(prefix), "load_schema")

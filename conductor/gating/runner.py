@@ -24,10 +24,10 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict
 
 import gates
-from conductor.executor import Executor, ProcessOutcome, ProcessSpec
-from conductor.fsutil import atomic_write_json
-from conductor.skill import GateCall
-from conductor.workspace import Workspace
+from conductor.runtime.executor import Executor, ProcessOutcome, ProcessSpec
+from conductor.runtime.fsutil import atomic_write_json
+from conductor.runtime.skill import GateCall
+from conductor.runtime.workspace import Workspace
 from gates.contract import Check, Verdict, parse_json_strict
 from gates.failure_classes import FailureClass
 

@@ -27,7 +27,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.events import Usage
+from conductor.transcript.events import Usage
 
 PRICES_AS_OF = "2026-11-22"
 PRICES_SOURCE = ("https://platform.claude.com/docs/en/about-claude/pricing and the model overview pages "

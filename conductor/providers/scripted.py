@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from typing import Any, Callable, Iterable, Optional, Union
 
-from conductor.events import Usage
+from conductor.transcript.events import Usage
 from conductor.providers.base import ModelRequest, ModelResponse, ProviderError
 
 _ids = itertools.count(1)

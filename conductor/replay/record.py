@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from conductor.events import (
+from conductor.transcript.events import (
     ApprovalDecided, AssistantMessage, DecisionMade, GateVerdict, RunStarted, SkillFinished, SkillStarted,
     StageRetry, StageSealed, ToolCall, ToolResult,
 )
-from conductor.skill import SkillResult
-from conductor.stages import CLOSEOUT, StagePlan
+from conductor.runtime.skill import SkillResult
+from conductor.engine.stages import CLOSEOUT, StagePlan
 
 
 @dataclass

@@ -8,7 +8,7 @@ first difference stops the replay with {seq, expected, found} (exit 1: a diverge
 decision). Gates that recorded no facts (a crash, a timeout, invalid input) keep their verdict.
 
 `gate_mode` says how the gates are re-run: "in-process" (the default: each gate's `python -m` entry
-point runs in this process, `conductor.gate_inprocess`) or "processes" (one child per gate, as in a
+point runs in this process, `conductor.gating.inprocess`) or "processes" (one child per gate, as in a
 live run). Either way `gate_runner.judge` checks the verdict and facts against the committed schemas
 and fails closed to GATE_ERROR; the report's `gates_mode` says which ran.
 
@@ -32,22 +32,22 @@ from typing import Any, Callable, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from conductor.approver import RecordedApprover
-from conductor.attempt import GateOutcome, LiveWorld, SkillCall, SkillRun
-from conductor.config import ReleaseConfig
-from conductor.events import EventBus, ToolResult
-from conductor.executor import LocalExecutor
-from conductor.gate_inprocess import InProcessGates
-from conductor.gate_modules import gate_kwargs_for
-from conductor.loop import Halt, ResumePoint, RunOutcome, build_run
+from conductor.engine.approver import RecordedApprover
+from conductor.engine.attempt import GateOutcome, LiveWorld, SkillCall, SkillRun
+from conductor.engine.config import ReleaseConfig
+from conductor.transcript.events import EventBus, ToolResult
+from conductor.runtime.executor import LocalExecutor
+from conductor.gating.inprocess import InProcessGates
+from conductor.gating.modules import gate_kwargs_for
+from conductor.engine.loop import Halt, ResumePoint, RunOutcome, build_run
 from conductor.providers.base import ModelRequest, ModelResponse
-from conductor.record import Segment, open_stage_counts, sealed_in, segments, totals
-from conductor.skill import SkillContext, SkillResult
-from conductor.stages import CLOSEOUT
-from conductor.steering import Steering
-from conductor.transcript import read_transcript
-from conductor.triage import classify
-from conductor.workspace import Workspace
+from conductor.replay.record import Segment, open_stage_counts, sealed_in, segments, totals
+from conductor.runtime.skill import SkillContext, SkillResult
+from conductor.engine.stages import CLOSEOUT
+from conductor.engine.steering import Steering
+from conductor.transcript.jsonl import read_transcript
+from conductor.engine.triage import classify
+from conductor.runtime.workspace import Workspace
 from gates.failure_classes import EXIT_CODES, Decision, FailureClass
 
 EXIT_DIVERGED = 1
@@ -245,7 +245,7 @@ class ReplayWorld:
         if gv.facts is None:  # nothing to decide on (the gate crashed, timed out, refused its input)
             self.kept += 1
             return GateOutcome(gv.gate, gv.verdict, None, gv.exit_code, gv.duration_s)
-        from conductor.gate_runner import regate_on_facts
+        from conductor.gating.runner import regate_on_facts
 
         extra = ["--threshold", repr(self.threshold)] if self.threshold is not None and gv.gate == "compare" else []
         gr = regate_on_facts(gv.gate, gv.facts, executor=self.gate_executor, workspace=self.ws, out_dir=out_dir,
@@ -420,8 +420,8 @@ def _link_copy(src: Path, dst: Path) -> None:
 def _fork(t: Any, segs: list[Segment], fork_at: int, provider: Any, skills: Optional[Sequence[Any]],
           listeners: Sequence[Callable[[Any], None]], workspace: Optional[str], report: ReplayReport) -> ReplayReport:
     """Replay up to seq `fork_at` of the segment that holds it, then continue live."""
-    from conductor.loop import new_run_id
-    from conductor.session import run_session
+    from conductor.engine.loop import new_run_id
+    from conductor.engine.session import run_session
 
     if provider is None or skills is None:
         raise ValueError("a fork needs a live provider and the real skills")

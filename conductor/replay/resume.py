@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 from typing import Any, Optional, Sequence
 
-from conductor.config import load_config
-from conductor.loop import ResumePoint, RunOutcome
-from conductor.record import open_stage_counts, segments, totals
-from conductor.session import run_session
-from conductor.stages import CLOSEOUT
-from conductor.transcript import read_transcript
-from conductor.workspace import SealError, Workspace
+from conductor.engine.config import load_config
+from conductor.engine.loop import ResumePoint, RunOutcome
+from conductor.replay.record import open_stage_counts, segments, totals
+from conductor.engine.session import run_session
+from conductor.engine.stages import CLOSEOUT
+from conductor.transcript.jsonl import read_transcript
+from conductor.runtime.workspace import SealError, Workspace
 
 RESUMABLE_DECISIONS = {"BUDGET_EXHAUSTED", "NEEDS_HUMAN", "SYSTEMIC", "INTERNAL_ERROR"}
 

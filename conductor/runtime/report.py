@@ -1,5 +1,5 @@
 """The closeout report as the TUI shows it: per-task rows, every gate, the decision, and a text
-chart of the deltas against the threshold. Plain data, no textual.
+chart of the deltas against the threshold. Plain data, no terminal UI.
 
 Rows come from the compare gate's evidence table (`evidence.tasks`), or failing that from its
 facts; the size ratio from the ptq gate's evidence (`size_ratio`) or facts.

@@ -26,9 +26,9 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from conductor.events import utc_now
-from conductor.fsutil import atomic_write_json, atomic_write_text
-from conductor.skill import SkillResult
+from conductor.transcript.events import utc_now
+from conductor.runtime.fsutil import atomic_write_json, atomic_write_text
+from conductor.runtime.skill import SkillResult
 
 SEAL_SCHEMA_VERSION = 1
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")

@@ -1,6 +1,6 @@
 """The committed JSON Schemas of conductor's own formats: one transcript line, and ReleaseConfig.
 
-Regenerate after changing conductor/events.py or conductor/config.py:  python -m conductor.schemas
+Regenerate after changing conductor/transcript/events.py or engine/config.py: python -m conductor.schemas
 Check for drift (what the tests do):                                    python -m conductor.schemas --check
 """
 
@@ -21,7 +21,7 @@ ALWAYS_PRESENT = ("seq", "ts", "type")  # set by the bus on every recorded event
 
 def transcript_line_schema() -> dict[str, Any]:
     """One line of a transcript: the header or any recorded event (as the writer dumps it)."""
-    from conductor.events import Event, TranscriptHeader
+    from conductor.transcript.events import Event, TranscriptHeader
 
     members = typing.get_args(typing.get_args(Event)[0])
     line = typing.Annotated[Union[(TranscriptHeader, *members)], Field(discriminator="type")]
@@ -37,7 +37,7 @@ def transcript_line_schema() -> dict[str, Any]:
 
 
 def release_schema() -> dict[str, Any]:
-    from conductor.config import ReleaseConfig
+    from conductor.engine.config import ReleaseConfig
 
     schema = ReleaseConfig.model_json_schema(mode="validation")
     return {"$schema": DRAFT, "$id": "conductor/release.schema.json", **schema}

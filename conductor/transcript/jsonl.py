@@ -1,7 +1,7 @@
 """Transcripts: the append-only JSONL record of a run, its writer, its reader and its summary.
 
 Line 1 is the header (schema_version, conductor version, config, provider, model, host, start
-time); every other line is one event (`conductor.events`) with its seq, UTC ts and type. The
+time); every other line is one event (`conductor.transcript.events`) with its seq, UTC ts and type. The
 writer is an EventBus listener: it skips ephemeral events, redacts at write time, flushes every
 line and fsyncs at verdicts, seals, approvals and the decision. The reader tolerates a torn last
 line (a run killed mid-write) and refuses a schema_version it does not know.
@@ -26,11 +26,11 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 from pydantic import ValidationError
 
-from conductor.events import (
+from conductor.transcript.events import (
     TRANSCRIPT_SCHEMA_VERSION, AssistantMessage, DecisionMade, GateVerdict, RunFinished, RunStarted,
     StageSealed, TranscriptHeader, event_from_dict,
 )
-from conductor.redact import NULL_REDACTOR, Redactor
+from conductor.transcript.redact import NULL_REDACTOR, Redactor
 
 SUPPORTED_SCHEMA_VERSIONS = (TRANSCRIPT_SCHEMA_VERSION,)
 FSYNC_TYPES = frozenset({"gate_verdict", "stage_sealed", "decision", "run_finished", "approval_decided"})

@@ -3,12 +3,12 @@
 Everything the TUI needs from the engine goes through here, so churn in the core touches one file:
 
 - `load_transcript(path)`: header + events, through the core's reader.
-- `RunSource`: what the run screen drives. `CoreRun` adapts `conductor.session.run_session` (the
-  real run, in a worker thread, steered through `conductor.steering.Steering`); `ScriptedRun`
+- `RunSource`: what the run screen drives. `CoreRun` adapts `conductor.engine.session.run_session` (the
+  real run, in a worker thread, steered through `conductor.engine.steering.Steering`); `ScriptedRun`
   plays recorded events as if a run produced them (tests, demos, a finished transcript).
 - `TuiApprover`: the core's Approver, answered by a modal on the UI thread.
 - `EventPump`: a bus listener on the run's thread that hands events to the UI in batches.
-- `verify_replay` / `regate`: the replay viewer's calls into `conductor.replay`.
+- `verify_replay` / `regate`: the replay viewer's calls into `conductor.replay.replayer`.
 
 Nothing here blocks the UI thread: the run calls the listener on its own thread, the pump queues
 and wakes the UI with one thread-safe message per batch; the approver waits on its own thread.
@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
-from conductor.events import (
+from conductor.transcript.events import (
     ApprovalDecided, DecisionMade, HumanMessage, RunFinished, RunPaused, event_from_dict, utc_now,
 )
-from conductor.approver import ApprovalAnswer, NoHumanApprover
-from conductor.replay import regate as regate_transcript
-from conductor.replay import replay_transcript
-from conductor.session import run_session
-from conductor.steering import Steering
-from conductor.transcript import TranscriptError, read_transcript
+from conductor.engine.approver import ApprovalAnswer, NoHumanApprover
+from conductor.replay.replayer import regate as regate_transcript
+from conductor.replay.replayer import replay_transcript
+from conductor.engine.session import run_session
+from conductor.engine.steering import Steering
+from conductor.transcript.jsonl import TranscriptError, read_transcript
 from conductor.tui.model import ApprovalView, parse_ts
 from conductor.tui.replay_model import Divergence
 
@@ -302,7 +302,7 @@ def default_wiring(config: Any) -> tuple[Any, Any]:
 
 
 class CoreRun:
-    """A real run: `conductor.session.run_session` on the worker thread, steered via `Steering`.
+    """A real run: `conductor.engine.session.run_session` on the worker thread, steered via `Steering`.
 
     The core owns the bus, the transcript writer, the workspace and the children; the TUI only
     listens. `wiring(config) -> (provider, skills)` defaults to the CLI's; tests pass their own
@@ -364,7 +364,7 @@ class Verification:
 
 
 def verify_replay(path: str | Path) -> Verification:
-    """Replay the transcript (conductor.replay: recorded turns and skill results, gates re-run for
+    """Replay the transcript (conductor.replay.replayer: recorded turns and skill results, gates re-run for
     real) and report its first divergence, if any."""
     result = replay_transcript(path)
     div = result.divergence
@@ -383,7 +383,7 @@ class RegateResult:
 
 
 def regate(path: str | Path, threshold: float) -> RegateResult:
-    """What the recorded run would decide at another threshold (conductor.replay)."""
+    """What the recorded run would decide at another threshold (conductor.replay.replayer)."""
     result = regate_transcript(path, threshold)
     return RegateResult(threshold, str(result.decision or "no decision"), int(result.exit_code), result.detail or "")
 

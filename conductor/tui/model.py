@@ -3,9 +3,9 @@
 Widgets render this state; they never interpret events themselves. That keeps the rules
 (what "retrying 1 of 2" means, where a report row comes from) unit-testable without a terminal,
 and makes a 10,000-event transcript cheap to open (folding is plain Python). The report's rows
-and chart are in report_model.py, the replay viewer's stepping in replay_model.py.
+and chart are in conductor.runtime.report, the replay viewer's stepping in replay_model.py.
 
-    >>> from conductor.events import StageOpened
+    >>> from conductor.transcript.events import StageOpened
     >>> m = RunModel()
     >>> m.apply(StageOpened(seq=1, ts="2025-01-01T00:00:00Z", stage="quantize"))
     >>> m.stages["quantize"].status
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Optional
 
-from conductor.events import event_from_dict
-from conductor.tui.report_model import GateRow, ReportView, _num, _size_ratio, rows_from_compare
+from conductor.transcript.events import event_from_dict
+from conductor.runtime.report import GateRow, ReportView, _num, _size_ratio, rows_from_compare
 
 DEFAULT_PLAN = ["preflight", "quantize", "serve", "eval_baseline", "eval_candidate", "compare", "audits", "closeout"]
 

@@ -31,8 +31,8 @@ from typing import Any, Callable, Optional, Union
 
 from pydantic import BaseModel, ValidationError
 
-from conductor.fsutil import atomic_write_json
-from conductor.skill import RESULT_FILE, SkillResult
+from conductor.runtime.fsutil import atomic_write_json
+from conductor.runtime.skill import RESULT_FILE, SkillResult
 
 SKILL_FAILED = "SKILL_FAILED"
 USER_CONFIG_ERROR = "USER_CONFIG_ERROR"

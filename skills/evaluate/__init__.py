@@ -18,7 +18,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from skills.common.base import RunnerSkill, runner_argv
 from skills.common.sealed import resolve
 

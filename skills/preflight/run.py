@@ -51,7 +51,7 @@ def probe_vllm() -> dict[str, Any]:
                            "version": None, "importable": None}
     if loc.python is None:
         return out
-    from conductor.executor import LocalExecutor, ProcessSpec
+    from conductor.runtime.executor import LocalExecutor, ProcessSpec
 
     res = LocalExecutor().run(ProcessSpec(argv=[loc.python, "-c", VLLM_PROBE], capture_stdout=True,
                                           timeout_s=60, name="preflight:vllm-probe", grace_s=1.0))

@@ -1,6 +1,6 @@
 """The `quantize` skill: nvidia-modelopt PTQ of a Hugging Face checkpoint, judged by the ptq gate.
 
-    from skills.quantize import SKILL          # a conductor.skill.Skill
+    from skills.quantize import SKILL          # a conductor.runtime.skill.Skill
     argv = SKILL.command(QuantizeInput(recipe="fp8"), ctx)   # writes input.json (+ recipe.json) in ctx.out_dir
     SKILL.gates(inp, ctx, result)              # [GateCall(gate="ptq", args=["--artifacts", src, export, "--recipe", r])]
 
@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
-from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from gates.recipes import known_recipes
 from skills.common.sealed import resolve
 from skills.quantize import plan

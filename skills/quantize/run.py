@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.skill import RESULT_FILE, SkillResult
+from conductor.runtime.skill import RESULT_FILE, SkillResult
 from skills.quantize import plan
 from skills.quantize.models import QuantizeInput
 from skills.quantize.plan import Failure

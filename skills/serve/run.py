@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.executor import LocalExecutor, exit_cleanly_on_signals, group_alive
-from conductor.fsutil import atomic_write_json
+from conductor.runtime.executor import LocalExecutor, exit_cleanly_on_signals, group_alive
+from conductor.runtime.fsutil import atomic_write_json
 from gates.serve.canaries import as_records
 from skills.common.runner import RunContext, SkillFailure, main, progress
 from skills.common.vllm_env import locate_vllm

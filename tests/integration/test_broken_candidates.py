@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor.skill import SkillResult
+from conductor.runtime.skill import SkillResult
 from skills.common.vllm_env import find_vllm_python
 from skills.compare import Criterion, compare_args
 from tests.embedded_release import (

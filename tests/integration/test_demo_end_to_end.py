@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conductor.replay import replay_transcript
-from conductor.transcript import read_transcript
+from conductor.replay.replayer import replay_transcript
+from conductor.transcript.jsonl import read_transcript
 from gates.failure_classes import EXIT_CODES, Decision
 from skills.common.vllm_env import find_vllm_python
 from tests.embedded_release import OFFLINE, REPO, embedded_checkpoint, wait_for_no_vllm

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conductor.skill import SkillContext, SkillResult
+from conductor.runtime.skill import SkillContext, SkillResult
 from skills.quantize import SKILL, QuantizeInput
 
 pytestmark = pytest.mark.integration

@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.config import ReleaseConfig
-from conductor.events import (
+from conductor.engine.config import ReleaseConfig
+from conductor.transcript.events import (
     ApprovalDecided, ApprovalRequested, AssistantMessage, BudgetUpdate, DecisionMade, EventBus, GateVerdict,
     RunFinished, RunStarted, SkillFinished, SkillLog, SkillProgress, SkillStarted, StageOpened, StageRetry,
     StageSealed, TextDelta, ToolCall, ToolResult, TranscriptHeader, Usage,
@@ -162,7 +162,7 @@ class Scenario:
                   after=0.1)
 
     def write(self, path: Path) -> Path:
-        from conductor.transcript import TranscriptWriter
+        from conductor.transcript.jsonl import TranscriptWriter
 
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():

@@ -304,7 +304,7 @@ async def test_start_form_takes_calibration_and_eval_limit_and_names_them_when_w
         await pilot.press("0", "ctrl+s")
         err = str(app.screen.query_one("#error", Static).render())
         assert "eval.limit" in err and app.screen.query_one("#eval_limit").has_class("-invalid")
-    from conductor.config import load_config
+    from conductor.engine.config import load_config
     from conductor.tui.screens.start import form_overrides
 
     cfg = load_config(overrides=form_overrides({"calib_size": " 8 ", "eval_limit": "5"}, None)[1])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.events import (
+from conductor.transcript.events import (
     ApprovalDecided, ApprovalRequested, AssistantMessage, BudgetUpdate, GateVerdict, RunFinished, StageOpened,
     StageRetry, TextDelta, Usage,
 )
 from conductor.tui.model import FAILED, PASSED, PENDING, RETRYING, RUNNING, SEALED, STOPPED, RunModel, fmt_duration, parse_ts
 from conductor.tui.replay_model import Divergence, ReplayModel, event_summary
-from conductor.tui.report_model import TaskRow, delta_chart, rows_from_compare
+from conductor.runtime.report import TaskRow, delta_chart, rows_from_compare
 from tests.tui import synthetic as mk
 
 
@@ -193,7 +193,7 @@ def test_unexpected_shapes_never_take_the_view_down():
                         exit_code=0, duration_s=0.1))
     assert m.report.gates[0].passed
     m._on_stage_sealed = lambda e, ts: 1 / 0  # a handler that breaks: a warning, not a crash
-    from conductor.events import StageSealed
+    from conductor.transcript.events import StageSealed
 
     m.apply(StageSealed(seq=2, ts="", stage="compare", artifacts={}, seal_path="", duration_s=1))
     assert "could not show event seq 2" in m.warnings[-1] and m.items[-1].kind == "warning"
@@ -228,7 +228,7 @@ def test_curated_transcripts_fold_to_their_decision(name):
 
 
 def test_progress_lines_drive_the_bar_not_the_log_tail():
-    from conductor.events import SkillLog, SkillProgress, SkillStarted
+    from conductor.transcript.events import SkillLog, SkillProgress, SkillStarted
 
     m = fold([StageOpened(stage="quantize", attempt=1, tools=["quantize"]),
               SkillStarted(stage="quantize", skill="quantize", tool_use_id="t1", argv=["q"], log_path="l"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.replay import verdict_key
+from conductor.replay.replayer import verdict_key
 from conductor.tui.bridge import ScriptedRun
 from conductor.tui.replay_model import Divergence
 from conductor.tui.screens.modals import ApprovalModal

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import conductor.session as session
+import conductor.engine.session as session
 from conductor import cli
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill, fail

@@ -11,11 +11,11 @@ import time
 import jsonschema
 import pytest
 
-from conductor.executor import LocalExecutor
-from conductor.gate_inprocess import InProcessGates
-from conductor.gate_runner import gate_error_verdict, regate_on_facts, run_gate
-from conductor.skill import GateCall
-from conductor.workspace import Workspace
+from conductor.runtime.executor import LocalExecutor
+from conductor.gating.inprocess import InProcessGates
+from conductor.gating.runner import gate_error_verdict, regate_on_facts, run_gate
+from conductor.runtime.skill import GateCall
+from conductor.runtime.workspace import Workspace
 from tests.fakegates import loader as fake_loader
 from tests.proctools import wait_dead
 
@@ -238,7 +238,7 @@ def test_an_in_process_gate_past_its_timeout_fails_closed_and_the_next_one_runs(
 
 
 def test_in_process_runs_only_python_dash_m(ws):
-    from conductor.executor import ProcessSpec
+    from conductor.runtime.executor import ProcessSpec
 
     out = InProcessGates().run(ProcessSpec(argv=["/bin/true"], capture_stdout=True))
     assert out.exit_code is None and "only `python -m MODULE`" in out.error

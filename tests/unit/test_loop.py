@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conductor.approver import PolicyApprover, QueueApprover
-from conductor.events import Usage
+from conductor.engine.approver import PolicyApprover, QueueApprover
+from conductor.transcript.events import Usage
 from conductor.providers.scripted import ScriptedProvider, end_turn, tool_use, tool_uses
-from conductor.steering import Steering
+from conductor.engine.steering import Steering
 from gates.failure_classes import EXIT_CODES, Decision
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill, chain, fail, skill_fail
@@ -113,7 +113,7 @@ def test_accept_failure_ends_with_the_class_decision_not_infeasible(tmp_path):
 
 
 def test_autopilot_without_a_repair_accepts_the_failure(tmp_path):
-    from conductor.providers.autopilot import AutopilotProvider
+    from conductor.engine.autopilot import AutopilotProvider
 
     no_repair = lambda ctx, last: {} if last is None else None
     skills = two(quantize=[fail("CACHING_DETECTED")], operator=no_repair)

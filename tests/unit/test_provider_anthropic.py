@@ -14,8 +14,8 @@ from typing import Any, Callable, Optional, Union
 import httpx2
 import pytest
 
-from conductor.events import Usage
-from conductor.pricing import default_price_table, normalize_model
+from conductor.transcript.events import Usage
+from conductor.providers.pricing import default_price_table, normalize_model
 from conductor.providers.anthropic_provider import (
     AnthropicProvider, RetryNotice, build_params, mark_system, normalize_base_url, parse_retry_after)
 from conductor.providers.base import ModelRequest, Provider, ProviderError

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from conductor import events as E
-from conductor.executor import LocalExecutor, ProcessSpec
-from conductor.redact import REDACTED, Redactor
-from conductor.transcript import TranscriptWriter
+from conductor.transcript import events as E
+from conductor.runtime.executor import LocalExecutor, ProcessSpec
+from conductor.transcript.redact import REDACTED, Redactor
+from conductor.transcript.jsonl import TranscriptWriter
 from tests.eventfactory import header
 
 ANT = "sk-ant-api03-" + "a1B2_c3-D4" * 6

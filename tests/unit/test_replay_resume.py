@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conductor.approver import NoHumanApprover, QueueApprover
-from conductor.providers.autopilot import AutopilotProvider
+from conductor.engine.approver import NoHumanApprover, QueueApprover
+from conductor.engine.autopilot import AutopilotProvider
 from conductor.providers.scripted import ScriptedProvider, tool_use
-from conductor.replay import GATE_MODES, replay_transcript
-from conductor.resume import ResumeError, resume_run
-from conductor.stages import plan_stages
-from conductor.steering import Steering
+from conductor.replay.replayer import GATE_MODES, replay_transcript
+from conductor.replay.resume import ResumeError, resume_run
+from conductor.engine.stages import plan_stages
+from conductor.engine.steering import Steering
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill, fail, skill_fail
 
@@ -271,7 +271,7 @@ def test_a_run_judged_by_the_real_gates_and_replayed(tmp_path):
                                                                          gates=["verbosity"])]
     plan = plan_stages({"compare": ["compare"], "audits": ["audits"]}, {"compare": ["compare"], "audits": ["verbosity"]})
     cfg = H.config(tmp_path)
-    from conductor.session import run_session
+    from conductor.engine.session import run_session
 
     events = []
     out = run_session(cfg, H.operator_script(skills), skills, NoHumanApprover(), listeners=[events.append], plan=plan)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conductor.executor import LocalExecutor
-from conductor.gate_runner import run_gate
-from conductor.skill import GateCall, SkillContext, SkillResult
-from conductor.workspace import Workspace
+from conductor.runtime.executor import LocalExecutor
+from conductor.gating.runner import run_gate
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.workspace import Workspace
 from skills.audits import SKILL as AUDITS
 from skills.audits import AuditsInput
 from skills.compare import SKILL as COMPARE

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from conductor.skill import SkillContext, SkillResult
+from conductor.runtime.skill import SkillContext, SkillResult
 from gates.eval_run.collect import collect_run
 from gates.eval_run.decide import decide
 from gates.eval_run.run_record import read_run_record
@@ -380,7 +380,7 @@ def test_endpoint_backend_is_refused_when_serve_skip_is_set(tmp_path):
     rc = RunContext(out_dir=tmp_path, workspace=tmp_path, sealed={}, config={"serve": {"skip": True}})
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / "config.json").write_text("{}")
-    from conductor.executor import LocalExecutor
+    from conductor.runtime.executor import LocalExecutor
 
     srv = ev_run.Endpoint(LocalExecutor(), rc, tmp_path / "ckpt", "baseline")
     with pytest.raises(SkillFailure) as e:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from conductor.skill import GateCall, Skill, SkillContext, SkillResult, tool_schema
+from conductor.runtime.skill import GateCall, Skill, SkillContext, SkillResult, tool_schema
 from gates.failure_classes import FailureClass
 from gates.recipes import RECIPE_DIR, known_recipes, load_recipe
 from skills.quantize import SKILL, QuantizeInput, default_source, export_dir, plan

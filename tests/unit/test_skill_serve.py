@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from conductor.executor import group_alive
-from conductor.skill import SkillContext, SkillResult
+from conductor.runtime.executor import group_alive
+from conductor.runtime.skill import SkillContext, SkillResult
 from gates.serve.collect import facts_from_record
 from gates.serve.decide import decide
 from skills.common.runner import RunContext, SkillFailure
@@ -379,7 +379,7 @@ def test_serve_skip_starts_nothing_and_never_passes_the_gate(tmp_path, stub_env,
 def test_serve_skip_ends_the_run_infeasible_and_says_so(tmp_path):
     """The real serve skill and the real closeout skill in the loop, driven by the autopilot: the run
     ends INFEASIBLE at serve, and the transcript and report.md say that serving was skipped."""
-    from conductor.providers.autopilot import AutopilotProvider
+    from conductor.engine.autopilot import AutopilotProvider
     from skills.closeout import SKILL as CLOSEOUT
     from tests.fakes import harness as H
     from tests.fakes.skills import FakeSkill

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.skill import SkillContext, SkillResult
+from conductor.runtime.skill import SkillContext, SkillResult
 from skills.common import runner as R
 from skills.common.base import LAUNCH, runner_argv
 from skills.common.sealed import (

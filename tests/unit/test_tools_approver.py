@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from conductor.approver import (
+from conductor.engine.approver import (
     ApprovalRequest, NoHumanApprover, PolicyApprover, QueueApprover, RecordedApprover,
 )
-from conductor.config import ConfigError
-from conductor.tools import (
+from conductor.engine.config import ConfigError
+from conductor.engine.tools import (
     ListWorkspaceInput, ReadArtifactInput, Resolved, ToolRefusal, ToolRegistry, list_workspace, read_artifact,
 )
 from tests.fakes.skills import FakeSkill
@@ -117,7 +117,7 @@ def test_policy_approver(tmp_path):
 
 
 def test_accept_failure_is_a_generic_tool_with_a_reason():
-    from conductor.tools import ACCEPT_FAILURE, GENERIC
+    from conductor.engine.tools import ACCEPT_FAILURE, GENERIC
 
     model, description = GENERIC[ACCEPT_FAILURE]
     assert "decision" in description

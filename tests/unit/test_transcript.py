@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conductor import events as E
-from conductor.events import EventBus
-from conductor.transcript import (
+from conductor.transcript import events as E
+from conductor.transcript.events import EventBus
+from conductor.transcript.jsonl import (
     TranscriptError, TranscriptWriter, dumps_line, iter_events, read_header, read_transcript, summarize,
 )
 from tests.eventfactory import header, small_run
@@ -245,7 +245,7 @@ def test_summarize_an_unfinished_run(tmp_path):
 def test_a_writer_killed_mid_run_leaves_a_readable_transcript(tmp_path):
     """kill -9 while writing as fast as it can: the reader gets everything before the tear."""
     path = tmp_path / "t.jsonl"
-    code = ("import sys\nfrom conductor.transcript import TranscriptWriter\nfrom conductor.events import EventBus\n"
+    code = ("import sys\nfrom conductor.transcript.jsonl import TranscriptWriter\nfrom conductor.transcript.events import EventBus\n"
             "from tests.eventfactory import header, synthetic_events\n"
             "w = TranscriptWriter(sys.argv[1], header()); bus = EventBus(); bus.subscribe(w, critical=True)\n"
             "print('ready', flush=True)\n"

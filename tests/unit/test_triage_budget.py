@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.budget import Budget
-from conductor.config import Budgets
-from conductor.events import Usage
-from conductor.triage import TABLE, classify, table_markdown, triage
+from conductor.engine.budget import Budget
+from conductor.engine.config import Budgets
+from conductor.transcript.events import Usage
+from conductor.engine.triage import TABLE, classify, table_markdown, triage
 from gates.failure_classes import Action, Decision, FailureClass as FC
 
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from conductor.skill import SkillResult
-from conductor.workspace import SealError, Workspace, hash_path
+from conductor.runtime.skill import SkillResult
+from conductor.runtime.workspace import SealError, Workspace, hash_path
 from tests.eventfactory import verdict
 
 

@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from conductor.tui.report_model import ReportView as Report
+from conductor.runtime.report import ReportView as Report
 from conductor.tui.widgets import ReportView
 
 

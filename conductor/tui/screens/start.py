@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from conductor.config import DEFAULT_TASKS, EMBEDDED_MODEL, ConfigError, ReleaseConfig, load_config
+from conductor.engine.config import DEFAULT_TASKS, EMBEDDED_MODEL, ConfigError, ReleaseConfig, load_config
 
 PROVIDERS = ["auto", "autopilot", "anthropic", "scripted"]
 FIELDS = [  # (id, label, placeholder)

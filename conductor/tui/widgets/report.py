@@ -9,8 +9,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Static
 
-from conductor.tui.report_model import ReportView as Report
-from conductor.tui.report_model import TaskRow, delta_chart
+from conductor.runtime.report import ReportView as Report
+from conductor.runtime.report import TaskRow, delta_chart
 
 SPAN_STYLES = {"pass": "$success", "fail": "$error bold", "axis": "$text", "limit": "$warning bold", "dim": "$text-muted"}
 
