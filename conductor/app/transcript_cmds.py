@@ -17,9 +17,10 @@ from typing import Any, Optional, TextIO
 
 from conductor.app.headless import describe_event
 from conductor.transcript.jsonl import Transcript, TranscriptError, read_transcript, summarize
+from gates.failure_classes import ExitCode
 
-EXIT_OK = 0
-EXIT_USAGE = 2
+EXIT_OK = ExitCode.ACCEPT
+EXIT_USAGE = ExitCode.CONFIG_ERROR
 
 
 def find_transcripts(folder: Path) -> list[Path]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from conductor.transcript.events import utc_now
+from conductor.runtime.clock import utc_now
 
 
 def decision_record(*, run_id: str, decision: str, exit_code: int, reason: str, failure_class: Optional[str],

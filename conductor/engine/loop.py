@@ -31,7 +31,8 @@ from conductor.transcript.events import (
     StageSealed, TextDelta, ToolCall, ToolResult, Warning_,
 )
 from conductor.engine.feedback import evidence_decision, gate_failure_payload, skill_failure_payload, to_json
-from conductor.runtime.logbatch import LogBatcher, parse_progress
+from conductor.runtime.logbatch import LogBatcher
+from conductor.runtime.progress import parse_progress
 from conductor.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
 from conductor.runtime.skill import Skill, SkillContext, SkillResult
 from conductor.engine.stages import (
@@ -41,7 +42,7 @@ from conductor.engine.stages import (
 from conductor.engine.steering import Steering
 from conductor.engine.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE, LIST_WORKSPACE, READ_ARTIFACT, Resolved, ToolRefusal, ToolRegistry
 from conductor.engine.triage import classify, entry, triage
-from gates.failure_classes import EXIT_CODES, Action, Decision, FailureClass
+from gates.failure_classes import Action, Decision, FailureClass
 
 NUDGE_LIMIT = 3  # turns in a row without a tool call while a stage is open -> NEEDS_HUMAN
 
@@ -392,12 +393,13 @@ class Run:
             timeout = max(1.0, min(call.skill.timeout_s, self.config.budgets.max_wall_s - self.budget.elapsed_s))
             emit = lambda lines: self.bus.emit(SkillLog(stage=call.stage, skill=call.skill.name, lines=lines))
             with LogBatcher(emit) as batch:
-                def on_line(line: str) -> None:
+                def on_line(line: str) -> None:  # a progress line is a skill_progress event, not a log line
                     progress = parse_progress(line)
-                    if progress is not None:
+                    if progress is None:
+                        batch.add(line)
+                    else:
                         self.bus.emit(SkillProgress(stage=call.stage, skill=call.skill.name,
                                                     fraction=progress[0], message=progress[1]))
-                    batch.add(line)
 
                 self.in_child = True
                 try:
@@ -500,7 +502,7 @@ class Run:
 
     def _finish(self, d: Decided) -> RunOutcome:
         self.finishing = True
-        code = EXIT_CODES[d.decision]
+        code = d.decision.exit_code
         if self.executor is not None:
             self.executor.terminate_all()
         undelivered = self.steering.drain()

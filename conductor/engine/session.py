@@ -15,7 +15,8 @@ from typing import Any, Callable, Optional, Sequence
 
 from conductor.engine.approver import Approver
 from conductor.engine.config import ReleaseConfig
-from conductor.transcript.events import EventBus, TranscriptHeader, utc_now
+from conductor.runtime.clock import utc_now
+from conductor.transcript.events import EventBus, TranscriptHeader
 from conductor.runtime.executor import LocalExecutor
 from conductor.gating.modules import REAL, gate_kwargs_for
 from conductor.engine.interrupt import interrupt_on_signals

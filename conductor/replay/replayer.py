@@ -48,9 +48,8 @@ from conductor.engine.steering import Steering
 from conductor.transcript.jsonl import read_transcript
 from conductor.engine.triage import classify
 from conductor.runtime.workspace import Workspace
-from gates.failure_classes import EXIT_CODES, Decision, FailureClass
+from gates.failure_classes import Decision, ExitCode, FailureClass
 
-EXIT_DIVERGED = 1
 IN_PROCESS, PROCESSES = "in-process", "processes"
 GATE_MODES = (IN_PROCESS, PROCESSES)
 
@@ -78,7 +77,7 @@ class ReplayReport:
     transcript: str
     divergence: Optional[Divergence]
     decision: Optional[str]
-    exit_code: int  # 0 | 1 (diverged) | with threshold: the re-gated decision's code
+    exit_code: int  # ExitCode: ACCEPT (0), DIVERGED (1), or with threshold the re-gated decision's code
     recorded_decision: Optional[str]
     gates_rerun: int = 0
     gates_kept: int = 0
@@ -378,7 +377,7 @@ def _replay_segment(header_config: dict[str, Any], seg: Segment, earlier: list[S
 
 def _conclude(report: ReplayReport, threshold: Optional[float]) -> ReplayReport:
     if report.divergence is not None:
-        report.exit_code = EXIT_DIVERGED
+        report.exit_code = ExitCode.DIVERGED
         report.detail = report.divergence.what
         return report
     if threshold is not None:
@@ -389,13 +388,13 @@ def _conclude(report: ReplayReport, threshold: Optional[float]) -> ReplayReport:
                              "after compare were not run in the record").strip("; ")
         if report.decision is None:
             report.detail = report.detail or "the record has no compare verdict to re-gate"
-            report.exit_code = EXIT_DIVERGED
+            report.exit_code = ExitCode.DIVERGED
             return report
-        report.exit_code = EXIT_CODES[Decision(report.decision)]
+        report.exit_code = Decision(report.decision).exit_code
         report.detail = report.detail or (f"re-gated at threshold {threshold:g}: {report.decision} "
                                           f"(recorded {report.recorded_decision})")
         return report
-    report.exit_code = 0
+    report.exit_code = ExitCode.ACCEPT
     report.detail = report.detail or "no divergence"
     return report
 

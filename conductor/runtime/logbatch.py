@@ -47,20 +47,3 @@ class LogBatcher:
         self._thread.join(timeout=2)
         self.flush()
 
-
-_PROGRESS = "PROGRESS "
-
-
-def parse_progress(line: str) -> "tuple[float, str] | None":
-    """A skill's progress line, `PROGRESS <fraction 0..1> <message>`, as (fraction, message)."""
-    text = line.strip()
-    if not text.startswith(_PROGRESS):
-        return None
-    head, _, message = text[len(_PROGRESS):].partition(" ")
-    try:
-        fraction = float(head)
-    except ValueError:
-        return None
-    if not 0.0 <= fraction <= 1.0:
-        return None
-    return fraction, message.strip()

@@ -26,7 +26,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from conductor.transcript.events import utc_now
+from conductor.runtime.clock import utc_now
 from conductor.runtime.fsutil import atomic_write_json, atomic_write_text
 from conductor.runtime.skill import SkillResult
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from conductor.runtime.clock import utc_now
 
 TRANSCRIPT_SCHEMA_VERSION = 1
 
@@ -263,10 +264,6 @@ class TranscriptHeader(BaseModel):
     model: str
     host: str
     started_at: str
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Listener = Callable[[Any], None]

@@ -16,6 +16,7 @@ from conductor.tui.replay_model import Divergence
 from conductor.tui.screens.replay import ReplayScreen
 from conductor.tui.screens.run import RunScreen
 from conductor.tui.screens.start import StartScreen
+from gates.failure_classes import ExitCode
 
 SourceFactory = Callable[[Any], bridge.RunSource]
 
@@ -102,7 +103,7 @@ class ConductorApp(App[int]):
         """Quit from any screen: a live run is aborted first (with its confirmation)."""
         run = next((s for s in reversed(self.screen_stack) if isinstance(s, RunScreen)), None)
         if run is None:
-            self.exit(self.exit_code if self.exit_code is not None else 0)
+            self.exit(self.exit_code if self.exit_code is not None else ExitCode.ACCEPT)
             return
         while self.screen is not run:
             self.pop_screen()

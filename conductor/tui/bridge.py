@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
 from conductor.transcript.events import (
-    ApprovalDecided, DecisionMade, HumanMessage, RunFinished, RunPaused, event_from_dict, utc_now,
+    ApprovalDecided, DecisionMade, HumanMessage, RunFinished, RunPaused, event_from_dict,
 )
+from conductor.runtime.clock import utc_now
+from gates.failure_classes import Decision, ExitCode
 from conductor.engine.approver import ApprovalAnswer, NoHumanApprover
 from conductor.replay.replayer import regate as regate_transcript
 from conductor.replay.replayer import replay_transcript
@@ -274,14 +276,16 @@ class ScriptedRun:
             if self.delay:
                 self._aborted.wait(self.delay)
         if self._aborted.is_set():
-            self._send(DecisionMade(decision="INTERRUPTED", exit_code=130, reason="aborted by the operator"))
+            self._send(DecisionMade(decision=Decision.INTERRUPTED.value, exit_code=ExitCode.INTERRUPTED,
+                                    reason="aborted by the operator"))
             now = self.clock()
             start, end = parse_ts(self._first_ts or now), parse_ts(now)
             wall = max(0.0, end - start) if start is not None and end is not None else 0.0
-            self._send(RunFinished(decision="INTERRUPTED", exit_code=130, stage_durations_s={}, wall_s=wall,
+            self._send(RunFinished(decision=Decision.INTERRUPTED.value, exit_code=ExitCode.INTERRUPTED,
+                                   stage_durations_s={}, wall_s=wall,
                                    transcript="", **self._totals))
-            code = 130
-        self.exit_code = 0 if code is None else code
+            code = ExitCode.INTERRUPTED
+        self.exit_code = ExitCode.ACCEPT if code is None else code
         return self.exit_code
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Optional
 
+from conductor.runtime.progress import parse_progress
 from conductor.transcript.events import event_from_dict
 from conductor.runtime.report import GateRow, ReportView, _num, _size_ratio, rows_from_compare
 
@@ -374,8 +375,8 @@ class RunModel:
 
     def _on_skill_log(self, e: Any, ts: Optional[float]) -> None:
         self.log.stage, self.log.skill = e.stage, e.skill
-        # progress lines drive the bar and the log's title; the tail shows what the skill said
-        self._log_lines([ln for ln in e.lines if not ln.startswith("PROGRESS ")])
+        # the engine sends progress as skill_progress, never as log lines; a hand-made stream may not
+        self._log_lines([ln for ln in e.lines if parse_progress(ln) is None])
 
     def _on_skill_progress(self, e: Any, ts: Optional[float]) -> None:
         if e.fraction is not None:

@@ -2,11 +2,12 @@
 
     python -m skills.quantize.run --input args.json --out-dir DIR [--workspace W]
 
-args.json is a QuantizeInput. Writes, in DIR: result.json (a SkillResult, always, atomically),
-<out_name>/ (the export: weights, config, hf_quant_config.json, tokenizer, generation config),
-simulated_state.pt (see simulated.py), unpackable_layers.json (when the block pre-check fails).
+A runner on the common skill runner (skills.common.runner): args.json is a QuantizeInput. Writes,
+in DIR: result.json (a SkillResult, always, atomically), <out_name>/ (the export: weights, config,
+hf_quant_config.json, tokenizer, generation config), simulated_state.pt (see simulated.py),
+unpackable_layers.json (when the block pre-check fails).
 
-stdout: the log, with machine-readable progress lines `PROGRESS <fraction 0..1> <message>`.
+stdout: the log, with the runner's progress lines (conductor.runtime.progress).
 Exit code: 0 ok, 1 a failure classified in result.json, 2 bad command line (argparse; no result.json).
 Order, so that nothing slow runs before a cheap refusal: recipe -> hardware -> source -> model ->
 coverage and block pre-check -> calibration -> held-out loss -> simulated state -> export.
@@ -14,7 +15,6 @@ coverage and block pre-check -> calibration -> held-out loss -> simulated state 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.runtime.skill import RESULT_FILE, SkillResult
+from conductor.runtime.skill import SkillResult
+from skills.common import runner
+from skills.common.runner import RunContext, SkillFailure, progress
 from skills.quantize import plan
 from skills.quantize.models import QuantizeInput
 from skills.quantize.plan import Failure
@@ -45,10 +47,6 @@ class Stop(Exception):
         self.failure = failure
 
 
-def progress(fraction: float, message: str) -> None:
-    print(f"PROGRESS {max(0.0, min(1.0, fraction)):.3f} {message}", flush=True)
-
-
 class Steps:
     """Progress lines plus the wall time of each step (data.timings_s)."""
 
@@ -64,13 +62,6 @@ class Steps:
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-def write_result(out_dir: Path, result: SkillResult) -> None:
-    path = out_dir / RESULT_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def resolve_source(source: str) -> Path:
@@ -494,53 +485,33 @@ def quantize(inp: QuantizeInput, out_dir: Path, t0: float) -> SkillResult:
     return finish(job, out, state_path, t0)
 
 
-def _parse_input(path: str) -> QuantizeInput:
-    from pydantic import ValidationError
-
+def run(inp: QuantizeInput, rc: RunContext) -> SkillResult:
+    """The quantization, its classified failures raised as SkillFailure (the runner writes result.json)."""
+    t0 = time.monotonic()
+    if inp.source and not inp.source.startswith(plan.EMBEDDED_PREFIX) and not Path(inp.source).is_absolute():
+        inp = inp.model_copy(update={"source": str(rc.workspace / inp.source)})
     try:
-        raw = Path(path).read_text(encoding="utf-8") if path != "-" else sys.stdin.read()
-        return QuantizeInput.model_validate_json(raw)
-    except OSError as exc:
-        raise Stop(Failure("USER_CONFIG_ERROR", f"cannot read --input {path!r}: {exc.strerror}")) from None
-    except ValidationError as exc:
-        e = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in e["loc"]) or "(input)"
-        raise Stop(Failure("USER_CONFIG_ERROR", f"invalid quantize input '{loc}': {e['msg']}")) from None
+        return quantize(inp, rc.out_dir, t0)
+    except Stop as stop:
+        if stop.__cause__ is not None:
+            log("".join(traceback.format_exception(stop.__cause__)[-12:]).rstrip())
+        raise _failure(stop.failure, t0) from None
+    except Exception as exc:  # a bug or an unforeseen library error: classified, with the traceback in the log
+        log(traceback.format_exc().rstrip())
+        raise _failure(plan.classify_error(exc, None, None, [], "quantizing"), t0) from None
+
+
+def _failure(f: Failure, t0: float) -> SkillFailure:
+    log(f"FAILED {f.failure_class}: {f.error}")
+    return SkillFailure(f.failure_class, f.error, summary=f"{f.failure_class}: {f.error}"[:300],
+                        data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m skills.quantize.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--input", required=True, help="QuantizeInput JSON file ('-' for stdin)")
-    ap.add_argument("--out-dir", required=True, help="this attempt's folder: result.json and the export go here")
-    ap.add_argument("--workspace", default=None, help="the run's workspace (relative paths are resolved against it)")
-    args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    out_dir = Path(args.out_dir).absolute()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    try:
-        inp = _parse_input(args.input)
-        if args.workspace and inp.source and not inp.source.startswith(plan.EMBEDDED_PREFIX) \
-                and not Path(inp.source).is_absolute():
-            inp = inp.model_copy(update={"source": str(Path(args.workspace) / inp.source)})
-        result = quantize(inp, out_dir, t0)
-    except Stop as stop:
-        f = stop.failure
-        if stop.__cause__ is not None:
-            log("".join(traceback.format_exception(stop.__cause__)[-12:]).rstrip())
-        log(f"FAILED {f.failure_class}: {f.error}")
-        result = SkillResult(ok=False, summary=f"{f.failure_class}: {f.error}"[:300], error=f.error,
-                             failure_class=f.failure_class, data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
-    except Exception as exc:  # a bug or an unforeseen library error: classified, with the traceback in the log
-        log(traceback.format_exc().rstrip())
-        f = plan.classify_error(exc, None, None, [], "quantizing")
-        log(f"FAILED {f.failure_class}: {f.error}")
-        result = SkillResult(ok=False, summary=f"{f.failure_class}: {f.error}"[:300], error=f.error,
-                             failure_class=f.failure_class, data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
-    write_result(out_dir, result)
-    return 0 if result.ok else 1
+    return runner.main(QuantizeInput, run, argv)
 
 
 if __name__ == "__main__":

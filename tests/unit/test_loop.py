@@ -492,3 +492,14 @@ def test_two_tool_calls_in_one_turn(tmp_path):
     r = H.run(tmp_path, two(), p)
     assert r.decision == "ACCEPT"
     assert len(p.requests[1].messages[-1]["content"]) == 2
+
+
+def test_a_progress_line_travels_once_as_progress_never_as_a_log_line(tmp_path):
+    lines = ["loading", "PROGRESS 0.500 half way", "PROGRESS 2.0 not a fraction", "done"]
+    skills = two(quantize=({"lines": lines},))
+    r = H.run(tmp_path, skills, H.operator_script(skills))
+    logged = [ln for e in r.of("skill_log") if e.stage == "quantize" for ln in e.lines]
+    assert logged == ["loading", "PROGRESS 2.0 not a fraction", "done"]
+    assert [(p.fraction, p.message) for p in r.of("skill_progress")] == [(0.5, "half way")]
+    log = next((r.workspace.root / "stages" / "quantize").glob("attempt-1/skill.log")).read_text()
+    assert "PROGRESS 0.500 half way" in log  # the skill's own log keeps every line

@@ -490,6 +490,19 @@ def test_runner_reports_invalid_input_as_config_error(tmp_path):
     assert not res.ok and res.failure_class == "USER_CONFIG_ERROR" and "recipe" in res.error
 
 
+def test_runner_classified_failure_goes_through_the_common_runner(tmp_path, capsys):
+    from skills.quantize import run
+
+    (tmp_path / "in.json").write_text(json.dumps({"recipe": "fp8", "source": "embedded:no-such-model"}))
+    assert run.main(["--input", str(tmp_path / "in.json"), "--out-dir", str(tmp_path / "out")]) == 1
+    res = SkillResult.model_validate_json((tmp_path / "out" / "result.json").read_text())
+    assert not res.ok and res.failure_class == "USER_CONFIG_ERROR" and "no-such-model" in res.error
+    assert isinstance(res.data["seconds"], float) and res.summary.startswith("USER_CONFIG_ERROR: ")
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].startswith("failed (USER_CONFIG_ERROR): ")  # the common runner's last line
+    assert "skill failure (USER_CONFIG_ERROR)" in err
+
+
 def test_progress_line_format(capsys):
     from skills.quantize import run
 

@@ -26,6 +26,7 @@ from conductor.tui.replay_model import Divergence, ReplayModel
 from conductor.tui.screens.modals import ThresholdModal
 from conductor.tui.widgets import StageRail, Timeline
 from conductor.tui.widgets.conversation import gate_content, gate_title
+from gates.failure_classes import ExitCode
 
 _SKIP = {"seq", "ts", "type"}
 BIG = 2000  # events: above this the viewer freezes the loaded transcript out of the GC
@@ -213,7 +214,7 @@ class ReplayScreen(Screen):
 
     def action_quit_app(self) -> None:
         # like `conductor replay`: 1 when the replay diverged, else 0
-        self.app.exit(1 if self.replay.divergence is not None else 0)
+        self.app.exit(ExitCode.DIVERGED if self.replay.divergence is not None else ExitCode.ACCEPT)
 
     def action_regate(self) -> None:
         if self.loaded.path is None:

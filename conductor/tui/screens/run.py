@@ -24,6 +24,7 @@ from conductor.tui.bridge import EventPump, RunSource, TuiApprover
 from conductor.tui.model import ApprovalView, RunModel
 from conductor.tui.screens.modals import ApprovalModal, ConfirmModal
 from conductor.tui.widgets import Conversation, LogTail, StageRail, StatusLine
+from gates.failure_classes import ExitCode
 
 BATCH_S = 0.05
 
@@ -157,7 +158,7 @@ class RunScreen(Screen):
         if event.state == WorkerState.SUCCESS:
             self.exit_code = int(event.worker.result)
         elif event.state == WorkerState.ERROR:
-            self.exit_code = 5
+            self.exit_code = ExitCode.INTERNAL_ERROR
             self.notify(f"the run failed inside the conductor: {event.worker.error!r}", severity="error", timeout=30)
         else:
             return
@@ -248,14 +249,14 @@ class RunScreen(Screen):
 
     def action_quit_run(self) -> None:
         if not (self.live and self.running):
-            self.app.exit(self.exit_code if self.exit_code is not None else 0)
+            self.app.exit(self.exit_code if self.exit_code is not None else ExitCode.ACCEPT)
             return
 
         def confirmed(yes: Optional[bool]) -> None:
             if yes:
                 self._quit_when_done = True
                 self.source.abort()
-                self.set_timer(15, lambda: self.app.exit(130))  # a run that will not stop
+                self.set_timer(15, lambda: self.app.exit(ExitCode.INTERRUPTED))  # a run that will not stop
 
         self.app.push_screen(ConfirmModal("The run is still going. Abort it and quit?", yes="Abort and quit"),
                              confirmed)
