@@ -8,7 +8,8 @@
     conductor gates                         the gates and what they decide
 
 A user error (bad flag, invalid config, unreadable file) is exit 2 with one sentence, never a
-traceback; an unexpected exception is exit 5 with its message and the transcript's path.
+traceback; an unexpected exception is exit 5 with its message and the transcript's path. What a run
+is built from (provider, skills, approver) comes from the composition root, conductor.app.wiring.
 """
 
 from __future__ import annotations
@@ -18,49 +19,15 @@ import json
 import sys
 from typing import Any, Optional, Sequence
 
+from conductor.app import wiring
 from conductor.engine.config import ConfigError, ReleaseConfig, load_config
-from gates.failure_classes import EXIT_CODES, Decision
-
-EXIT_USAGE = EXIT_CODES[Decision.CONFIG_ERROR]
-EXIT_INTERNAL = EXIT_CODES[Decision.INTERNAL_ERROR]
-EXIT_INTERRUPTED = EXIT_CODES[Decision.INTERRUPTED]
+from gates.failure_classes import EXIT_CODES, ExitCode
 
 
 class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_USAGE):
+    def __init__(self, message: str, code: int = ExitCode.CONFIG_ERROR):
         super().__init__(message)
         self.code = code
-
-
-# -- wiring (the TUI uses these too) -----------------------------------------------------------------
-
-
-def build_skills(config: Optional[ReleaseConfig] = None) -> list[Any]:
-    try:
-        from skills.registry import default_skills  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise CliError(f"the domain skills are not available in this installation ({exc})", EXIT_INTERNAL) from None
-    return list(default_skills())
-
-
-def build_provider(config: ReleaseConfig, skills: Optional[Sequence[Any]] = None) -> Any:
-    name = config.resolved_provider()
-    if name == "autopilot":
-        from conductor.engine.autopilot import AutopilotProvider
-
-        return AutopilotProvider(skills if skills is not None else build_skills(config))
-    if name == "anthropic":
-        from conductor.providers.anthropic_provider import AnthropicProvider
-
-        return AnthropicProvider(config.provider_model, base_url=config.base_url)
-    raise CliError(f"provider {name!r} cannot drive a new run; use anthropic or autopilot "
-                   "(replay serves recorded runs: `conductor replay`)")
-
-
-def build_approver(policy_file: Optional[str]) -> Any:
-    from conductor.engine.approver import NoHumanApprover, PolicyApprover
-
-    return PolicyApprover.from_file(policy_file) if policy_file else NoHumanApprover()
 
 
 # -- arguments --------------------------------------------------------------------------------------
@@ -144,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _exit_codes_help() -> str:
     rows = [f"  {code:>3}  {d.value}" for d, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1])]
-    return "exit codes:\n" + "\n".join(rows) + "\n    1  (replay only) the replay diverged from the record"
+    return ("exit codes:\n" + "\n".join(rows) +
+            f"\n  {ExitCode.DIVERGED:>3}  (replay only) the replay diverged from the record")
 
 
 def config_from_args(args: argparse.Namespace) -> ReleaseConfig:
@@ -179,17 +147,17 @@ def _wants_tui(args: argparse.Namespace) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from conductor.engine.session import run_session
+    from conductor.engine import session
 
     config = config_from_args(args)
     if _wants_tui(args):
         launched = _launch_tui(config=config)
         if launched is not None:
             return launched
-    skills = build_skills(config)
-    provider = build_provider(config, skills)
-    approver = build_approver(config.policy_file)
-    outcome = run_session(config, provider, skills, approver, listeners=_listeners(args), handle_signals=True)
+    skills = wiring.build_skills(config)
+    provider = wiring.build_provider(config, skills)
+    approver = wiring.build_approver(config.policy_file)
+    outcome = session.run_session(config, provider, skills, approver, listeners=_listeners(args), handle_signals=True)
     return outcome.exit_code
 
 
@@ -203,8 +171,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return launch(transcript=path, replay=True)
     if args.fork_at is not None:
         config = load_config(overrides={"provider": args.provider or "auto"})
-        skills = build_skills(config)
-        report = replay_transcript(path, fork_at=args.fork_at, provider=build_provider(config, skills),
+        skills = wiring.build_skills(config)
+        report = replay_transcript(path, fork_at=args.fork_at, provider=wiring.build_provider(config, skills),
                                    skills=skills, workspace=args.workspace, listeners=_listeners(args),
                                    gate_mode=args.gates)
     else:
@@ -244,9 +212,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         overrides["provider"] = args.provider
     ws, _, _ = load_workspace(args.workspace)
     config = resume_config(ws, overrides)
-    skills = build_skills(config)
-    outcome = resume_run(args.workspace, provider=build_provider(config, skills), skills=skills,
-                         approver=build_approver(args.policy), overrides=overrides, listeners=_listeners(args),
+    skills = wiring.build_skills(config)
+    outcome = resume_run(args.workspace, provider=wiring.build_provider(config, skills), skills=skills,
+                         approver=wiring.build_approver(args.policy), overrides=overrides, listeners=_listeners(args),
                          handle_signals=True)
     return outcome.exit_code
 
@@ -307,7 +275,7 @@ def dispatch(argv: Optional[Sequence[str]]) -> int:
     if args.cmd == "tui":
         code = _launch_tui()
         if code is None:
-            raise CliError("the TUI is not available in this installation (conductor.tui)", EXIT_INTERNAL)
+            raise CliError("the TUI is not available in this installation (conductor.tui)", ExitCode.INTERNAL_ERROR)
         return code
     return COMMANDS[args.cmd](args)
 
@@ -316,27 +284,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from conductor.replay.resume import ResumeError
     from conductor.transcript.jsonl import TranscriptError
 
-    from conductor.engine.session import LAST_TRANSCRIPT
-
-    LAST_TRANSCRIPT.clear()
     try:
         return dispatch(argv)
-    except (CliError, ConfigError, ResumeError, TranscriptError) as exc:
+    except (CliError, wiring.WiringError, ConfigError, ResumeError, TranscriptError) as exc:
         sys.stderr.write(f"conductor: {exc}\n")
-        return getattr(exc, "code", EXIT_USAGE)
+        return int(getattr(exc, "code", ExitCode.CONFIG_ERROR))
     except KeyboardInterrupt:
         sys.stderr.write("conductor: interrupted\n")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # never a traceback for the user: the message, and where to look
         sys.stderr.write(f"conductor: internal error: {type(exc).__name__}: {exc}\n"
-                         f"{_where_to_look()}")
-        return EXIT_INTERNAL
-
-
-def _where_to_look() -> str:
-    from conductor.engine.session import LAST_TRANSCRIPT
-
-    return f"the transcript: {LAST_TRANSCRIPT[-1]}\n" if LAST_TRANSCRIPT else ""
+                         + "".join(f"{note}\n" for note in getattr(exc, "__notes__", ())))
+        return ExitCode.INTERNAL_ERROR
 
 
 if __name__ == "__main__":

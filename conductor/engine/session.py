@@ -54,7 +54,9 @@ def header_for(config: ReleaseConfig, provider: Provider, run_id: str) -> Transc
                             host=socket.gethostname(), started_at=utc_now())
 
 
-LAST_TRANSCRIPT: list[str] = []  # the transcript of the latest session (the CLI names it on an internal error)
+def add_note(exc: BaseException, note: str) -> None:
+    """PEP 678 notes (exc.add_note from Python 3.11): where to look, carried by the exception itself."""
+    exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
 
 
 def run_session(config: ReleaseConfig, provider: Provider, skills: Sequence[Skill], approver: Approver, *,
@@ -69,7 +71,6 @@ def run_session(config: ReleaseConfig, provider: Provider, skills: Sequence[Skil
     executor = LocalExecutor(redact=redactor.redact_text)
     writer = TranscriptWriter(ws.transcript_path, header_for(config, provider, run_id), redactor,
                               resume=resume is not None)
-    LAST_TRANSCRIPT[:] = [str(ws.transcript_path)]
     try:
         if resume is None:
             ws.write_config(config.model_dump(mode="json"))
@@ -87,6 +88,9 @@ def run_session(config: ReleaseConfig, provider: Provider, skills: Sequence[Skil
             with interrupt_on_signals(run):
                 return run.run()
         return run.run()
+    except Exception as exc:  # the caller says where to look: this run's transcript
+        add_note(exc, f"the transcript: {ws.transcript_path}")
+        raise
     finally:
         executor.shutdown(grace_s=2.0)
         writer.close()

@@ -39,7 +39,7 @@ class ConductorApp(App[int]):
     clock: epoch seconds (elapsed time, running durations); inject a fixed one for snapshots.
     source: a RunSource to show at once (tests drive a ScriptedRun through it).
     source_factory: config -> RunSource, used by the start form (default: the core's run loop).
-    wiring: config -> (provider, skills) for the default source (default: the CLI's).
+    wiring: config -> (provider, skills) for the default source (default: conductor.app.wiring).
     """
 
     TITLE = "conductor"

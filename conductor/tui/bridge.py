@@ -31,6 +31,7 @@ from conductor.transcript.events import (
 )
 from conductor.runtime.clock import utc_now
 from gates.failure_classes import Decision, ExitCode
+from conductor.app import wiring
 from conductor.engine.approver import ApprovalAnswer, NoHumanApprover
 from conductor.replay.replayer import regate as regate_transcript
 from conductor.replay.replayer import replay_transcript
@@ -44,7 +45,7 @@ Emit = Callable[[Any], None]
 
 
 class CoreUnavailable(RuntimeError):
-    """What a run needs cannot be built here (the CLI's wiring failed); the message says why."""
+    """What a run needs cannot be built here (the composition root failed); the message says why."""
 
 
 # ---------------------------------------------------------------------------------- transcripts
@@ -293,15 +294,10 @@ Wiring = Callable[[Any], tuple[Any, Any]]  # config -> (provider, skills)
 
 
 def default_wiring(config: Any) -> tuple[Any, Any]:
-    """The provider and skills a config asks for, from the CLI's wiring (one place builds them)."""
+    """The provider and skills a config asks for, from the composition root (conductor.app.wiring)."""
     try:
-        from conductor.cli import build_provider, build_skills
-    except ImportError as exc:
-        raise CoreUnavailable(f"the CLI's provider/skill wiring is not available in this build ({exc})") from None
-    try:
-        skills = build_skills(config)
-        return build_provider(config, skills), skills
-    except Exception as exc:  # the CLI's own error (skills not installed, no API key...): say it inline
+        return wiring.build_run_parts(config)
+    except Exception as exc:  # the wiring's own error (skills not installed, no API key...): say it inline
         raise CoreUnavailable(str(exc)) from None
 
 
@@ -309,7 +305,7 @@ class CoreRun:
     """A real run: `conductor.engine.session.run_session` on the worker thread, steered via `Steering`.
 
     The core owns the bus, the transcript writer, the workspace and the children; the TUI only
-    listens. `wiring(config) -> (provider, skills)` defaults to the CLI's; tests pass their own
+    listens. `wiring(config) -> (provider, skills)` defaults to conductor.app.wiring; tests pass their own
     (a scripted provider over fake skills) and `session_kwargs` (e.g. fake gates).
     """
 

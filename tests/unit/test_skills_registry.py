@@ -97,8 +97,8 @@ def test_duplicate_tool_names_are_refused(fake_packages, monkeypatch):
         registry.default_skills()
 
 
-def test_cli_builds_the_skills(fake_packages):
-    from conductor.cli import build_skills
+def test_the_composition_root_builds_the_skills_through_the_entry_point(fake_packages):
+    from conductor.app.wiring import build_skills
 
     assert [s.name for s in build_skills()][-1] == "closeout"
 
