@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from conductor.engine.approver import NoHumanApprover  # noqa: E402
-from conductor.engine.attempt import GateOutcome, SkillRun  # noqa: E402
+from conductor.engine.attempt import SkillRun  # noqa: E402
+from conductor.gating.runner import GateRun  # noqa: E402
+from gates.contract import Verdict  # noqa: E402
 from conductor.engine.config import load_config  # noqa: E402
 from conductor.providers.scripted import ScriptedProvider, tool_use  # noqa: E402
 from conductor.replay.replayer import replay_transcript  # noqa: E402
@@ -67,12 +69,12 @@ class NullWorld:
         self.skill_s += time.perf_counter() - t0
         return run
 
-    def run_gates(self, call, ctx, result, required, on_gate) -> list[GateOutcome]:
+    def run_gates(self, call, ctx, result, required, on_gate) -> list[GateRun]:
         outs = []
         for g in required:
-            v = {"gate": g, "pass": True, "failure_class": None, "detail": "null", "checks": [
-                {"name": "null", "pass": True, "detail": "null"}], "evidence": {"decision": "ACCEPT"}}
-            out = GateOutcome(g, v, {"null": True}, 0, 0.0)
+            v = Verdict.model_validate({"gate": g, "pass": True, "failure_class": None, "detail": "null", "checks": [
+                {"name": "null", "pass": True, "detail": "null"}], "evidence": {"decision": "ACCEPT"}})
+            out = GateRun(gate=g, verdict=v, facts={"null": True}, exit_code=0)
             on_gate(out)
             outs.append(out)
         return outs

@@ -135,11 +135,12 @@ def _budget_overrides(args: argparse.Namespace) -> dict[str, Any]:
 # -- commands -----------------------------------------------------------------------------------------
 
 
-def _listeners(args: argparse.Namespace) -> list[Any]:
+def _listeners(args: argparse.Namespace, config: ReleaseConfig) -> list[Any]:
     from conductor.app.headless import HeadlessPrinter
     from conductor.transcript.redact import Redactor
 
-    return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None, redactor=Redactor())]
+    return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None, redactor=Redactor(),
+                            config=config.model_dump(mode="json"))]
 
 
 def _wants_tui(args: argparse.Namespace) -> bool:
@@ -157,7 +158,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     skills = wiring.build_skills(config)
     provider = wiring.build_provider(config, skills)
     approver = wiring.build_approver(config.policy_file)
-    outcome = session.run_session(config, provider, skills, approver, listeners=_listeners(args), handle_signals=True)
+    outcome = session.run_session(config, provider, skills, approver, listeners=_listeners(args, config),
+                                  handle_signals=True)
     return outcome.exit_code
 
 
@@ -173,7 +175,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         config = load_config(overrides={"provider": args.provider or "auto"})
         skills = wiring.build_skills(config)
         report = replay_transcript(path, fork_at=args.fork_at, provider=wiring.build_provider(config, skills),
-                                   skills=skills, workspace=args.workspace, listeners=_listeners(args),
+                                   skills=skills, workspace=args.workspace, listeners=_listeners(args, config),
                                    gate_mode=args.gates)
     else:
         report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates)
@@ -214,7 +216,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     config = resume_config(ws, overrides)
     skills = wiring.build_skills(config)
     outcome = resume_run(args.workspace, provider=wiring.build_provider(config, skills), skills=skills,
-                         approver=wiring.build_approver(args.policy), overrides=overrides, listeners=_listeners(args),
+                         approver=wiring.build_approver(args.policy), overrides=overrides,
+                         listeners=_listeners(args, config),
                          handle_signals=True)
     return outcome.exit_code
 

@@ -367,8 +367,8 @@ def lowered(facts: dict[str, Any]) -> dict[str, Any]:
 def summary(path: Path) -> str:
     t = read_transcript(path)
     decision = next((e.decision for e in reversed(t.events) if e.type == "decision"), None)
-    fails = [f"{e.stage}/{e.gate}:{e.verdict['failure_class']}" for e in t.events
-             if e.type == "gate_verdict" and not e.verdict["pass"]]
+    fails = [f"{e.stage}/{e.gate}:{e.verdict.failure_class.value}" for e in t.events
+             if e.type == "gate_verdict" and not e.verdict.passed]
     approvals = [e.answer for e in t.events if e.type == "approval_decided"]
     return f"{path.name:32} {decision:11} {len(t.events):3} events  failures {fails or '-'}  approvals {approvals or '-'}"
 

@@ -1,5 +1,7 @@
 """Headless output: one readable line per meaningful event on stderr, and with --json one JSON
-object per event on stdout, the last being the run_finished result event.
+object per event on stdout, the last being the run_finished result event. When the run finishes,
+stderr ends with the release report's figures (conductor.runtime.report, the model report.md and
+the TUI's report screen show), folded from the typed gate verdicts as they passed.
 
 The JSON stream carries every event, ephemeral ones included (budget, skill_progress), except
 `text_delta` (the complete text arrives in the next assistant_message) and `skill_log` (the lines
@@ -16,10 +18,16 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, Mapping, Optional, TextIO
 
-from conductor.transcript.redact import Redactor
+from conductor.runtime.report import ReleaseReport, fc_name, fmt_delta, fmt_ratio, fmt_score
+from conductor.transcript.events import (
+    ApprovalDecided, ApprovalRequested, AssistantMessage, DecisionMade, GateVerdict, HumanMessage, RunFinished,
+    RunPaused, RunStarted, SkillFinished, SkillProgress, SkillStarted, StageOpened, StageRetry, StageSealed, ToolCall,
+    ToolResult, Warning_,
+)
 from conductor.transcript.jsonl import dumps_line
+from conductor.transcript.redact import Redactor
 
 JSON_SKIPPED = frozenset({"text_delta", "skill_log"})
 WIDTH = 160  # longest human line before it is cut
@@ -46,11 +54,11 @@ def _skill_finished(ev: Any) -> str:
     return f"skill {ev.skill} {how} in {ev.duration_s:.1f}s{tail}"
 
 
-def _gate(ev: Any) -> str:
+def _gate(ev: GateVerdict) -> str:
     v = ev.verdict
-    if v.get("pass"):
+    if v.passed:
         return f"gate {ev.gate} PASS ({ev.duration_s:.1f}s)"
-    return f"gate {ev.gate} FAIL {v.get('failure_class')}: {_cut(str(v.get('detail', '')), 110)}"
+    return f"gate {ev.gate} FAIL {fc_name(v)}: {_cut(v.detail, 110)}"
 
 
 def _finished(ev: Any) -> str:
@@ -58,46 +66,66 @@ def _finished(ev: Any) -> str:
             f"{ev.input_tokens + ev.output_tokens} tokens, ${ev.cost_usd:.4f}; transcript {ev.transcript}")
 
 
-_FORMATS: dict[str, Callable[[Any], Optional[str]]] = {
-    "run_started": lambda e: f"run {e.run_id} {'resumed' if e.resumed_from else 'started'} in {e.workspace}: "
-                             + " -> ".join(str(s.get("stage")) for s in e.plan),
-    "stage_opened": lambda e: f"== stage {e.stage}" + (f" (attempt {e.attempt})" if e.attempt > 1 else ""),
-    "assistant_message": _agent_text,
-    "tool_call": lambda e: f"-> {e.name}({_args(e.input)})",
-    "tool_result": lambda e: f"<- {e.name} error: {_cut(e.content, 110)}" if e.is_error else None,
-    "skill_started": lambda e: f"skill {e.skill} started (log: {e.log_path})",
-    "skill_finished": _skill_finished,
-    "gate_verdict": _gate,
-    "stage_retry": lambda e: f"retry {e.stage} after {e.failure_class}: {e.retries_left} of {e.budget_for_class} left",
-    "stage_sealed": lambda e: f"stage {e.stage} sealed ({len(e.artifacts)} artifacts, {e.duration_s:.1f}s)",
-    "approval_requested": lambda e: f"needs a person ({e.kind}): {_cut(e.question, 110)}",
-    "approval_decided": lambda e: f"answered {e.answer} by {e.by}" + (f": {_cut(e.text, 80)}" if e.text else ""),
-    "human_message": lambda e: f"human: {_cut(e.text)}",
-    "run_paused": lambda e: "paused" if e.paused else "resumed",
-    "warning": lambda e: f"warning: {_cut(e.message, 140)}",
-    "decision": lambda e: f"DECISION {e.decision} (exit {e.exit_code}): {_cut(e.reason, 120)}",
-    "run_finished": _finished,
+# event class -> its one-line format (None: nothing worth a line); typed handlers, never a string lookup
+_FORMATS: dict[type, Callable[[Any], Optional[str]]] = {
+    RunStarted: lambda e: f"run {e.run_id} {'resumed' if e.resumed_from else 'started'} in {e.workspace}: "
+                          + " -> ".join(str(s.get("stage")) for s in e.plan),
+    StageOpened: lambda e: f"== stage {e.stage}" + (f" (attempt {e.attempt})" if e.attempt > 1 else ""),
+    AssistantMessage: _agent_text,
+    ToolCall: lambda e: f"-> {e.name}({_args(e.input)})",
+    ToolResult: lambda e: f"<- {e.name} error: {_cut(e.content, 110)}" if e.is_error else None,
+    SkillStarted: lambda e: f"skill {e.skill} started (log: {e.log_path})",
+    SkillFinished: _skill_finished,
+    GateVerdict: _gate,
+    StageRetry: lambda e: f"retry {e.stage} after {e.failure_class}: {e.retries_left} of {e.budget_for_class} left",
+    StageSealed: lambda e: f"stage {e.stage} sealed ({len(e.artifacts)} artifacts, {e.duration_s:.1f}s)",
+    ApprovalRequested: lambda e: f"needs a person ({e.kind}): {_cut(e.question, 110)}",
+    ApprovalDecided: lambda e: f"answered {e.answer} by {e.by}" + (f": {_cut(e.text, 80)}" if e.text else ""),
+    HumanMessage: lambda e: f"human: {_cut(e.text)}",
+    RunPaused: lambda e: "paused" if e.paused else "resumed",
+    Warning_: lambda e: f"warning: {_cut(e.message, 140)}",
+    DecisionMade: lambda e: f"DECISION {e.decision} (exit {e.exit_code}): {_cut(e.reason, 120)}",
+    RunFinished: _finished,
 }
 
 
 def describe_event(event: Any) -> Optional[str]:
     """A one-line human summary of an event, or None for events a reader need not see."""
-    fmt = _FORMATS.get(getattr(event, "type", ""))
+    fmt = _FORMATS.get(type(event))
     return fmt(event) if fmt is not None else None
+
+
+def report_lines(report: ReleaseReport) -> list[str]:
+    """The release report's figures in a few lines (the same figures as report.md and the TUI)."""
+    dec = report.decision.value if report.decision is not None else "no decision"
+    lines = [f"report: {dec} (exit {report.exit_code}): {report.recommendation}"]
+    thr = f"{report.threshold.value:g} ({report.threshold.kind})" if report.threshold is not None else "n/a"
+    lines.append(f"  threshold {thr}; size ratio {fmt_ratio(report.size_ratio)} (quantized / source weight bytes)")
+    for r in report.rows:
+        said = "within" if r.within else (r.verdict or "outside") if r.within is False else (r.verdict or "?")
+        lines.append(f"  task {r.task}: {fmt_score(r.shown_baseline)} -> {fmt_score(r.shown_candidate)}, "
+                     f"delta {fmt_delta(r.delta)} (allowed drop {fmt_score(r.threshold)}): {said}")
+    failed = [g for g in report.gates if not g.passed]
+    lines.append(f"  gates: {len(report.gates)} verdict(s), {len(failed)} failed"
+                 + (": " + ", ".join(f"{g.stage}/{g.gate} {g.failure_class}" for g in failed) if failed else ""))
+    return lines
 
 
 class HeadlessPrinter:
     """EventBus listener for unattended runs. Cheap: one format and one write per event."""
 
     def __init__(self, stream: Optional[TextIO] = None, json_stream: Optional[TextIO] = None,
-                 redactor: Optional[Redactor] = None, clock: Callable[[], float] = time.monotonic):
+                 redactor: Optional[Redactor] = None, clock: Callable[[], float] = time.monotonic,
+                 config: Optional[Mapping[str, Any]] = None):
         self._stream = sys.stderr if stream is None else stream
+        self._config = config  # the release config (its threshold, until a compare verdict names one)
         self._json = json_stream
         self._redactor = redactor
         self._clock = clock
         self._t0 = clock()
         self._lock = threading.Lock()
         self._progress_at: dict[tuple[str, str], float] = {}
+        self.report: Optional[ReleaseReport] = None  # folded from the run's gate verdicts and decision
 
     PROGRESS_EVERY_S = 15.0  # a long skill shows its progress at most this often on stderr
 
@@ -114,12 +142,26 @@ class HeadlessPrinter:
         return f"  {event.skill}: {pct}{_cut(event.message, 100)}"
 
     def __call__(self, event: Any) -> None:
-        line = self._progress(event) if event.type == "skill_progress" else describe_event(event)
+        line = self._progress(event) if isinstance(event, SkillProgress) else describe_event(event)
         with self._lock:
+            self._fold(event)
             if line is not None:
                 self._human(line)
+            if isinstance(event, RunFinished) and self.report is not None:
+                for summary in report_lines(self.report):
+                    self._human(summary)
             if self._json is not None and event.type not in JSON_SKIPPED:
                 self._emit_json(event)
+
+    def _fold(self, event: Any) -> None:
+        if isinstance(event, RunStarted) and self.report is None:
+            self.report = ReleaseReport.for_config(self._config)
+        if self.report is None:
+            return
+        if isinstance(event, GateVerdict):
+            self.report.add_verdict(event.stage, event.attempt, event.verdict, facts=event.facts, seq=event.seq)
+        elif isinstance(event, DecisionMade):
+            self.report.decide(event.decision, event.exit_code, event.reason, event.failure_class, event.stage)
 
     def _human(self, line: str) -> None:
         if self._redactor is not None:

@@ -21,10 +21,12 @@ from typing import Any, Callable, Optional, Protocol, Sequence
 
 from pydantic import BaseModel, ValidationError
 
+from conductor.gating.runner import PROJECT_ROOT, GateRun, run_gate
 from conductor.runtime.executor import ProcessSpec
 from conductor.runtime.skill import RESULT_FILE, GateCall, Skill, SkillContext, SkillResult
-from gates.failure_classes import FailureClass
 from conductor.engine.triage import classify
+from gates.contract import Verdict
+from gates.failure_classes import FailureClass
 
 LOG_TAIL = 20
 
@@ -53,22 +55,6 @@ class SkillRun:
     log_tail: list[str] = field(default_factory=list)
 
 
-@dataclass
-class GateOutcome:
-    """One gate's verdict as the loop uses it (built from gate_runner.GateRun or from the record)."""
-
-    gate: str
-    verdict: dict[str, Any]
-    facts: Optional[dict[str, Any]]
-    exit_code: Optional[int]
-    duration_s: float
-    error: Optional[str] = None
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict.get("pass") is True
-
-
 class World(Protocol):
     def new_attempt(self, stage: str) -> tuple[int, Path]: ...
 
@@ -78,20 +64,13 @@ class World(Protocol):
                   on_line: Callable[[str], None], timeout_s: float) -> SkillRun: ...
 
     def run_gates(self, call: SkillCall, ctx: SkillContext, result: SkillResult, required: Sequence[str],
-                  on_gate: Callable[[GateOutcome], None]) -> list[GateOutcome]: ...
+                  on_gate: Callable[[GateRun], None]) -> list[GateRun]: ...
 
-    def seal(self, stage: str, attempt: int, result: SkillResult, verdicts: list[dict[str, Any]],
+    def seal(self, stage: str, attempt: int, result: SkillResult, verdicts: list[Verdict],
              inp: dict[str, Any]) -> tuple[dict[str, str], str]: ...
 
     def read(self, name: str, tool_use_id: str, inp: BaseModel) -> tuple[bool, str]:
         """read_artifact / list_workspace: (is_error, text)."""
-
-
-def gate_error(gate: str, detail: str) -> dict[str, Any]:
-    """A fail-closed verdict the conductor writes itself (a required gate that never ran)."""
-    return {"gate": gate, "pass": False, "failure_class": FailureClass.GATE_ERROR.value, "detail": detail,
-            "checks": [{"name": "gate_ran", "pass": False, "detail": detail, "failure_class": "GATE_ERROR"}],
-            "evidence": {}}
 
 
 def read_result(root: Path, out_dir: Path, exit_code: Optional[int], log_tail: list[str]) -> SkillRun:
@@ -147,8 +126,6 @@ class LiveWorld:
 
     def run_skill(self, call: SkillCall, ctx: SkillContext, argv: list[str], log_path: str,
                   on_line: Callable[[str], None], timeout_s: float) -> SkillRun:
-        from conductor.gating.runner import PROJECT_ROOT
-
         # skills run from the workspace; the project must stay importable whether installed or not
         pythonpath = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         spec = ProcessSpec(argv=argv, cwd=str(ctx.workspace), log_path=log_path, timeout_s=timeout_s,
@@ -170,29 +147,25 @@ class LiveWorld:
         return run
 
     def run_gates(self, call: SkillCall, ctx: SkillContext, result: SkillResult, required: Sequence[str],
-                  on_gate: Callable[[GateOutcome], None]) -> list[GateOutcome]:
-        from conductor.gating.runner import run_gate
-
+                  on_gate: Callable[[GateRun], None]) -> list[GateRun]:
         try:
             calls: list[GateCall] = list(call.skill.gates(call.input, ctx, result))
         except Exception as exc:  # a skill that cannot name its gates fails closed
             name = required[0] if required else "gates"
-            err = f"the skill could not name its gates: {type(exc).__name__}: {exc}"
-            out = GateOutcome(name, gate_error(name, err), None, None, 0.0, err)
+            out = GateRun.failed_closed(name, f"the skill could not name its gates: {type(exc).__name__}: {exc}")
             on_gate(out)
             return [out]
         outs = []
         for gc in calls:
             if self.cancel.is_set():
                 break
-            gr = run_gate(gc, executor=self.executor, workspace=self.workspace, out_dir=ctx.out_dir,
-                          timeout_s=self.gate_timeout_s, cancel=self.cancel, **self.gate_kwargs)
-            out = GateOutcome(gr.gate, gr.verdict, gr.facts, gr.exit_code, gr.duration_s, gr.error)
+            out = run_gate(gc, executor=self.executor, workspace=self.workspace, out_dir=ctx.out_dir,
+                           timeout_s=self.gate_timeout_s, cancel=self.cancel, **self.gate_kwargs)
             on_gate(out)
             outs.append(out)
         for missing in [g for g in required if g not in {c.gate for c in calls}]:
-            out = GateOutcome(missing, gate_error(missing, f"stage {call.stage!r} must be judged by gate "
-                                                           f"{missing!r}, but the skill did not name it"), None, None, 0.0)
+            out = GateRun.failed_closed(missing, f"stage {call.stage!r} must be judged by gate {missing!r}, "
+                                                 "but the skill did not name it")
             on_gate(out)
             outs.append(out)
         return outs
@@ -204,8 +177,9 @@ class LiveWorld:
             return read_artifact(self.workspace.root, inp)  # type: ignore[arg-type]
         return list_workspace(self.workspace.root, inp)  # type: ignore[arg-type]
 
-    def seal(self, stage: str, attempt: int, result: SkillResult, verdicts: list[dict[str, Any]],
+    def seal(self, stage: str, attempt: int, result: SkillResult, verdicts: list[Verdict],
              inp: dict[str, Any]) -> tuple[dict[str, str], str]:
-        path = self.workspace.seal(stage, result.artifacts, verdicts, result, inp, attempt=attempt)
+        records = [json.loads(v.to_json()) for v in verdicts]  # the seal keeps each verdict as its gate printed it
+        path = self.workspace.seal(stage, result.artifacts, records, result, inp, attempt=attempt)
         seal = self.workspace.load_seal(stage)
         return seal.hashes(), self.workspace.rel(path)

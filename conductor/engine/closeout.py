@@ -1,27 +1,29 @@
 """Closeout records: the minimal report.md and the decision.json the conductor always writes.
 
-The closeout skill (skills/, another issue) writes the full report; when it is absent or fails,
-`minimal_report` stands in: the decision, the reason and every gate verdict, nothing invented.
-decision.json is written by the conductor itself, atomically, after report.md: it is the last
-file of a run, so its presence means every record it rests on is on disk.
+The closeout skill writes the full report; when it is absent or fails, `minimal_report` stands in:
+the decision, the reason and every gate verdict, nothing invented, read from the same release
+report model (conductor.runtime.report) every other surface shows. decision.json is written by
+the conductor itself, atomically, after report.md: it is the last file of a run, so its presence
+means every record it rests on is on disk.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from conductor.runtime.clock import utc_now
+from conductor.runtime.report import ReleaseReport
 
 
-def decision_record(*, run_id: str, decision: str, exit_code: int, reason: str, failure_class: Optional[str],
-                    stage: Optional[str], statuses: dict[str, str], verdicts: Sequence[dict[str, Any]],
-                    budget: dict[str, Any], transcript: Optional[str], report: Optional[str]) -> dict[str, Any]:
+def decision_record(*, run_id: str, report: ReleaseReport, statuses: dict[str, str], budget: dict[str, Any],
+                    transcript: Optional[str], report_path: Optional[str]) -> dict[str, Any]:
+    """decision.json: the decision `report` holds (report.decide was called), with every verdict."""
+    assert report.decision is not None, "decision.json is written once the run has its decision"
     return {
-        "schema_version": 1, "run_id": run_id, "decision": decision, "exit_code": exit_code, "reason": reason,
-        "failure_class": failure_class, "stage": stage, "stages": statuses,
-        "verdicts": [{"stage": v["stage"], "gate": v["gate"], "attempt": v["attempt"], "pass": v["pass"],
-                      "failure_class": v["failure_class"]} for v in verdicts],
-        "budget": budget, "transcript": transcript, "report": report, "written_at": utc_now(),
+        "schema_version": 1, "run_id": run_id, "decision": report.decision.value, "exit_code": report.exit_code,
+        "reason": report.reason, "failure_class": report.failure_class, "stage": report.stage, "stages": statuses,
+        "verdicts": [{k: v for k, v in g.record().items() if k != "detail"} for g in report.gates],
+        "budget": budget, "transcript": transcript, "report": report_path, "written_at": utc_now(),
     }
 
 
@@ -29,12 +31,12 @@ def _md(text: Any) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def minimal_report(*, config: dict[str, Any], decision: str, exit_code: int, reason: str,
-                   statuses: dict[str, str], verdicts: Sequence[dict[str, Any]], transcript: Optional[str],
-                   budget: dict[str, Any]) -> str:
+def minimal_report(*, config: dict[str, Any], report: ReleaseReport, statuses: dict[str, str],
+                   transcript: Optional[str], budget: dict[str, Any]) -> str:
+    assert report.decision is not None, "the minimal report is written once the run has its decision"
     lines = [
-        f"# Release decision: {decision} (exit {exit_code})", "",
-        f"Reason: {_md(reason)}", "",
+        f"# Release decision: {report.decision.value} (exit {report.exit_code})", "",
+        f"Reason: {_md(report.reason)}", "",
         "## Release", "",
         f"- model: `{config.get('model')}`",
         f"- recipe: `{config.get('recipe')}`",
@@ -45,10 +47,10 @@ def minimal_report(*, config: dict[str, Any], decision: str, exit_code: int, rea
         *[f"| {s} | {st} |" for s, st in statuses.items()], "",
         "## Gate verdicts", "",
     ]
-    if verdicts:
+    if report.gates:
         lines += ["| stage | attempt | gate | verdict | failure_class | detail |", "|---|---|---|---|---|---|"]
-        lines += [f"| {v['stage']} | {v['attempt']} | {v['gate']} | {'PASS' if v['pass'] else 'FAIL'} | "
-                  f"{v['failure_class'] or ''} | {_md(v['detail'])[:300]} |" for v in verdicts]
+        lines += [f"| {g.stage} | {g.attempt} | {g.gate} | {'PASS' if g.passed else 'FAIL'} | "
+                  f"{g.failure_class or ''} | {_md(g.detail)[:300]} |" for g in report.gates]
     else:
         lines.append("No gate ran in this run.")
     lines += ["", "## Run", "",

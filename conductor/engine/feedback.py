@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from conductor.engine.attempt import GateOutcome, SkillRun
+from conductor.engine.attempt import SkillRun
+from conductor.gating.runner import GateRun
+from conductor.transcript.events import verdict_record
 from gates.failure_classes import Decision
 
 EVIDENCE_CHARS = 6000  # evidence shown to the agent per failure
@@ -29,16 +31,16 @@ def skill_failure_payload(run: SkillRun) -> dict[str, Any]:
             "log_tail": run.log_tail, "result": _cap(run.raw_result) if run.raw_result else None}
 
 
-def gate_failure_payload(o: GateOutcome) -> dict[str, Any]:
-    v = o.verdict
-    failed = [c for c in v.get("checks", []) if isinstance(c, dict) and c.get("pass") is False]
-    return {"gate": o.gate, "detail": str(v.get("detail", "")), "failed_checks": _cap(failed),
-            "evidence": _cap(v.get("evidence", {}))}
+def gate_failure_payload(o: GateRun) -> dict[str, Any]:
+    printed = verdict_record(o.verdict)  # the checks as the gate printed them
+    failed = [c for c in printed["checks"] if c["pass"] is False]
+    return {"gate": o.gate, "detail": o.verdict.detail, "failed_checks": _cap(failed),
+            "evidence": _cap(o.verdict.evidence)}
 
 
-def evidence_decision(gate: Optional[GateOutcome]) -> Optional[Decision]:
+def evidence_decision(gate: Optional[GateRun]) -> Optional[Decision]:
     """The compare gate names the decision itself (evidence.decision); other gates do not."""
     if gate is None or gate.gate != "compare":
         return None
-    value = (gate.verdict.get("evidence") or {}).get("decision")
+    value = gate.verdict.evidence.get("decision")
     return Decision(value) if value in {Decision.REGRESSION.value, Decision.ANOMALOUS.value} else None

@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 
 from conductor.engine import prompts
 from conductor.engine.approver import ApprovalAnswer, ApprovalRequest, Approver
-from conductor.engine.attempt import GateOutcome, LiveWorld, SkillCall, SkillRun, World
+from conductor.engine.attempt import LiveWorld, SkillCall, SkillRun, World
 from conductor.engine.budget import Budget
 from conductor.engine.closeout import decision_record, minimal_report
 from conductor.engine.config import ReleaseConfig
@@ -33,6 +33,8 @@ from conductor.transcript.events import (
 from conductor.engine.feedback import evidence_decision, gate_failure_payload, skill_failure_payload, to_json
 from conductor.runtime.logbatch import LogBatcher
 from conductor.runtime.progress import parse_progress
+from conductor.runtime.report import ReleaseReport
+from conductor.gating.runner import GateRun
 from conductor.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
 from conductor.runtime.skill import Skill, SkillContext, SkillResult
 from conductor.engine.stages import (
@@ -41,7 +43,8 @@ from conductor.engine.stages import (
 )
 from conductor.engine.steering import Steering
 from conductor.engine.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE, LIST_WORKSPACE, READ_ARTIFACT, Resolved, ToolRefusal, ToolRegistry
-from conductor.engine.triage import classify, entry, triage
+from conductor.engine.triage import entry, triage
+from gates.contract import Verdict
 from gates.failure_classes import Action, Decision, FailureClass
 
 NUDGE_LIMIT = 3  # turns in a row without a tool call while a stage is open -> NEEDS_HUMAN
@@ -80,10 +83,18 @@ class RunOutcome:
 
 
 @dataclass
-class ResumePoint:
-    """What a resumed run starts from (see conductor.replay.resume)."""
+class SealedStage:
+    """A stage sealed before this run segment: its result and the verdicts it passed on."""
 
-    sealed: dict[str, Any]  # stage -> workspace Seal whose artifacts still verify
+    result: SkillResult
+    verdicts: list[Verdict]
+
+
+@dataclass
+class ResumePoint:
+    """What a resumed run starts from (see conductor.replay.resume, conductor.replay.replayer)."""
+
+    sealed: dict[str, SealedStage]  # stage -> its seal (resume: only seals whose artifacts still verify)
     failures: dict[str, dict[str, int]] = field(default_factory=dict)  # open stages: class -> failures
     stage_calls: dict[str, int] = field(default_factory=dict)
     totals: dict[str, float] = field(default_factory=dict)  # turns, tokens, cost so far
@@ -117,7 +128,7 @@ class Run:
         self.cfg_json = config.model_dump(mode="json")
         self.prefix = prompts.system_prefix(self.cfg_json, self.plan, self.skills)
         self.sealed: dict[str, SkillResult] = {}
-        self.verdicts: list[dict[str, Any]] = []
+        self.report = ReleaseReport.for_config(self.cfg_json)  # this run's verdicts and, at the end, its decision
         self.messages: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []
         self.turn = 0
@@ -364,9 +375,9 @@ class Run:
         assert run.result is not None
         outs = self._gates(call, ctx, run.result)
         self._check_abort()
-        failed = next((o for o in outs if not o.passed), None)
+        failed = next((o for o in outs if not o.verdict.passed), None)
         if failed is not None:
-            fc = classify(failed.verdict.get("failure_class"), FailureClass.GATE_ERROR)
+            fc = failed.verdict.failure_class or FailureClass.GATE_ERROR
             return self._failure(call, fc, gate_failure_payload(failed), failed)
         return self._passed(call, run.result, outs)
 
@@ -412,17 +423,16 @@ class Run:
                                     failure_class=run.failure.value if run.failure else None))
         return run
 
-    def _gates(self, call: SkillCall, ctx: SkillContext, result: SkillResult) -> list[GateOutcome]:
-        def on_gate(o: GateOutcome) -> None:
+    def _gates(self, call: SkillCall, ctx: SkillContext, result: SkillResult) -> list[GateRun]:
+        def on_gate(o: GateRun) -> None:
             self.bus.emit(GateVerdict(stage=call.stage, gate=o.gate, attempt=call.attempt, facts=o.facts,
                                       verdict=o.verdict, exit_code=o.exit_code, duration_s=o.duration_s))
-            self.verdicts.append({"stage": call.stage, "gate": o.gate, "attempt": call.attempt, "pass": o.passed,
-                                  "failure_class": o.verdict.get("failure_class"), "detail": o.verdict.get("detail", "")})
+            self.report.add_verdict(call.stage, call.attempt, o.verdict, facts=o.facts)
 
         return self.world.run_gates(call, ctx, result, self.gates_of.get(call.stage, ()), on_gate)
 
     def _failure(self, call: SkillCall, fc: FailureClass, payload: dict[str, Any],
-                 gate: Optional[GateOutcome] = None) -> tuple[bool, str, Optional[Decided]]:
+                 gate: Optional[GateRun] = None) -> tuple[bool, str, Optional[Decided]]:
         stage = call.stage
         t = triage(fc, self.state.failures(stage, fc.value) + 1)
         final, decision, human = t.final, t.decision, None
@@ -458,7 +468,8 @@ class Run:
         self.bus.emit(StageRetry(stage=stage, failure_class=fc.value, retries_left=left, budget_for_class=t.budget))
         return True, to_json(body), None
 
-    def _passed(self, call: SkillCall, result: SkillResult, outs: list[GateOutcome]) -> tuple[bool, str, Optional[Decided]]:
+    def _passed(self, call: SkillCall, result: SkillResult,
+                outs: list[GateRun]) -> tuple[bool, str, Optional[Decided]]:
         stage = call.stage
         self.state = transition(self.state, Passed(stage))
         hashes, seal_path = self.world.seal(stage, call.attempt, result, [o.verdict for o in outs],
@@ -472,15 +483,15 @@ class Run:
             self._note_compare(o.verdict)
         nxt = self.state.current
         body = {"stage": stage, "status": "sealed", "summary": result.summary,
-                "verdicts": [{"gate": o.gate, "pass": True, "detail": o.verdict.get("detail", "")} for o in outs],
+                "verdicts": [{"gate": o.gate, "pass": True, "detail": o.verdict.detail} for o in outs],
                 "next_stage": None if nxt in (None, CLOSEOUT) else nxt}
         if nxt is None or nxt == CLOSEOUT:
             return False, to_json(body), self._chain_done()
         return False, to_json(body), None  # the next stage opens after this tool result is recorded
 
-    def _note_compare(self, verdict: dict[str, Any]) -> None:
-        if verdict.get("gate") == "compare" and verdict.get("pass") is True:
-            self.compare_decision = (verdict.get("evidence") or {}).get("decision", Decision.ACCEPT.value)
+    def _note_compare(self, verdict: Verdict) -> None:
+        if verdict.gate == "compare" and verdict.passed:
+            self.compare_decision = verdict.evidence.get("decision", Decision.ACCEPT.value)
 
     def _chain_done(self) -> Decided:
         if self.compare_decision in {d.value for d in Decision}:
@@ -552,18 +563,17 @@ class Run:
         self._open_stage(CLOSEOUT)
         decision = {"decision": d.decision.value, "exit_code": code, "reason": d.reason,
                     "failure_class": d.failure_class, "stage": d.stage}
+        self.report.decide(d.decision, code, d.reason, d.failure_class, d.stage)
         wrote_report = self.closeout_skill is not None and self._run_closeout_skill(decision)
         statuses = {s: v for s, v in self._statuses(closed=True).items() if s != CLOSEOUT}
         report_path = self.workspace.report_path
+        transcript = str(self.transcript_path) if self.transcript_path else None
         if not wrote_report:
-            self.workspace.write_report(minimal_report(
-                config=self.cfg_json, decision=d.decision.value, exit_code=code, reason=d.reason, statuses=statuses,
-                verdicts=self.verdicts, transcript=self.transcript_path, budget=self.budget.snapshot()))
-        record = decision_record(run_id=self.run_id, decision=d.decision.value, exit_code=code, reason=d.reason,
-                                 failure_class=d.failure_class, stage=d.stage, statuses=statuses,
-                                 verdicts=self.verdicts, budget=self.budget.snapshot(),
-                                 transcript=str(self.transcript_path) if self.transcript_path else None,
-                                 report=self.workspace.rel(report_path))
+            self.workspace.write_report(minimal_report(config=self.cfg_json, report=self.report, statuses=statuses,
+                                                       transcript=transcript, budget=self.budget.snapshot()))
+        record = decision_record(run_id=self.run_id, report=self.report, statuses=statuses,
+                                 budget=self.budget.snapshot(), transcript=transcript,
+                                 report_path=self.workspace.rel(report_path))
         self.workspace.write_decision(record)
         self._stage_ended(CLOSEOUT)
         self.bus.emit(StageSealed(stage=CLOSEOUT, artifacts=_hashes(self.workspace, [report_path, self.workspace.decision_path]),
@@ -581,7 +591,7 @@ class Run:
             run = self._execute(call, ctx)
             if run.failure is None and run.result is not None:
                 outs = self._gates(call, ctx, run.result)
-                if all(o.passed for o in outs) and self.workspace.report_path.is_file():
+                if all(o.verdict.passed for o in outs) and self.workspace.report_path.is_file():
                     return True
             self._warn(f"the closeout skill did not produce a report ({run.error or 'gate failed'}); "
                        "the minimal report stands in")

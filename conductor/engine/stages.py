@@ -57,6 +57,7 @@ class Status(str, Enum):
     FAILED = "failed"
     SEALED = "sealed"
     SKIPPED = "skipped"
+    STOPPED = "stopped"  # the run ended (interrupted, budget, another stage's decision) while this stage was open
 
 
 DONE = frozenset({Status.SEALED, Status.SKIPPED})

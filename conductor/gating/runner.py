@@ -7,7 +7,10 @@ evidence says what went wrong. Exit 2 (USER_CONFIG_ERROR) is the gate's own verd
 
     run = run_gate(GateCall(gate="verbosity", args=["--artifacts", base, cand]),
                    executor=LocalExecutor(), workspace=ws, out_dir=attempt_dir, timeout_s=120)
-    run.passed, run.verdict["failure_class"], run.facts
+    run.verdict.passed, run.verdict.failure_class, run.facts    # run.verdict: gates.contract.Verdict
+
+`GateRun` is the one outcome type of a gate run, from here to the loop, the transcript and replay;
+its verdict is the gates' own pydantic `Verdict`, never a dict.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import gates
 from conductor.runtime.executor import Executor, ProcessOutcome, ProcessSpec
@@ -47,27 +50,25 @@ def committed_schema(gate: str, kind: str) -> dict:
 
 
 class GateRun(BaseModel):
-    """One gate run: the verdict (the gate's own, or a synthesized GATE_ERROR) and its facts."""
+    """One gate run, live or replayed: the verdict (the gate's own, or a synthesized GATE_ERROR), the
+    facts it decided on, and how the process went. The one outcome type of a gate run."""
 
     model_config = ConfigDict(extra="forbid")
 
     gate: str
-    argv: list[str]
-    exit_code: Optional[int]
-    verdict: dict[str, Any]  # valid against the gate's output schema ("pass", not "passed")
-    facts: Optional[dict[str, Any]]  # what the gate decided on (replay re-decides on these)
-    duration_s: float
+    verdict: Verdict
+    facts: Optional[dict[str, Any]] = None  # what the gate decided on (replay re-decides on these)
+    exit_code: Optional[int] = None
+    duration_s: float = 0.0
     error: Optional[str] = None  # why the conductor failed the gate closed; None if the gate spoke
+    argv: list[str] = Field(default_factory=list)
     log_path: Optional[str] = None
     facts_path: Optional[str] = None
 
-    @property
-    def passed(self) -> bool:
-        return self.verdict.get("pass") is True
-
-    @property
-    def failure_class(self) -> Optional[str]:
-        return self.verdict.get("failure_class")
+    @classmethod
+    def failed_closed(cls, gate: str, detail: str) -> GateRun:
+        """A required gate that never ran (or could not be named): a GATE_ERROR the conductor writes."""
+        return cls(gate=gate, verdict=gate_error_verdict(gate, detail), error=detail)
 
 
 class _Fail(Exception):
@@ -119,7 +120,7 @@ def _unused(out_dir: Path, gate: str, suffix: str) -> Path:
 
 
 def judge(gate: str, outcome: ProcessOutcome, facts_path: Path, loader: SchemaLoader,
-          timeout_s: float) -> tuple[dict[str, Any], Optional[dict[str, Any]], Optional[str]]:
+          timeout_s: float) -> tuple[Verdict, Optional[dict[str, Any]], Optional[str]]:
     """(verdict, facts, error): the gate's own verdict when it can be trusted, else GATE_ERROR."""
     try:
         _check_process(outcome, timeout_s)
@@ -167,7 +168,7 @@ def _schema_problem(validator: jsonschema.Draft202012Validator, data: Any) -> Op
     return f"at {where}: {error.message[:300]}"
 
 
-def _parse_verdict(gate: str, outcome: ProcessOutcome, loader: SchemaLoader) -> dict[str, Any]:
+def _parse_verdict(gate: str, outcome: ProcessOutcome, loader: SchemaLoader) -> Verdict:
     text = outcome.stdout.strip()
     if not text:
         raise _Fail(f"the gate printed nothing on stdout (exit code {outcome.exit_code})")
@@ -183,7 +184,12 @@ def _parse_verdict(gate: str, outcome: ProcessOutcome, loader: SchemaLoader) -> 
     problem = _inconsistency(gate, verdict, outcome.exit_code)
     if problem:
         raise _Fail(problem)
-    return verdict
+    try:
+        return Verdict.model_validate(verdict)
+    except ValidationError as exc:
+        e = exc.errors(include_url=False)[0]
+        where = "/".join(str(p) for p in e["loc"]) or "(top level)"
+        raise _Fail(f"the gate's verdict is not a valid Verdict at {where}: {e['msg']}") from None
 
 
 def _inconsistency(gate: str, v: dict[str, Any], exit_code: Optional[int]) -> Optional[str]:
@@ -219,8 +225,9 @@ def _read_facts(gate: str, exit_code: Optional[int], path: Path, loader: SchemaL
     return facts
 
 
-def gate_error_verdict(gate: str, detail: str, outcome: Optional[ProcessOutcome] = None) -> dict[str, Any]:
-    """A FAIL with GATE_ERROR, valid against every gate's output schema that accepts the base Verdict."""
+def gate_error_verdict(gate: str, detail: str, outcome: Optional[ProcessOutcome] = None) -> Verdict:
+    """A FAIL with GATE_ERROR, valid against every gate's output schema that accepts the base Verdict:
+    the one fail-closed verdict the conductor writes itself (evidence: what the process did, if it ran)."""
     evidence: dict[str, Any] = {}
     if outcome is not None:
         evidence = {"exit_code": outcome.exit_code, "timed_out": outcome.timed_out,
@@ -229,4 +236,4 @@ def gate_error_verdict(gate: str, detail: str, outcome: Optional[ProcessOutcome]
                 checks=[Check(name="gate_ran_cleanly", passed=False, detail=detail,
                               failure_class=FailureClass.GATE_ERROR)],
                 evidence=evidence)
-    return v.model_dump(mode="json", by_alias=True)
+    return v

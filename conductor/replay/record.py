@@ -14,6 +14,7 @@ from conductor.transcript.events import (
     ApprovalDecided, AssistantMessage, DecisionMade, GateVerdict, RunStarted, SkillFinished, SkillStarted,
     StageRetry, StageSealed, ToolCall, ToolResult,
 )
+from conductor.engine.loop import SealedStage
 from conductor.runtime.skill import SkillResult
 from conductor.engine.stages import CLOSEOUT, StagePlan
 
@@ -93,15 +94,8 @@ def segments(events: list[Any]) -> list[Segment]:
     return [index_segment(s) for s in out]
 
 
-@dataclass
-class SealedStage:
-    """A stage sealed in an earlier segment, as replay restores it (duck-types workspace.Seal)."""
-
-    result: SkillResult
-    verdicts: list[dict[str, Any]]
-
-
 def sealed_in(segs: list[Segment]) -> dict[str, SealedStage]:
+    """The stages sealed in these segments, as replay restores them."""
     out: dict[str, SealedStage] = {}
     for seg in segs:
         for call in seg.calls.values():

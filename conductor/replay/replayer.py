@@ -33,11 +33,12 @@ from typing import Any, Callable, Optional, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from conductor.engine.approver import RecordedApprover
-from conductor.engine.attempt import GateOutcome, LiveWorld, SkillCall, SkillRun
+from conductor.engine.attempt import LiveWorld, SkillCall, SkillRun
 from conductor.engine.config import ReleaseConfig
-from conductor.transcript.events import EventBus, ToolResult
+from conductor.transcript.events import EventBus, GateVerdict, ToolResult
 from conductor.runtime.executor import LocalExecutor
 from conductor.gating.inprocess import InProcessGates
+from conductor.gating.runner import GateRun, regate_on_facts
 from conductor.gating.modules import gate_kwargs_for
 from conductor.engine.loop import Halt, ResumePoint, RunOutcome, build_run
 from conductor.providers.base import ModelRequest, ModelResponse
@@ -48,6 +49,7 @@ from conductor.engine.steering import Steering
 from conductor.transcript.jsonl import read_transcript
 from conductor.engine.triage import classify
 from conductor.runtime.workspace import Workspace
+from gates.contract import Verdict
 from gates.failure_classes import Decision, ExitCode, FailureClass
 
 IN_PROCESS, PROCESSES = "in-process", "processes"
@@ -98,9 +100,10 @@ def gate_executor(mode: str, executor: Any) -> Any:
     return InProcessGates() if mode == IN_PROCESS else executor
 
 
-def verdict_key(v: dict[str, Any]) -> dict[str, Any]:
-    return {"gate": v.get("gate"), "pass": v.get("pass"), "failure_class": v.get("failure_class"),
-            "decision": (v.get("evidence") or {}).get("decision")}
+def verdict_key(v: Verdict) -> dict[str, Any]:
+    """What a re-decided verdict must reproduce: the gate, pass, failure_class and the compare decision."""
+    return {"gate": v.gate, "pass": v.passed, "failure_class": v.failure_class.value if v.failure_class else None,
+            "decision": v.evidence.get("decision")}
 
 
 # -- stand-ins for what the record already decided --------------------------------------------------
@@ -230,7 +233,7 @@ class ReplayWorld:
         return SkillRun(fin.exit_code, fin.duration_s, result, fin.result, failure, fin.error, fin.timed_out)
 
     def run_gates(self, call: SkillCall, ctx: SkillContext, result: SkillResult, required: Sequence[str],
-                  on_gate: Callable[[GateOutcome], None]) -> list[GateOutcome]:
+                  on_gate: Callable[[GateRun], None]) -> list[GateRun]:
         if self._is_live(call):
             return self.live.run_gates(call, ctx, result, required, on_gate)  # type: ignore[union-attr]
         outs = []
@@ -240,12 +243,10 @@ class ReplayWorld:
             outs.append(out)
         return outs
 
-    def _regate(self, gv: Any, out_dir: Path) -> GateOutcome:
+    def _regate(self, gv: GateVerdict, out_dir: Path) -> GateRun:
         if gv.facts is None:  # nothing to decide on (the gate crashed, timed out, refused its input)
             self.kept += 1
-            return GateOutcome(gv.gate, gv.verdict, None, gv.exit_code, gv.duration_s)
-        from conductor.gating.runner import regate_on_facts
-
+            return GateRun(gate=gv.gate, verdict=gv.verdict, exit_code=gv.exit_code, duration_s=gv.duration_s)
         extra = ["--threshold", repr(self.threshold)] if self.threshold is not None and gv.gate == "compare" else []
         gr = regate_on_facts(gv.gate, gv.facts, executor=self.gate_executor, workspace=self.ws, out_dir=out_dir,
                              timeout_s=self.gate_timeout_s, extra_args=extra, **self.gate_kwargs)
@@ -255,7 +256,7 @@ class ReplayWorld:
             self.regated.append({"seq": gv.seq, "gate": gv.gate, "recorded": expected, "regated": found})
         elif expected != found:
             raise Diverged(Divergence(gv.seq, expected, found, f"gate {gv.gate} of stage {gv.stage} decided differently"))
-        return GateOutcome(gr.gate, gr.verdict, gr.facts, gr.exit_code, gr.duration_s, gr.error)
+        return gr
 
     def read(self, name: str, tool_use_id: str, inp: BaseModel) -> tuple[bool, str]:
         """The workspace may be gone or changed since: serve what the agent read then."""
@@ -267,7 +268,7 @@ class ReplayWorld:
         raise self._off_record(Divergence(self.seg.last_seq, "no such read in the record", f"{name} {tool_use_id}",
                                           "extra read"))
 
-    def seal(self, stage: str, attempt: int, result: SkillResult, verdicts: list[dict[str, Any]],
+    def seal(self, stage: str, attempt: int, result: SkillResult, verdicts: list[Verdict],
              inp: dict[str, Any]) -> tuple[dict[str, str], str]:
         rec = next((r for r in self.seg.calls.values() if r.sealed is not None and r.sealed.stage == stage
                     and (self.fork_at is None or r.sealed.seq <= self.fork_at)), None)
@@ -433,12 +434,10 @@ def _fork(t: Any, segs: list[Segment], fork_at: int, provider: Any, skills: Opti
         _link_copy(src, ws.root)
     cfg = _config(t.header.config, ws)
     steering = Steering()
-    executor_holder: dict[str, Any] = {}
 
     def world_factory(executor: Any) -> ReplayWorld:
         live = LiveWorld(executor, ws, cfg.budgets.gate_timeout_s, steering.cancel,
                          gate_kwargs_for(seg.gate_module_prefix()))
-        executor_holder["e"] = executor
         return ReplayWorld(seg, ws, executor, steering, gate_timeout_s=cfg.budgets.gate_timeout_s, live=live,
                            fork_at=fork_at, gate_mode=report.gates_mode)
 

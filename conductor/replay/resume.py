@@ -17,12 +17,13 @@ import json
 from typing import Any, Optional, Sequence
 
 from conductor.engine.config import load_config
-from conductor.engine.loop import ResumePoint, RunOutcome
+from conductor.engine.loop import ResumePoint, RunOutcome, SealedStage
 from conductor.replay.record import open_stage_counts, segments, totals
 from conductor.engine.session import run_session
 from conductor.engine.stages import CLOSEOUT
 from conductor.transcript.jsonl import read_transcript
 from conductor.runtime.workspace import SealError, Workspace
+from gates.contract import Verdict
 
 RESUMABLE_DECISIONS = {"BUDGET_EXHAUSTED", "NEEDS_HUMAN", "SYSTEMIC", "INTERNAL_ERROR"}
 
@@ -44,7 +45,7 @@ def resume_point(ws: Workspace, events: list[Any], run_id: str) -> ResumePoint:
         if problems:
             notes.append(f"stage {stage} runs again: its seal no longer verifies ({'; '.join(problems)})")
         else:
-            verified[stage] = seal
+            verified[stage] = SealedStage(seal.result, [Verdict.model_validate(v) for v in seal.verdicts])
     failures, calls = open_stage_counts(events, set(verified))
     last = events[-1].seq if events else 0
     return ResumePoint(sealed=verified, failures=failures, stage_calls=calls, totals=totals(events),

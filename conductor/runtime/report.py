@@ -1,229 +1,232 @@
-"""The closeout report as the TUI shows it: per-task rows, every gate, the decision, and a text
-chart of the deltas against the threshold. Plain data, no terminal UI.
+"""The release report's figures, built once from typed gate verdicts: the one model that the closeout
+report, the headless summary and the TUI's report screen all show, so that no two of them disagree.
 
-Rows come from the compare gate's evidence table (`evidence.tasks`), or failing that from its
-facts; the size ratio from the ptq gate's evidence (`size_ratio`) or facts.
+Every figure is read from a verdict by the names its gate writes (the compare gate's evidence: its
+`tasks` rows and `threshold`; the ptq gate's size figures), never guessed from other spellings and
+never decided again: a task is within the threshold because the compare gate says so. The wording
+of a decision lives on `gates.failure_classes.Decision`; the number formats every surface uses are
+the `fmt_*` functions below.
+
+    report = ReleaseReport.for_config(config)                 # the release config's threshold
+    report.add_verdict("quantize", 1, ptq_verdict)            # a gates.contract.Verdict
+    report.add_verdict("compare", 1, compare_verdict)
+    report.decide(Decision.REGRESSION, 10, "stage compare: ACCURACY_REGRESSION: ...")
+    report.size.size_ratio, report.rows[0].delta, report.recommendation
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-RECOMMENDATIONS = {
-    "ACCEPT": "Publish: every gate passed and every task is within the threshold.",
-    "REGRESSION": "Do not publish: the candidate is outside the threshold on some task.",
-    "ANOMALOUS": "Hold: the results cannot be trusted either way; a person must review the evidence.",
-    "INFEASIBLE": "Do not publish: this model and recipe cannot work here (see the reason).",
-    "NEEDS_HUMAN": "Waiting on a person: a decision only a human may take was not answered.",
-    "CONFIG_ERROR": "Fix the configuration and run again.",
-    "SYSTEMIC": "Infrastructure failed after its retries; run again when it is healthy.",
-    "BUDGET_EXHAUSTED": "A budget ran out before a decision; raise it or resume the run.",
-    "INTERNAL_ERROR": "The conductor itself failed; the transcript holds the details.",
-    "INTERRUPTED": "Interrupted; the transcript is closed and the run can be resumed.",
-}
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gates.contract import Verdict
+from gates.failure_classes import Decision
+
+PTQ, COMPARE = "ptq", "compare"
 
 
-@dataclass
-class TaskRow:
+def fc_name(verdict: Verdict) -> Optional[str]:
+    """The verdict's failure_class as its name (None on a pass)."""
+    return verdict.failure_class.value if verdict.failure_class is not None else None
+
+
+class _Figures(BaseModel):
+    """A typed view of a gate's evidence: the fields it names, the rest left to the gate's own record."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Threshold(_Figures):
+    value: float
+    kind: str = "absolute"
+
+
+class TaskRow(_Figures):
+    """One row of the compare gate's evidence.tasks, by the names gates/compare/decide.py writes."""
+
     task: str
-    baseline: Optional[float]
-    candidate: Optional[float]
-    delta: Optional[float]
-    stderr: Optional[float]
-    within: Optional[bool]
-    unit_scale: float = 1.0  # 100 when the task is on a 0-100 scale
-    label: Optional[str] = None  # the gate's per-task verdict (REGRESSION, INDETERMINATE, ...)
-    allowed: Optional[float] = None  # allowed drop on the unit scale (relative thresholds differ per task)
+    verdict: Optional[str] = None  # the gate's label: OK, REGRESSION, INDETERMINATE, MISSING_ON_BASELINE, ...
+    baseline: Optional[float] = None  # as reported, on the task's own scale
+    candidate: Optional[float] = None
+    baseline_unit: Optional[float] = None  # on the unit scale (0-1), what the threshold is read against
+    candidate_unit: Optional[float] = None
+    delta: Optional[float] = None  # the improvement on the unit scale (a drop is negative)
+    threshold: Optional[float] = None  # the allowed drop on the unit scale (relative thresholds differ per task)
+    within: Optional[bool] = None  # the compare gate's own answer
+    stderr_diff: Optional[float] = None
+    mde: Optional[float] = None  # z * stderr of the difference
+    significant_drop: Optional[bool] = None
+    samples_baseline: Optional[int] = None
+    scale: Optional[str] = None
+    higher_is_better: bool = True
 
     @property
-    def delta_unit(self) -> Optional[float]:
-        """The delta as a fraction of the score's scale (what the threshold is expressed in)."""
-        return None if self.delta is None else self.delta / self.unit_scale
+    def on_unit_scale(self) -> bool:
+        return self.baseline_unit is not None or self.candidate_unit is not None
+
+    @property
+    def shown_baseline(self) -> Optional[float]:
+        """The unit-scale score when the gate put the task on it, else the reported one."""
+        return self.baseline_unit if self.on_unit_scale else self.baseline
+
+    @property
+    def shown_candidate(self) -> Optional[float]:
+        return self.candidate_unit if self.on_unit_scale else self.candidate
 
 
-@dataclass
-class GateRow:
+class CompareFigures(_Figures):
+    threshold: Optional[Threshold] = None
+    decision: Optional[str] = None
+    anomalous_gain: Optional[float] = None
+    confidence: Optional[float] = None
+    settings_diff: list[Any] = Field(default_factory=list)
+    tasks: list[Any] = Field(default_factory=list)  # rows, each read as a TaskRow
+
+
+class SizeFigures(_Figures):
+    """The ptq gate's size figures (gates/ptq/decide.py `size_facts`), as its evidence carries them."""
+
+    recipe: Optional[str] = None
+    size_ratio: Optional[float] = None  # export weight bytes / source weight bytes
+    estimated_ratio: Optional[float] = None
+    source_weight_bytes: Optional[int] = None
+    export_weight_bytes: Optional[int] = None
+    source_file_bytes: Optional[int] = None
+    export_file_bytes: Optional[int] = None
+    quantized_matrices: Optional[int] = None
+    matrices: Optional[int] = None
+    source_precision: Optional[str] = None
+
+
+class Judged(BaseModel):
+    """A gate verdict with where it was given: the stage, the attempt and the facts it decided on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str
+    attempt: Optional[int] = None
+    verdict: Verdict
+    facts: Optional[dict[str, Any]] = None
+
+    @property
+    def gate(self) -> str:
+        return self.verdict.gate
+
+
+class GateRow(BaseModel):
+    """One line of the report's verdict table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     stage: str
     gate: str
-    attempt: int
+    attempt: Optional[int]
     passed: bool
     failure_class: Optional[str]
     detail: str
-    seq: int
+    seq: int = 0
+
+    def record(self) -> dict[str, Any]:
+        """As decision.json and report.json write it ("pass", as the gates do)."""
+        return {"stage": self.stage, "gate": self.gate, "attempt": self.attempt, "pass": self.passed,
+                "failure_class": self.failure_class, "detail": self.detail}
 
 
-@dataclass
-class ReportView:
-    rows: list[TaskRow] = field(default_factory=list)
-    threshold: Optional[float] = None
-    threshold_kind: str = "absolute"
-    size_ratio: Optional[float] = None
-    gates: list[GateRow] = field(default_factory=list)
-    decision: Optional[str] = None
+class ReleaseReport(BaseModel):
+    """The figures of one run, folded from its gate verdicts (in order) and its decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: Optional[Threshold] = None  # the compare verdict's, else the release config's
+    gates: list[GateRow] = Field(default_factory=list)
+    ptq: Optional[Judged] = None  # the latest ptq verdict, a passing one preferred
+    compare: Optional[Judged] = None  # the latest compare verdict
+    size: Optional[SizeFigures] = None
+    compare_figures: Optional[CompareFigures] = None
+    rows: list[TaskRow] = Field(default_factory=list)  # the latest compare verdict's evidence.tasks
+    decision: Optional[Decision] = None
     exit_code: Optional[int] = None
     reason: str = ""
     failure_class: Optional[str] = None
+    stage: Optional[str] = None
+    notes: list[str] = Field(default_factory=list)  # figures a verdict carried that could not be read
+
+    @classmethod
+    def for_config(cls, config: Optional[Mapping[str, Any]]) -> ReleaseReport:
+        cfg = config or {}
+        value = cfg.get("threshold")
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return cls(threshold=Threshold(value=value, kind=cfg.get("threshold_kind") or "absolute") if ok else None)
+
+    # -- folding
+
+    def add_verdict(self, stage: str, attempt: Optional[int], verdict: Verdict, *,
+                    facts: Optional[dict[str, Any]] = None, seq: int = 0) -> None:
+        self.gates.append(GateRow(stage=stage, gate=verdict.gate, attempt=attempt, passed=verdict.passed,
+                                  failure_class=fc_name(verdict), detail=verdict.detail, seq=seq))
+        judged = Judged(stage=stage, attempt=attempt, verdict=verdict, facts=facts)
+        if verdict.gate == PTQ and (verdict.passed or self.ptq is None or not self.ptq.verdict.passed):
+            self.ptq = judged
+            self.size = self._read(SizeFigures, verdict)
+        elif verdict.gate == COMPARE:
+            self.compare = judged
+            self.compare_figures = self._read(CompareFigures, verdict)
+            self.rows = self._rows(self.compare_figures)
+            if self.compare_figures is not None and self.compare_figures.threshold is not None:
+                self.threshold = self.compare_figures.threshold
+
+    def decide(self, decision: Decision | str, exit_code: int, reason: str = "",
+               failure_class: Optional[str] = None, stage: Optional[str] = None) -> None:
+        self.decision, self.exit_code, self.reason = Decision(decision), int(exit_code), reason
+        self.failure_class, self.stage = failure_class, stage
+
+    def _read(self, model: type[Any], verdict: Verdict) -> Any:
+        try:
+            return model.model_validate(verdict.evidence)
+        except ValidationError as exc:
+            self.notes.append(f"the {verdict.gate} verdict's figures cannot be read: {_first(exc)}")
+            return None
+
+    def _rows(self, figures: Optional[CompareFigures]) -> list[TaskRow]:
+        rows = []
+        for raw in figures.tasks if figures is not None else []:
+            try:
+                rows.append(TaskRow.model_validate(raw))
+            except ValidationError as exc:
+                self.notes.append(f"a row of the compare verdict's tasks cannot be read: {_first(exc)}")
+        return rows
+
+    # -- reading
+
+    @property
+    def size_ratio(self) -> Optional[float]:
+        return self.size.size_ratio if self.size is not None else None
 
     @property
     def recommendation(self) -> str:
-        return RECOMMENDATIONS.get(self.decision or "", "No decision yet.")
+        return self.decision.advice if self.decision is not None else "No decision yet."
+
+    def copy_for_fold(self) -> ReleaseReport:
+        """A copy that folding on does not share lists with (the replay viewer's checkpoints)."""
+        return self.model_copy(update={"gates": list(self.gates), "notes": list(self.notes)})
 
 
-# ---------------------------------------------------------------------------- report extraction
-
-_ROW_KEYS = ("tasks", "per_task", "table", "rows")
-
-
-def _d(v: Any) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
+def _first(exc: ValidationError) -> str:
+    e = exc.errors(include_url=False)[0]
+    return f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
 
 
-def _pick(d: dict[str, Any], *names: str) -> Any:
-    for n in names:
-        if n in d and d[n] is not None:
-            return d[n]
-    return None
+# -- the number formats every surface uses (closeout markdown, headless, TUI)
 
 
-def _num(v: Any) -> Optional[float]:
-    if isinstance(v, bool) or v is None:
-        return None
-    if isinstance(v, dict):  # {"score": ...}
-        return _num(_pick(v, "score", "value"))
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+def fmt_score(v: Optional[float], missing: str = "n/a") -> str:
+    return missing if v is None else f"{v:.4f}"
 
 
-def _unit_scale(*scores: Optional[float], declared: Any = None) -> float:
-    if declared == "percent":
-        return 100.0
-    if declared == "unit":
-        return 1.0
-    return 100.0 if any(s is not None and abs(s) > 1.5 for s in scores) else 1.0
+def fmt_delta(v: Optional[float], missing: str = "n/a") -> str:
+    return missing if v is None else f"{v:+.4f}"
 
 
-def rows_from_compare(verdict: dict[str, Any], facts: Optional[dict[str, Any]]) -> list[TaskRow]:
-    """Per-task rows from the compare gate: its evidence table when present, else its facts.
-
-    The compare gate's evidence.tasks is a list of rows {task, baseline, candidate, baseline_unit,
-    candidate_unit, delta (unit scale, improvement), stderr_diff, within, threshold (allowed drop),
-    verdict}. Unit-scale figures are preferred so every row reads against the same threshold.
-    Also accepted: evidence.{per_task|table|rows}, or a dict task -> row.
-    """
-    ev = _d(verdict.get("evidence"))
-    table = next((ev[k] for k in _ROW_KEYS if isinstance(ev.get(k), (list, dict)) and ev.get(k)), None)
-    rows: list[TaskRow] = []
-    if table is not None:
-        items = table.items() if isinstance(table, dict) else (
-            (r.get("task") or r.get("name"), r) for r in table if isinstance(r, dict))
-        for name, r in items:
-            if not isinstance(r, dict):
-                continue
-            bu, cu = _num(r.get("baseline_unit")), _num(r.get("candidate_unit"))
-            if bu is not None or cu is not None:
-                b, c, scale = bu, cu, 1.0
-            else:
-                b = _num(_pick(r, "baseline", "baseline_score"))
-                c = _num(_pick(r, "candidate", "candidate_score"))
-                scale = _unit_scale(b, c, declared=r.get("scale"))
-            d = _num(_pick(r, "delta", "diff", "difference"))
-            if d is None and b is not None and c is not None:
-                d = c - b
-            w = _pick(r, "within", "within_threshold", "pass", "passed", "ok")
-            label = r.get("verdict") if isinstance(r.get("verdict"), str) else None
-            rows.append(TaskRow(str(name), b, c, d, _num(_pick(r, "stderr_diff", "stderr", "delta_stderr", "se")),
-                                w if isinstance(w, bool) else None, scale, label=label,
-                                allowed=_num(r.get("threshold"))))
-        if rows:
-            return rows
-    if not isinstance(facts, dict):
-        return rows
-    base = _d(_d(facts.get("baseline")).get("tasks"))
-    cand = _d(_d(facts.get("candidate")).get("tasks"))
-    thr = _num(_d(facts.get("threshold")).get("value"))
-    for name in sorted(set(base) | set(cand)):
-        bt, ct = _d(base.get(name)), _d(cand.get(name))
-        b, c = _num(bt.get("score")), _num(ct.get("score"))
-        d = None if b is None or c is None else c - b
-        errs = [_num(t.get("stderr")) for t in (bt, ct)]
-        se = math.sqrt(sum(e * e for e in errs)) if all(e is not None for e in errs) else None  # type: ignore[operator]
-        scale = _unit_scale(b, c, declared=bt.get("scale") or ct.get("scale"))
-        within = None if d is None or thr is None else (d / scale) >= -float(thr) - 1e-9
-        rows.append(TaskRow(name, b, c, d, se, within, scale))
-    return rows
-
-
-def _size_ratio(evidence: dict[str, Any], facts: Optional[dict[str, Any]] = None) -> Optional[float]:
-    """export bytes / source bytes, from the ptq gate's evidence or, failing that, its facts."""
-    for key in ("size_ratio", "bytes_ratio", "ratio", "weight_bytes_ratio"):
-        v = _num(evidence.get(key))
-        if v is not None:
-            return v
-    for sub in ("size", "bytes", "weights"):
-        if isinstance(evidence.get(sub), dict):
-            v = _size_ratio(evidence[sub])
-            if v is not None:
-                return v
-    src = _num(_pick(evidence, "source_bytes", "source_weight_bytes"))
-    out = _num(_pick(evidence, "export_bytes", "quantized_bytes", "export_weight_bytes"))
-    if src and out is not None:
-        return out / src
-    if facts and isinstance(facts.get("source"), dict) and isinstance(facts.get("export"), dict):
-        s, x = _num(facts["source"].get("tensor_bytes")), _num(facts["export"].get("tensor_bytes"))
-        if s and x is not None:
-            return x / s
-    return None
-
-
-# ------------------------------------------------------------------------------ text chart
-
-
-def delta_chart(rows: list[TaskRow], threshold: Optional[float], width: int = 31) -> list[tuple[str, list[tuple[str, str]]]]:
-    """A small text chart of each task's delta against the threshold, as styled spans.
-
-    The axis runs from -2*threshold to +2*threshold (deltas beyond are clamped to the edge and
-    marked with an arrow). `│` marks -threshold, `┊` zero. Returns [(task, [(text, style)])]
-    with style one of "pass", "fail", "axis", "limit", "dim".
-    """
-    thr = threshold or 0.01
-    lo, hi = -2 * thr, 2 * thr
-    width = max(11, width | 1)
-
-    def col(x: float) -> int:
-        x = min(hi, max(lo, x))
-        return round((x - lo) / (hi - lo) * (width - 1))
-
-    zero = col(0.0)
-    out = []
-    for r in rows:
-        limit = col(-(r.allowed if r.allowed else thr))
-        cells = [("·", "dim")] * width
-        cells[limit] = ("│", "limit")
-        cells[zero] = ("┊", "axis")
-        d = r.delta_unit
-        if d is not None:
-            allowed = r.allowed if r.allowed else thr
-            style = "pass" if (r.within if r.within is not None else d >= -allowed - 1e-9) else "fail"
-            c = col(d)
-            a, b = (c, zero - 1) if c < zero else (zero + 1, c)
-            for i in range(a, b + 1):
-                cells[i] = ("█", style)
-            if c == zero:  # a delta too small to draw still shows which side it is on
-                cells[zero] = ("▏" if d >= 0 else "▕", style)
-            if d < lo or d > hi:
-                cells[c] = ("◀" if d < lo else "▶", style)
-            if a <= limit <= b:  # the limit stays visible across a bar that crosses it
-                cells[limit] = ("│", "limit")
-        spans: list[tuple[str, str]] = []
-        for ch, st in cells:
-            if spans and spans[-1][1] == st:
-                spans[-1] = (spans[-1][0] + ch, st)
-            else:
-                spans.append((ch, st))
-        out.append((r.task, spans))
-    return out
+def fmt_ratio(v: Optional[float], missing: str = "n/a") -> str:
+    return missing if v is None else f"{v:.3f}"

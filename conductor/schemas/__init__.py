@@ -29,11 +29,25 @@ def transcript_line_schema() -> dict[str, Any]:
     for name, sub in schema.get("$defs", {}).items():
         if name in {m.__name__ for m in members}:
             sub["required"] = sorted(set(sub.get("required", [])) | set(ALWAYS_PRESENT))
+    _typed_verdict(schema)
     schema["title"] = "conductor transcript line"
     schema["description"] = ("One line of a transcript (JSONL): line 1 is the header, every other "
                              "line one event. Ephemeral events (text_delta, skill_log, skill_progress, "
                              "budget) are live-only and never recorded.")
     return {"$schema": DRAFT, "$id": "conductor/transcript.schema.json", **schema}
+
+
+def _typed_verdict(schema: dict[str, Any]) -> None:
+    """gate_verdict.verdict is the gates' own Verdict, written as the gate prints it (by alias, "pass")."""
+    from gates.contract import Verdict
+
+    verdict = Verdict.model_json_schema(mode="serialization", by_alias=True, ref_template="#/$defs/{model}")
+    defs = schema["$defs"]
+    for name, sub in verdict.pop("$defs", {}).items():
+        assert defs.get(name, sub) == sub, f"the transcript schema already defines another {name}"
+        defs[name] = sub
+    defs["Verdict"] = verdict
+    defs["GateVerdict"]["properties"]["verdict"] = {"$ref": "#/$defs/Verdict"}
 
 
 def release_schema() -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The typed event stream: every step of a run is one of these events.
 
 The transcript writer, the headless printer and the TUI are all consumers of the same stream
-(`EventBus`). Events are pydantic models in one discriminated union on `type`; the JSON Schema
-of one transcript line is committed at conductor/schemas/transcript.schema.json
-(`python -m conductor.schemas`).
+(`EventBus`): each is a `Display`. Events are pydantic models in one discriminated union on `type`;
+the JSON Schema of one transcript line is committed at conductor/schemas/transcript.schema.json
+(`python -m conductor.schemas`). A gate_verdict event carries the gate's own typed `Verdict`
+(gates.contract), written to the transcript exactly as the gate printed it.
 
     >>> bus = EventBus()
     >>> seen = []
@@ -14,13 +15,15 @@ of one transcript line is committed at conductor/schemas/transcript.schema.json
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from typing import Annotated, Any, Callable, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Protocol, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
 
 from conductor.runtime.clock import utc_now
+from gates.contract import Verdict
 
 TRANSCRIPT_SCHEMA_VERSION = 1
 
@@ -149,9 +152,19 @@ class GateVerdict(_Event):
     gate: str
     attempt: int
     facts: Optional[dict[str, Any]]
-    verdict: dict[str, Any]
+    verdict: Verdict
     exit_code: Optional[int]
     duration_s: float
+
+    @field_serializer("verdict")
+    def _as_printed(self, verdict: Verdict) -> dict[str, Any]:
+        """As the gate printed it ("pass", keys sorted): the transcript line is the gate's own JSON."""
+        return verdict_record(verdict)
+
+
+def verdict_record(verdict: Verdict) -> dict[str, Any]:
+    """A verdict as its gate prints it on stdout (gates.contract.Verdict.to_json): by alias, keys sorted."""
+    return json.loads(verdict.to_json())
 
 
 class StageRetry(_Event):
@@ -266,7 +279,21 @@ class TranscriptHeader(BaseModel):
     started_at: str
 
 
-Listener = Callable[[Any], None]
+class Display(Protocol):
+    """A consumer of the event stream: the transcript writer, the headless printer, the TUI's event
+    pump. The bus calls it with each event, in seq order, on the thread that emitted it.
+
+        class Count:
+            n = 0
+            def __call__(self, event: Event) -> None:
+                self.n += 1
+        bus.subscribe(Count())
+    """
+
+    def __call__(self, event: Any) -> None: ...
+
+
+Listener = Callable[[Any], None]  # a Display, or any function of one event
 
 
 class EventBus:

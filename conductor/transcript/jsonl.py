@@ -309,7 +309,7 @@ def _fold(out: dict[str, Any], failed: list[str], ev: Any) -> None:
         out["input_tokens"] += ev.usage.input_tokens
         out["output_tokens"] += ev.usage.output_tokens
         out["cost_usd"] += ev.cost_usd
-    elif isinstance(ev, GateVerdict) and not ev.verdict.get("pass", False):
+    elif isinstance(ev, GateVerdict) and not ev.verdict.passed:
         failed.append(ev.stage)
     elif isinstance(ev, StageSealed) and ev.stage not in out["stages_passed"]:
         out["stages_passed"].append(ev.stage)

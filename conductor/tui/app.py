@@ -12,7 +12,7 @@ from textual import on
 from textual.app import App
 
 from conductor.tui import bridge
-from conductor.tui.replay_model import Divergence
+from conductor.replay.replayer import Divergence
 from conductor.tui.screens.replay import ReplayScreen
 from conductor.tui.screens.run import RunScreen
 from conductor.tui.screens.start import StartScreen

@@ -39,7 +39,7 @@ from conductor.engine.session import run_session
 from conductor.engine.steering import Steering
 from conductor.transcript.jsonl import TranscriptError, read_transcript
 from conductor.tui.model import ApprovalView, parse_ts
-from conductor.tui.replay_model import Divergence
+from conductor.replay.replayer import Divergence
 
 Emit = Callable[[Any], None]
 
@@ -370,8 +370,7 @@ def verify_replay(path: str | Path) -> Verification:
     div = result.divergence
     if div is None:
         return Verification(None, result.exit_code == 0, result.detail)
-    return Verification(Divergence(seq=int(div.seq), expected=div.expected, found=div.found, what=div.what or ""),
-                        False, result.detail)
+    return Verification(div, False, result.detail)
 
 
 @dataclass

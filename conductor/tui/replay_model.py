@@ -5,22 +5,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Optional
 
+from conductor.replay.replayer import Divergence
+from conductor.runtime.report import fc_name
+from conductor.transcript.events import GateVerdict
 from conductor.tui.model import RunModel, _as_event, fmt_duration
 
 # ------------------------------------------------------------------------------- replay model
-
-
-@dataclass
-class Divergence:
-    """Where replay found a recorded verdict that the gate no longer returns."""
-
-    seq: int
-    expected: Any
-    found: Any
-    what: str = ""  # what differs, in words (the core's replay says)
 
 
 GATE_TYPES = {"gate_verdict"}
@@ -29,10 +21,9 @@ GATE_TYPES = {"gate_verdict"}
 def event_summary(e: Any) -> tuple[str, str]:
     """(one-line summary, tone) for the timeline; tone: pass | fail | retry | dim | text | human."""
     t = e.type
-    if t == "gate_verdict":
-        v = e.verdict or {}
-        ok = bool(v.get("pass", v.get("passed")))
-        return (f"{e.gate} {'PASS' if ok else 'FAIL ' + str(v.get('failure_class'))}", "pass" if ok else "fail")
+    if isinstance(e, GateVerdict):
+        ok = e.verdict.passed
+        return (f"{e.gate} {'PASS' if ok else 'FAIL ' + str(fc_name(e.verdict))}", "pass" if ok else "fail")
     if t == "tool_call":
         args = ", ".join(f"{k}={json.dumps(v, default=str)[:24]}" for k, v in list(e.input.items())[:3])
         return (f"{e.name}({args})", "text")
@@ -72,9 +63,8 @@ def event_summary(e: Any) -> tuple[str, str]:
 
 def is_failure(e: Any) -> bool:
     t = e.type
-    if t == "gate_verdict":
-        v = e.verdict or {}
-        return not bool(v.get("pass", v.get("passed")))
+    if isinstance(e, GateVerdict):
+        return not e.verdict.passed
     if t == "tool_result":
         return e.is_error
     if t == "skill_finished":

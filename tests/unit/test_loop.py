@@ -337,7 +337,7 @@ def test_gate_crash_fails_closed_and_retries_once(tmp_path):
     r = H.run(tmp_path, skills, H.operator_script(skills))
     assert r.decision == "ACCEPT"
     v = r.of("gate_verdict")[0]
-    assert v.verdict["failure_class"] == "GATE_ERROR" and not v.verdict["pass"]
+    assert v.verdict.failure_class == "GATE_ERROR" and not v.verdict.passed
     assert r.of("stage_retry")[0].retries_left == 1
 
 
@@ -354,14 +354,14 @@ def test_gate_that_hangs_is_killed(tmp_path):
     r = H.run(tmp_path, skills, H.operator_script(skills), cfg={"budgets": {"gate_timeout_s": 2.5}})
     assert time.monotonic() - t0 < 20
     assert r.decision == "ACCEPT"
-    assert "timed out" in r.of("gate_verdict")[0].verdict["detail"]
+    assert "timed out" in r.of("gate_verdict")[0].verdict.detail
 
 
 def test_missing_required_gate_fails_closed(tmp_path):
     skills = [FakeSkill("quantize", gates=[]), FakeSkill("compare")]
     r = H.run(tmp_path, skills, H.operator_script(skills))
     assert r.decision == "INTERNAL_ERROR"
-    assert "must be judged by gate 'ptq'" in r.of("gate_verdict")[0].verdict["detail"]
+    assert "must be judged by gate 'ptq'" in r.of("gate_verdict")[0].verdict.detail
 
 
 def test_skill_that_hangs_is_stopped_with_its_children(tmp_path):

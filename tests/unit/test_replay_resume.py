@@ -277,7 +277,7 @@ def test_a_run_judged_by_the_real_gates_and_replayed(tmp_path):
     out = run_session(cfg, H.operator_script(skills), skills, NoHumanApprover(), listeners=[events.append], plan=plan)
     assert out.decision == "ACCEPT", out.reason
     v = [e for e in events if e.type == "gate_verdict"]
-    assert [x.gate for x in v] == ["compare", "verbosity"] and v[0].verdict["evidence"]["decision"] == "ACCEPT"
+    assert [x.gate for x in v] == ["compare", "verbosity"] and v[0].verdict.evidence["decision"] == "ACCEPT"
     rep = replay_transcript(Path(out.transcript))
     assert rep.divergence is None and rep.gates_rerun == 2
     assert replay_transcript(Path(out.transcript), threshold=0.001).decision == "REGRESSION"

@@ -128,6 +128,6 @@ def test_the_real_gates_accept_these_arguments(tmp_path):
     for name, r in runs.items():
         assert r.error is None and r.exit_code in (0, 1), (name, r.verdict)
         assert r.facts is not None
-    assert runs["verbosity"].passed
-    assert runs["audit"].verdict["failure_class"] == "CACHING_DETECTED"
-    assert runs["compare"].verdict["evidence"]["tasks"]
+    assert runs["verbosity"].verdict.passed
+    assert runs["audit"].verdict.failure_class == "CACHING_DETECTED"
+    assert runs["compare"].verdict.evidence["tasks"]

@@ -11,13 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from conductor.transcript import events as E
 from conductor.transcript.events import EventBus
 from conductor.transcript.jsonl import (
     TranscriptError, TranscriptWriter, dumps_line, iter_events, read_header, read_transcript, summarize,
 )
-from tests.eventfactory import header, small_run
+from gates.contract import Verdict
+from tests.eventfactory import header, small_run, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +71,8 @@ def test_fsync_at_verdicts_seals_approvals_and_decision(tmp_path, monkeypatch):
     for ev in [E.StageOpened(stage="s"), E.Warning_(message="w")]:
         w(ev)
     assert len(synced) == n_header
-    for ev in [E.GateVerdict(stage="s", gate="g", attempt=1, facts=None, verdict={}, exit_code=0, duration_s=0),
+    for ev in [E.GateVerdict(stage="s", gate="g", attempt=1, facts=None, verdict=verdict("g", True), exit_code=0,
+                              duration_s=0),
                E.StageSealed(stage="s", artifacts={}, seal_path="x", duration_s=0),
                E.ApprovalDecided(request_id="r", answer="approve", by="policy"),
                E.DecisionMade(decision="ACCEPT", exit_code=0, reason="r")]:
@@ -95,8 +98,8 @@ def test_writing_after_close_is_an_error(tmp_path):
 
 def test_nan_never_breaks_a_line(tmp_path):
     path = tmp_path / "t.jsonl"
-    record(path, [E.GateVerdict(stage="s", gate="g", attempt=1, facts={"x": float("nan")}, verdict={},
-                                exit_code=0, duration_s=0)])
+    record(path, [E.GateVerdict(stage="s", gate="g", attempt=1, facts={"x": float("nan")},
+                                verdict=verdict("g", True), exit_code=0, duration_s=0)])
     assert read_transcript(path).events[0].facts == {"x": None}  # pydantic's JSON mode: NaN -> null
 
 
@@ -260,3 +263,23 @@ def test_a_writer_killed_mid_run_leaves_a_readable_transcript(tmp_path):
     t = read_transcript(path)
     assert len(t.events) > 10
     assert [e.seq for e in t.events] == list(range(1, len(t.events) + 1))
+
+
+CURATED = sorted((Path(__file__).resolve().parents[2] / "transcripts").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", CURATED, ids=lambda p: p.stem)
+def test_a_curated_transcript_reads_typed_and_writes_back_byte_identical(path):
+    """gate_verdict events carry the gates' typed Verdict, and the line is still the gate's own JSON."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    t = read_transcript(path)
+    gates = [e for e in t.events if isinstance(e, E.GateVerdict)]
+    assert all(isinstance(e.verdict, Verdict) for e in gates)
+    assert [dumps_line(e.model_dump(mode="json")) for e in t.events] == lines[1:]
+
+
+def test_a_gate_verdict_that_is_not_a_verdict_is_refused():
+    bad = {"type": "gate_verdict", "seq": 3, "ts": "", "stage": "s", "gate": "g", "attempt": 1, "facts": None,
+           "exit_code": 0, "duration_s": 0.1, "verdict": {"pass": True, "detail": "no checks"}}
+    with pytest.raises(ValidationError):
+        E.event_from_dict(bad)

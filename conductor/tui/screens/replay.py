@@ -20,9 +20,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from conductor.runtime.report import fc_name
+from conductor.transcript.events import GateVerdict
 from conductor.tui import bridge
 from conductor.tui.model import ConvItem, _result_text, fmt_duration, parse_ts
-from conductor.tui.replay_model import Divergence, ReplayModel
+from conductor.replay.replayer import Divergence
+from conductor.tui.replay_model import ReplayModel
 from conductor.tui.screens.modals import ThresholdModal
 from conductor.tui.widgets import StageRail, Timeline
 from conductor.tui.widgets.conversation import gate_content, gate_title
@@ -44,11 +47,10 @@ def detail_content(replay: ReplayModel, i: int) -> tuple[str, Content]:
         parts.append(Content.assemble(("≠ replay diverged here" + (f": {d.what}" if d.what else "") + "\n", "$error bold"),
                                       ("expected (recorded): ", "$text-muted"), (_short(d.expected), "$success"),
                                       ("\nfound (re-run):      ", "$text-muted"), (_short(d.found), "$error"), "\n\n"))
-    if e.type == "gate_verdict":
-        v = e.verdict or {}
-        item = ConvItem("gate", e.seq, e.stage, title=e.gate, ok=bool(v.get("pass", v.get("passed"))),
-                        body=str(v.get("detail", "")), data={"failure_class": v.get("failure_class"),
-                                                              "checks": v.get("checks") or [], "attempt": e.attempt})
+    if isinstance(e, GateVerdict):
+        v = e.verdict
+        item = ConvItem("gate", e.seq, e.stage, title=e.gate, ok=v.passed, body=v.detail,
+                        data={"failure_class": fc_name(v), "checks": list(v.checks), "attempt": e.attempt})
         parts.append(gate_content(item))
         title = gate_title(item)
     elif e.type == "tool_result":
@@ -163,7 +165,7 @@ class ReplayScreen(Screen):
         at = parse_ts(ev.ts) if ev is not None else None
         into = fmt_duration(at - t0) if at is not None and t0 is not None else "?"
         b = state.budget
-        dec = state.report.decision
+        dec = state.report.decision.value if state.report.decision is not None else None
         self.query_one("#position", Static).update(Content.assemble(
             ("step ", "$text-muted"), (f"{i + 1}/{n}", "bold"), ("  seq ", "$text-muted"), (str(ev.seq if ev else "-"), "bold"),
             ("  t+", "$text-muted"), (into, "bold"), ("  turns ", "$text-muted"), (str(b.turns), "bold"),
@@ -220,7 +222,8 @@ class ReplayScreen(Screen):
         if self.loaded.path is None:
             self.notify("re-gating needs the transcript file", severity="warning")
             return
-        current = self.replay.final.report.threshold
+        thr = self.replay.final.report.threshold
+        current = thr.value if thr is not None else None
 
         def chosen(thr: Optional[float]) -> None:
             if thr is not None:
@@ -268,7 +271,8 @@ class ReplayScreen(Screen):
             self.query_one(Timeline).refresh_all()
         elif w.name == "regate":
             r: bridge.RegateResult = w.result
-            recorded = self.replay.final.report.decision or "?"
+            final = self.replay.final.report.decision
+            recorded = final.value if final is not None else "?"
             self.regate_note = f"at {r.threshold:g}: {r.decision} (exit {r.exit_code}); recorded {recorded}"
             self._show(self.replay.cursor)
             self.notify(self.regate_note + (f"\n{r.detail}" if r.detail else ""), timeout=15)

@@ -10,8 +10,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from conductor.runtime.report import ReportView as Report
+from conductor.runtime.report import ReleaseReport as Report
 from conductor.tui.widgets import ReportView
+from gates.failure_classes import ExitCode
 
 
 class ReportScreen(Screen):
@@ -44,4 +45,4 @@ class ReportScreen(Screen):
         if quit_ is not None:
             quit_()
         else:
-            self.app.exit(self.report.exit_code or 0)
+            self.app.exit(self.report.exit_code or ExitCode.ACCEPT)

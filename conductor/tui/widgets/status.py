@@ -18,7 +18,7 @@ def status_content(m: RunModel, now: Optional[float], width: int = 100) -> Conte
         parts.append((" PAUSED ", "reverse $warning bold"))
         parts.append(" ")
     elif m.finished:
-        dec = m.report.decision or "done"
+        dec = m.report.decision.value if m.report.decision is not None else "done"
         parts.append((f" {dec} ", "reverse " + ("$success" if (m.report.exit_code or 0) == 0 else "$error") + " bold"))
         parts.append(" ")
     parts += [("elapsed ", "$text-muted"), (fmt_duration(elapsed) or "0s", "bold"),
