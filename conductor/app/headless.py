@@ -112,7 +112,7 @@ def report_lines(report: ReleaseReport) -> list[str]:
 
 
 class HeadlessPrinter:
-    """EventBus listener for unattended runs. Cheap: one format and one write per event."""
+    """A Display (EventBus listener) for unattended runs. Cheap: one format and one write per event."""
 
     def __init__(self, stream: Optional[TextIO] = None, json_stream: Optional[TextIO] = None,
                  redactor: Optional[Redactor] = None, clock: Callable[[], float] = time.monotonic,

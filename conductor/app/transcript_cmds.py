@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from conductor.app.headless import describe_event
+from conductor.transcript.events import ToolResult
 from conductor.transcript.jsonl import Transcript, TranscriptError, read_transcript, summarize
 from gates.failure_classes import ExitCode
 
@@ -117,7 +118,7 @@ def _show_lines(t: Transcript) -> list[str]:
 
 
 def _plain(ev: Any) -> str:
-    if ev.type == "tool_result":
+    if isinstance(ev, ToolResult):
         return f"<- {ev.name} ok"
     return ev.type
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Annotated, Any, Callable, Literal, Optional, Protocol, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Protocol, Union, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
 
@@ -279,6 +279,7 @@ class TranscriptHeader(BaseModel):
     started_at: str
 
 
+@runtime_checkable
 class Display(Protocol):
     """A consumer of the event stream: the transcript writer, the headless printer, the TUI's event
     pump. The bus calls it with each event, in seq order, on the thread that emitted it.
@@ -293,9 +294,6 @@ class Display(Protocol):
     def __call__(self, event: Any) -> None: ...
 
 
-Listener = Callable[[Any], None]  # a Display, or any function of one event
-
-
 class EventBus:
     """Assigns seq and ts, then hands each event to every listener, in order, synchronously.
 
@@ -306,17 +304,17 @@ class EventBus:
 
     def __init__(self, start_seq: int = 0, clock: Callable[[], str] = utc_now):
         self._seq = start_seq
-        self._listeners: list[tuple[Listener, bool]] = []
+        self._listeners: list[tuple[Display, bool]] = []
         self._lock = threading.RLock()
         self._clock = clock
         self.errors: list[str] = []
         self.started = time.monotonic()
 
-    def subscribe(self, listener: Listener, *, critical: bool = False) -> None:
+    def subscribe(self, listener: Display, *, critical: bool = False) -> None:
         with self._lock:
             self._listeners.append((listener, critical))
 
-    def unsubscribe(self, listener: Listener) -> None:
+    def unsubscribe(self, listener: Display) -> None:
         with self._lock:
             self._listeners = [(l, c) for l, c in self._listeners if l is not listener]
 

@@ -71,7 +71,7 @@ def _end_with_newline(path: Path) -> None:
 
 
 class TranscriptWriter:
-    """EventBus listener that appends each non-ephemeral event as one redacted JSON line.
+    """A Display (EventBus listener) that appends each non-ephemeral event as one redacted JSON line.
 
     A new transcript must not exist yet (or be empty). With resume=True the file is reopened for
     append: its header is kept, a torn or corrupt last line is cut first, and `last_seq` tells the

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
 from conductor.transcript.events import (
-    ApprovalDecided, DecisionMade, HumanMessage, RunFinished, RunPaused, event_from_dict,
+    ApprovalDecided, ApprovalRequested, AssistantMessage, DecisionMade, HumanMessage, RunFinished, RunPaused,
+    RunStarted, event_from_dict,
 )
 from conductor.runtime.clock import utc_now
 from gates.failure_classes import Decision, ExitCode
@@ -76,7 +77,7 @@ def load_transcript(path: str | Path) -> LoadedTranscript:
 
 
 class EventPump:
-    """A bus listener for any thread; the UI drains it in batches.
+    """A Display (bus listener) for any thread; the UI drains it in batches.
 
     The first event after a drain calls `wake()` (one thread-safe message to the UI); the UI then
     waits a short moment so text deltas and log lines pile up, and folds them all at once.
@@ -242,7 +243,7 @@ class ScriptedRun:
             else:
                 self._seq = max(self._seq, event.seq)
             self._first_ts = self._first_ts or event.ts
-            if event.type == "assistant_message":
+            if isinstance(event, AssistantMessage):
                 t, u = self._totals, event.usage
                 t["turns"] += 1
                 t["input_tokens"] += u.input_tokens
@@ -264,12 +265,12 @@ class ScriptedRun:
             self._wait()
             if self._aborted.is_set():
                 break
-            if event.type == "approval_decided" and self.approver is not None:
+            if isinstance(event, ApprovalDecided) and self.approver is not None:
                 continue
             self._send(event)
-            if event.type == "decision":
+            if isinstance(event, DecisionMade):
                 code = event.exit_code
-            if event.type == "approval_requested" and self.approver is not None:
+            if isinstance(event, ApprovalRequested) and self.approver is not None:
                 ans = self.approver.request(event)
                 if self._aborted.is_set():
                     break
@@ -352,7 +353,7 @@ class CoreRun:
 def replayable(events: Iterable[Any]) -> bool:
     """Was this transcript recorded by the run loop? (Its plan carries each stage's tool
     definitions, which replay needs; hand-made fixtures do not.)"""
-    started = next((e for e in events if e.type == "run_started"), None)
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
     return started is not None and any("tool_defs" in p for p in started.plan)
 
 

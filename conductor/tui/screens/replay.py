@@ -21,7 +21,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from conductor.runtime.report import fc_name
-from conductor.transcript.events import GateVerdict
+from conductor.transcript.events import GateVerdict, ToolResult
 from conductor.tui import bridge
 from conductor.tui.model import ConvItem, _result_text, fmt_duration, parse_ts
 from conductor.replay.replayer import Divergence
@@ -53,7 +53,7 @@ def detail_content(replay: ReplayModel, i: int) -> tuple[str, Content]:
                         data={"failure_class": fc_name(v), "checks": list(v.checks), "attempt": e.attempt})
         parts.append(gate_content(item))
         title = gate_title(item)
-    elif e.type == "tool_result":
+    elif isinstance(e, ToolResult):
         parts.append(Content.assemble((f"{e.name} → {'error' if e.is_error else 'ok'}\n", "$error bold" if e.is_error else "$success"),
                                       (_result_text(e.content), "")))
         title = f"tool_result · {e.name}" + (" · error" if e.is_error else "")
