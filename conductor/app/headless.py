@@ -22,9 +22,24 @@ from typing import Any, Callable, Mapping, Optional, TextIO
 
 from conductor.runtime.report import ReleaseReport, fc_name, fmt_delta, fmt_ratio, fmt_score
 from conductor.transcript.events import (
-    ApprovalDecided, ApprovalRequested, AssistantMessage, DecisionMade, GateVerdict, HumanMessage, RunFinished,
-    RunPaused, RunStarted, SkillFinished, SkillProgress, SkillStarted, StageOpened, StageRetry, StageSealed, ToolCall,
-    ToolResult, Warning_,
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    DecisionMade,
+    GateVerdict,
+    HumanMessage,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    SkillFinished,
+    SkillProgress,
+    SkillStarted,
+    StageOpened,
+    StageRetry,
+    StageSealed,
+    ToolCall,
+    ToolResult,
+    Warning_,
 )
 from conductor.transcript.jsonl import dumps_line
 from conductor.transcript.redact import Redactor
@@ -173,5 +188,6 @@ class HeadlessPrinter:
         data = event.model_dump(mode="json")
         if self._redactor is not None:
             data = self._redactor.redact_obj(data)
+        assert self._json is not None
         self._json.write(dumps_line(data) + "\n")
         self._json.flush()

@@ -55,7 +55,7 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
                      decision, "-" if r["exit_code"] is None else str(r["exit_code"]), _stages(r),
                      f"${r['cost_usd']:.2f}"))
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
-    return ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in [head, *body]]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in [head, *body]]
 
 
 def cmd_list(folder: str, as_json: bool = False, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:

@@ -12,7 +12,7 @@ The engine never imports a skill package; it gets the list from here.
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from conductor.engine.approver import Approver, NoHumanApprover, PolicyApprover
 from conductor.engine.config import ReleaseConfig

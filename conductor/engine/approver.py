@@ -96,7 +96,7 @@ class PolicyApprover:
             raise ConfigError(f"invalid policy file {source!r}: field '{loc}': {e['msg']}") from None
 
     @classmethod
-    def from_file(cls, path: Union[str, Path]) -> "PolicyApprover":
+    def from_file(cls, path: Union[str, Path]) -> PolicyApprover:
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:

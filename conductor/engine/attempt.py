@@ -21,10 +21,10 @@ from typing import Any, Callable, Optional, Protocol, Sequence
 
 from pydantic import BaseModel, ValidationError
 
+from conductor.engine.triage import classify
 from conductor.gating.runner import PROJECT_ROOT, GateRun, run_gate
 from conductor.runtime.executor import ProcessSpec
 from conductor.runtime.skill import RESULT_FILE, GateCall, Skill, SkillContext, SkillResult
-from conductor.engine.triage import classify
 from gates.contract import Verdict
 from gates.failure_classes import FailureClass
 

@@ -16,10 +16,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
-from conductor.transcript.events import Usage
+from conductor.engine.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE
 from conductor.providers.base import ModelRequest, ModelResponse, ProviderError
 from conductor.runtime.skill import Skill
-from conductor.engine.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE
+from conductor.transcript.events import Usage
 
 
 @dataclass
@@ -75,7 +75,8 @@ class AutopilotProvider:
         if mem.stuck:
             return _say(mem.stuck)
         if seen.refusal is not None:
-            mem.stuck = f"The operator's call to {skill.name} was refused ({seen.refusal[:200]}); a person must take over."
+            mem.stuck = (f"The operator's call to {skill.name} was refused ({seen.refusal[:200]}); "
+                         "a person must take over.")
             return _say(mem.stuck)
         if seen.answered:
             mem.stuck = "The person's answer needs a decision the autopilot cannot take; a person must take over."
@@ -87,7 +88,8 @@ class AutopilotProvider:
                                                                    "retrying the same call once.")
         inp = skill.operator_call(self._run.skill_context(stage), mem.last_failure)
         if inp is not None:
-            why = "First call." if mem.last_failure is None else f"Repair after {mem.last_failure.get('failure_class')}."
+            last = mem.last_failure
+            why = "First call." if last is None else f"Repair after {last.get('failure_class')}."
             return self._call(req, skill, mem, inp, why)
         return self._no_repair(req, mem)
 

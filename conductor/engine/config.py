@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Mapping, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -49,14 +49,18 @@ class ServeSettings(BaseModel):
 
     load_ceiling_s: float = Field(default=900, gt=0, description="health must be 200 within this")
     max_model_len: int = Field(default=2048, ge=128)
-    skip: bool = Field(default=False, description="start no server at all (no usable vLLM here): the serve skill refuses with CHECKPOINT_NOT_SERVABLE (reason 'skipped'), no repair is offered, and the run ends INFEASIBLE at the serve stage, recorded in the transcript and report.md; the evaluate skill's endpoint backend is refused too")
+    skip: bool = Field(default=False, description=(
+        "start no server at all (no usable vLLM here): the serve skill refuses with CHECKPOINT_NOT_SERVABLE "
+        "(reason 'skipped'), no repair is offered, and the run ends INFEASIBLE at the serve stage, recorded in the "
+        "transcript and report.md; the evaluate skill's endpoint backend is refused too"))
 
 
 class ReleaseConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = Field(default=EMBEDDED_MODEL, description="HF checkpoint directory, or embedded:smollm2-135m-instruct")
-    recipe: str = Field(default="fp8", description="quantization recipe name (fp8, int8_sq, int4_awq, nvfp4) or a recipe file")
+    recipe: str = Field(default="fp8",
+                        description="quantization recipe name (fp8, int8_sq, int4_awq, nvfp4) or a recipe file")
     tasks: list[str] = Field(default_factory=lambda: list(DEFAULT_TASKS), min_length=1)
     threshold: float = Field(default=0.01, gt=0, lt=1, description="allowed drop, fraction of the score's scale")
     threshold_kind: Literal["absolute", "relative"] = "absolute"
@@ -65,7 +69,8 @@ class ReleaseConfig(BaseModel):
     calib_size: int = Field(default=64, ge=1, le=100_000)
     provider: ProviderName = "auto"
     provider_model: str = Field(default="claude-sonnet-4-6", description="model name for the anthropic provider")
-    base_url: Optional[str] = Field(default=None, description="Anthropic-compatible endpoint (e.g. a self-hosted vLLM /v1/messages)")
+    base_url: Optional[str] = Field(default=None,
+                                    description="Anthropic-compatible endpoint (e.g. a self-hosted vLLM /v1/messages)")
     workspace: Optional[str] = Field(default=None, description="run folder; default ./runs/<run_id>")
     policy_file: Optional[str] = Field(default=None, description="headless approvals policy (YAML)")
     budgets: Budgets = Field(default_factory=Budgets)
@@ -88,12 +93,11 @@ class ReleaseConfig(BaseModel):
             raise ValueError(f"policy file {v!r} does not exist")
         return v
 
-    def resolved_provider(self, env: Optional[dict[str, str]] = None) -> str:
+    def resolved_provider(self, env: Optional[Mapping[str, str]] = None) -> str:
         """auto -> anthropic when ANTHROPIC_API_KEY is set, else autopilot."""
-        env = os.environ if env is None else env
         if self.provider != "auto":
             return self.provider
-        return "anthropic" if env.get("ANTHROPIC_API_KEY") else "autopilot"
+        return "anthropic" if (os.environ if env is None else env).get("ANTHROPIC_API_KEY") else "autopilot"
 
 
 class ConfigError(Exception):

@@ -25,25 +25,61 @@ from conductor.engine.attempt import LiveWorld, SkillCall, SkillRun, World
 from conductor.engine.budget import Budget
 from conductor.engine.closeout import decision_record, minimal_report
 from conductor.engine.config import ReleaseConfig
-from conductor.transcript.events import (
-    ApprovalDecided, ApprovalRequested, AssistantMessage, DecisionMade, EventBus, GateVerdict, HumanMessage,
-    RunFinished, RunPaused, RunStarted, SkillFinished, SkillLog, SkillProgress, SkillStarted, StageOpened, StageRetry,
-    StageSealed, TextDelta, ToolCall, ToolResult, Warning_,
-)
 from conductor.engine.feedback import evidence_decision, gate_failure_payload, skill_failure_payload, to_json
-from conductor.runtime.logbatch import LogBatcher
-from conductor.runtime.progress import parse_progress
-from conductor.runtime.report import ReleaseReport
-from conductor.gating.runner import GateRun
-from conductor.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
-from conductor.runtime.skill import Skill, SkillContext, SkillResult
 from conductor.engine.stages import (
-    CLOSEOUT, STAGE_ORDER, Failed, Passed, Sealed, Start, StagePlan, initial_state, plan_stages, transition,
+    CLOSEOUT,
+    STAGE_ORDER,
+    Failed,
+    Passed,
+    Sealed,
+    StagePlan,
+    Start,
+    initial_state,
+    plan_stages,
+    transition,
     with_failures,
 )
 from conductor.engine.steering import Steering
-from conductor.engine.tools import ACCEPT_FAILURE, ASK_HUMAN, DECLARE_INFEASIBLE, LIST_WORKSPACE, READ_ARTIFACT, Resolved, ToolRefusal, ToolRegistry
+from conductor.engine.tools import (
+    ACCEPT_FAILURE,
+    ASK_HUMAN,
+    DECLARE_INFEASIBLE,
+    LIST_WORKSPACE,
+    READ_ARTIFACT,
+    Resolved,
+    ToolRefusal,
+    ToolRegistry,
+)
 from conductor.engine.triage import entry, triage
+from conductor.gating.runner import GateRun
+from conductor.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
+from conductor.runtime.logbatch import LogBatcher
+from conductor.runtime.progress import parse_progress
+from conductor.runtime.report import ReleaseReport
+from conductor.runtime.skill import Skill, SkillContext, SkillResult
+from conductor.transcript.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    DecisionMade,
+    EventBus,
+    GateVerdict,
+    HumanMessage,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    SkillFinished,
+    SkillLog,
+    SkillProgress,
+    SkillStarted,
+    StageOpened,
+    StageRetry,
+    StageSealed,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Warning_,
+)
 from gates.contract import Verdict
 from gates.failure_classes import Action, Decision, FailureClass
 
@@ -314,7 +350,7 @@ class Run:
         self.bus.emit(ToolResult(stage=turn_stage, tool_use_id=tid, name=name, is_error=is_error, content=content))
         if decided is not None:
             raise decided
-        if self.state.current != self.opened:
+        if self.state.current is not None and self.state.current != self.opened:
             self._open_stage(self.state.current)
         return _tool_result(tid, content, is_error)
 
@@ -402,7 +438,9 @@ class Run:
                                    argv=argv, log_path=self.workspace.rel(log_path) if log_path else ""))
         if run is None:
             timeout = max(1.0, min(call.skill.timeout_s, self.config.budgets.max_wall_s - self.budget.elapsed_s))
-            emit = lambda lines: self.bus.emit(SkillLog(stage=call.stage, skill=call.skill.name, lines=lines))
+            def emit(lines: list[str]) -> None:
+                self.bus.emit(SkillLog(stage=call.stage, skill=call.skill.name, lines=lines))
+
             with LogBatcher(emit) as batch:
                 def on_line(line: str) -> None:  # a progress line is a skill_progress event, not a log line
                     progress = parse_progress(line)
@@ -576,7 +614,8 @@ class Run:
                                  report_path=self.workspace.rel(report_path))
         self.workspace.write_decision(record)
         self._stage_ended(CLOSEOUT)
-        self.bus.emit(StageSealed(stage=CLOSEOUT, artifacts=_hashes(self.workspace, [report_path, self.workspace.decision_path]),
+        hashes = _hashes(self.workspace, [report_path, self.workspace.decision_path])
+        self.bus.emit(StageSealed(stage=CLOSEOUT, artifacts=hashes,
                                   seal_path=self.workspace.rel(self.workspace.decision_path),
                                   duration_s=self.stage_durations.get(CLOSEOUT, 0.0)))
 

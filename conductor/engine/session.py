@@ -15,18 +15,18 @@ from typing import Any, Callable, Optional, Sequence
 
 from conductor.engine.approver import Approver
 from conductor.engine.config import ReleaseConfig
-from conductor.runtime.clock import utc_now
-from conductor.transcript.events import EventBus, TranscriptHeader
-from conductor.runtime.executor import LocalExecutor
-from conductor.gating.modules import REAL, gate_kwargs_for
 from conductor.engine.interrupt import interrupt_on_signals
 from conductor.engine.loop import ResumePoint, Run, RunOutcome, build_run, new_run_id
-from conductor.providers.base import Provider
-from conductor.transcript.redact import Redactor
-from conductor.runtime.skill import Skill
 from conductor.engine.steering import Steering
-from conductor.transcript.jsonl import TranscriptWriter
+from conductor.gating.modules import REAL, gate_kwargs_for
+from conductor.providers.base import Provider
+from conductor.runtime.clock import utc_now
+from conductor.runtime.executor import LocalExecutor
+from conductor.runtime.skill import Skill
 from conductor.runtime.workspace import Workspace
+from conductor.transcript.events import EventBus, TranscriptHeader
+from conductor.transcript.jsonl import TranscriptWriter
+from conductor.transcript.redact import Redactor
 
 
 def conductor_version() -> str:

@@ -130,6 +130,7 @@ class ToolRegistry:
         except (TypeError, ValueError):
             key = None  # not plain JSON: always checked
         validator = self._validators[name]
+        errors: list[Any]
         if key is not None and key in self._known_valid:
             errors = []
         elif validator.is_valid(raw):

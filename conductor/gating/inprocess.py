@@ -13,7 +13,8 @@ runs keep their gates in separate processes (DESIGN: gates are separate processe
 What a process would isolate and this cannot: a gate that kills its interpreter (os._exit, a
 signal) ends the replay; one that overruns its timeout is reported timed out (GATE_ERROR) but its
 thread runs on (a thread cannot be killed) holding the lock, so the next in-process gate waits for
-it (and times out too if it never ends). The module must be importable here (env_extra is not applied), and relative paths resolve
+it (and times out too if it never ends). The module must be importable here (env_extra is not applied),
+and relative paths resolve
 against this process's working directory, not spec.cwd (replay passes absolute paths).
 """
 
@@ -178,9 +179,10 @@ def _outcome(call: _GateCall, spec: ProcessSpec, on_line: Optional[LineCallback]
         Path(spec.log_path).parent.mkdir(parents=True, exist_ok=True)
         with open(spec.log_path, "a", encoding="utf-8") as log:
             log.writelines(line + "\n" for line in lines)
-    for line in lines if on_line is not None else ():
+    for line in lines:
         try:
-            on_line(line)
+            if on_line is not None:
+                on_line(line)
         except Exception:  # a broken consumer changes nothing about the gate (as in LocalExecutor)
             pass
     data = stdout.encode("utf-8", errors="replace")

@@ -19,7 +19,7 @@ def schema_loader_for(prefix: str) -> Callable[[str, str], dict]:
         from conductor.gating.runner import committed_schema
 
         return committed_schema
-    return getattr(importlib.import_module(prefix), "load_schema")
+    return importlib.import_module(prefix).load_schema
 
 
 def gate_kwargs_for(prefix: str) -> dict[str, Any]:

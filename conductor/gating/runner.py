@@ -16,7 +16,6 @@ its verdict is the gates' own pydantic `Verdict`, never a dict.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import sys
@@ -138,9 +137,9 @@ def _check_process(outcome: ProcessOutcome, timeout_s: float) -> None:
         raise _Fail(f"the gate timed out after {timeout_s:g} s and was killed")
     if outcome.cancelled:
         raise _Fail("the gate was cancelled before it finished")
-    if outcome.exit_code not in (0, 1, 2):
-        how = f"was killed by signal {-outcome.exit_code}" if (outcome.exit_code or 0) < 0 \
-            else f"exited with code {outcome.exit_code}"
+    code = outcome.exit_code
+    if code not in (0, 1, 2):
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
         raise _Fail(f"the gate crashed: it {how} (a gate exits 0, 1 or 2)")
 
 
@@ -199,7 +198,8 @@ def _inconsistency(gate: str, v: dict[str, Any], exit_code: Optional[int]) -> Op
     if v.get("gate") != gate:
         return f"the verdict names gate {v.get('gate')!r}, but gate {gate!r} was run"
     if passed is True and (fc is not None or failed_checks or exit_code != 0):
-        return f"the verdict says pass but carries failure_class {fc!r}, {len(failed_checks)} failed check(s), exit code {exit_code}"
+        return (f"the verdict says pass but carries failure_class {fc!r}, {len(failed_checks)} failed check(s), "
+                f"exit code {exit_code}")
     if passed is False and (fc is None or exit_code == 0):
         return f"the verdict says fail with failure_class {fc!r} and exit code {exit_code}"
     if exit_code == 2 and fc != FailureClass.USER_CONFIG_ERROR.value:

@@ -64,8 +64,10 @@ class Cost(BaseModel):
     tier: Literal["standard", "long_prompt", "fallback"]
 
 
-def _p(inp: float, out: float, w5: float, w1: float, rd: float, long_prompt: Optional[LongPromptTier] = None) -> ModelPrice:
-    return ModelPrice(input=inp, output=out, cache_write_5m=w5, cache_write_1h=w1, cache_read=rd, long_prompt=long_prompt)
+def _p(inp: float, out: float, w5: float, w1: float, rd: float,
+       long_prompt: Optional[LongPromptTier] = None) -> ModelPrice:
+    return ModelPrice(input=inp, output=out, cache_write_5m=w5, cache_write_1h=w1, cache_read=rd,
+                      long_prompt=long_prompt)
 
 
 _OPUS_45 = _p(5, 25, 6.25, 10, 0.50)  # Opus 4.5 .. Opus 5

@@ -10,13 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from conductor.transcript.events import (
-    ApprovalDecided, AssistantMessage, DecisionMade, GateVerdict, RunStarted, SkillFinished, SkillStarted,
-    StageRetry, StageSealed, ToolCall, ToolResult,
-)
 from conductor.engine.loop import SealedStage
-from conductor.runtime.skill import SkillResult
 from conductor.engine.stages import CLOSEOUT, StagePlan
+from conductor.runtime.skill import SkillResult
+from conductor.transcript.events import (
+    ApprovalDecided,
+    AssistantMessage,
+    DecisionMade,
+    GateVerdict,
+    RunStarted,
+    SkillFinished,
+    SkillStarted,
+    StageRetry,
+    StageSealed,
+    ToolCall,
+    ToolResult,
+)
 
 
 @dataclass
@@ -53,7 +62,7 @@ class Segment:
                           tuple(p.get("gates", ()))) for p in self.started.plan]
 
     def gate_module_prefix(self) -> str:
-        return next((p.get("gate_module_prefix") for p in self.started.plan if p.get("gate_module_prefix")), "gates")
+        return next((str(p["gate_module_prefix"]) for p in self.started.plan if p.get("gate_module_prefix")), "gates")
 
 
 def index_segment(events: list[Any]) -> Segment:

@@ -35,20 +35,20 @@ from pydantic import BaseModel, ConfigDict
 from conductor.engine.approver import RecordedApprover
 from conductor.engine.attempt import LiveWorld, SkillCall, SkillRun
 from conductor.engine.config import ReleaseConfig
-from conductor.transcript.events import EventBus, GateVerdict, ToolResult
-from conductor.runtime.executor import LocalExecutor
-from conductor.gating.inprocess import InProcessGates
-from conductor.gating.runner import GateRun, regate_on_facts
-from conductor.gating.modules import gate_kwargs_for
 from conductor.engine.loop import Halt, ResumePoint, RunOutcome, build_run
-from conductor.providers.base import ModelRequest, ModelResponse
-from conductor.replay.record import Segment, open_stage_counts, sealed_in, segments, totals
-from conductor.runtime.skill import SkillContext, SkillResult
 from conductor.engine.stages import CLOSEOUT
 from conductor.engine.steering import Steering
-from conductor.transcript.jsonl import read_transcript
 from conductor.engine.triage import classify
+from conductor.gating.inprocess import InProcessGates
+from conductor.gating.modules import gate_kwargs_for
+from conductor.gating.runner import GateRun, regate_on_facts
+from conductor.providers.base import ModelRequest, ModelResponse
+from conductor.replay.record import Segment, open_stage_counts, sealed_in, segments, totals
+from conductor.runtime.executor import LocalExecutor
+from conductor.runtime.skill import SkillContext, SkillResult
 from conductor.runtime.workspace import Workspace
+from conductor.transcript.events import EventBus, GateVerdict, ToolResult
+from conductor.transcript.jsonl import read_transcript
 from gates.contract import Verdict
 from gates.failure_classes import Decision, ExitCode, FailureClass
 
@@ -116,9 +116,9 @@ class _AnyInput(BaseModel):
 class RecordedSkill:
     """A skill known only from the record: its tool definition validates calls; it never runs."""
 
-    input_model = _AnyInput
-    doc_path = None
-    timeout_s = 3600.0
+    input_model: type[BaseModel] = _AnyInput
+    doc_path: Optional[Path] = None
+    timeout_s: float = 3600.0
 
     def __init__(self, name: str, stage: str, tool_definition: Optional[dict[str, Any]]):
         self.name, self.stage = name, stage
@@ -214,7 +214,8 @@ class ReplayWorld:
             return self.live.prepare(call, ctx)  # type: ignore[union-attr]
         rec = self._record(call.tool_use_id)
         if rec is None:
-            seq = self.seg.tool_calls[call.tool_use_id].seq if call.tool_use_id in self.seg.tool_calls else self.seg.last_seq
+            recorded = self.seg.tool_calls.get(call.tool_use_id)
+            seq = recorded.seq if recorded is not None else self.seg.last_seq
             raise self._off_record(Divergence(seq, "no skill run for this call", f"{call.skill.name} ran",
                                               "extra skill call"))
         return rec.started.argv, rec.started.log_path
@@ -227,7 +228,8 @@ class ReplayWorld:
         fin = rec.finished
         if fin is None or (rec.result is None and self.seg.ended_by_interruption):
             self.steering.abort("the record was interrupted during this skill")
-            return SkillRun(None, 0.0, None, {}, FailureClass.INFRA_TRANSIENT, "interrupted (as recorded)", cancelled=True)
+            return SkillRun(None, 0.0, None, {}, FailureClass.INFRA_TRANSIENT, "interrupted (as recorded)",
+                            cancelled=True)
         result = SkillResult.model_validate(fin.result) if fin.result else None
         failure = None if fin.ok else classify(fin.failure_class or (fin.result or {}).get("failure_class"))
         return SkillRun(fin.exit_code, fin.duration_s, result, fin.result, failure, fin.error, fin.timed_out)
@@ -255,7 +257,8 @@ class ReplayWorld:
         if extra:
             self.regated.append({"seq": gv.seq, "gate": gv.gate, "recorded": expected, "regated": found})
         elif expected != found:
-            raise Diverged(Divergence(gv.seq, expected, found, f"gate {gv.gate} of stage {gv.stage} decided differently"))
+            what = f"gate {gv.gate} of stage {gv.stage} decided differently"
+            raise Diverged(Divergence(gv.seq, expected, found, what))
         return gr
 
     def read(self, name: str, tool_use_id: str, inp: BaseModel) -> tuple[bool, str]:
@@ -274,10 +277,11 @@ class ReplayWorld:
                     and (self.fork_at is None or r.sealed.seq <= self.fork_at)), None)
         if rec is None and self.live is not None:
             return self.live.seal(stage, attempt, result, verdicts, inp)
-        if rec is None:
+        sealed = rec.sealed if rec is not None else None
+        if sealed is None:
             raise self._off_record(Divergence(self.seg.last_seq, f"stage {stage} not sealed",
                                               f"stage {stage} sealed", "extra seal"))
-        return dict(rec.sealed.artifacts), rec.sealed.seal_path
+        return dict(sealed.artifacts), sealed.seal_path
 
 
 class _ResultChecker:
@@ -343,7 +347,8 @@ def replay_transcript(path: str | os.PathLike[str], *, threshold: Optional[float
 
 def _replay_segment(header_config: dict[str, Any], seg: Segment, earlier: list[Segment], ws: Workspace,
                     executor: Any, report: ReplayReport, *, threshold: Optional[float],
-                    listeners: Sequence[Callable[[Any], None]], gate_timeout_s: Optional[float]) -> Optional[RunOutcome]:
+                    listeners: Sequence[Callable[[Any], None]],
+                    gate_timeout_s: Optional[float]) -> Optional[RunOutcome]:
     cfg = _config(header_config, ws)
     steering = Steering()
     world = ReplayWorld(seg, ws, executor, steering, threshold=threshold,
@@ -371,7 +376,8 @@ def _replay_segment(header_config: dict[str, Any], seg: Segment, earlier: list[S
     if outcome is not None:
         report.decision = outcome.decision
         if threshold is None and seg.decision is not None and outcome.decision != seg.decision.decision:
-            report.divergence = Divergence(seg.decision.seq, seg.decision.decision, outcome.decision, "the decision differs")
+            report.divergence = Divergence(seg.decision.seq, seg.decision.decision, outcome.decision,
+                                           "the decision differs")
             return None
     return outcome
 

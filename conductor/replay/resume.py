@@ -18,11 +18,11 @@ from typing import Any, Optional, Sequence
 
 from conductor.engine.config import load_config
 from conductor.engine.loop import ResumePoint, RunOutcome, SealedStage
-from conductor.replay.record import open_stage_counts, segments, totals
 from conductor.engine.session import run_session
 from conductor.engine.stages import CLOSEOUT
-from conductor.transcript.jsonl import read_transcript
+from conductor.replay.record import open_stage_counts, segments, totals
 from conductor.runtime.workspace import SealError, Workspace
+from conductor.transcript.jsonl import read_transcript
 from gates.contract import Verdict
 
 RESUMABLE_DECISIONS = {"BUDGET_EXHAUSTED", "NEEDS_HUMAN", "SYSTEMIC", "INTERNAL_ERROR"}

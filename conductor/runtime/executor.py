@@ -79,7 +79,7 @@ class Executor(Protocol):
             cancel: Optional[threading.Event] = None) -> ProcessOutcome:
         """Run to completion (or timeout / cancel); never raises for a failing child."""
 
-    def spawn(self, spec: ProcessSpec, on_line: Optional[LineCallback] = None) -> "ChildHandle":
+    def spawn(self, spec: ProcessSpec, on_line: Optional[LineCallback] = None) -> ChildHandle:
         """Start a long-lived child (a server) and return at once."""
 
     def terminate_all(self, grace_s: Optional[float] = None) -> None:
@@ -162,7 +162,7 @@ class _Output:
         self._log: Optional[IO[str]] = None
         if log_path:
             Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(log_path, "a", encoding="utf-8", buffering=1)
+            self._log = open(log_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (closed by finish())
         self._stdout = bytearray()
         self.stdout_truncated = False
         self.callback_errors = 0
@@ -199,8 +199,9 @@ class _Output:
                 self.callback_errors += 1
 
     def _read_capture(self, pipe: IO[bytes]) -> None:
+        read1 = getattr(pipe, "read1", pipe.read)  # a Popen pipe is a BufferedReader: what is there, now
         with pipe:
-            for chunk in iter(lambda: pipe.read1(65536), b""):
+            for chunk in iter(lambda: read1(65536), b""):
                 room = STDOUT_CAP - len(self._stdout)
                 if len(chunk) > room:
                     self.stdout_truncated = True
@@ -222,7 +223,7 @@ class ChildHandle:
     """A long-lived child started by `spawn` (a vLLM server). Its group is stopped by `stop`,
     or by the executor's `terminate_all`."""
 
-    def __init__(self, proc: subprocess.Popen, output: _Output, executor: "LocalExecutor", spec: ProcessSpec):
+    def __init__(self, proc: subprocess.Popen, output: _Output, executor: LocalExecutor, spec: ProcessSpec):
         self._proc = proc
         self._output = output
         self._executor = executor
@@ -261,7 +262,7 @@ class ChildHandle:
     def log_tail(self) -> list[str]:
         return list(self._output.tail)
 
-    def __enter__(self) -> "ChildHandle":
+    def __enter__(self) -> ChildHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -344,13 +345,13 @@ class LocalExecutor:
     def terminate_all(self, grace_s: Optional[float] = None) -> None:
         """SIGTERM every live group, wait (one shared grace period), SIGKILL what is left."""
         with self._lock:
-            lives = [l for l in self._live.values() if _running(l.proc)]  # never signal a reused pgid
+            lives = [lv for lv in self._live.values() if _running(lv.proc)]  # never signal a reused pgid
             for live in lives:
                 live.terminated = True
                 _signal_group(live.proc.pid, signal.SIGTERM)
-        grace = max((l.grace_s for l in lives), default=0.0) if grace_s is None else grace_s
+        grace = max((lv.grace_s for lv in lives), default=0.0) if grace_s is None else grace_s
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_running(l.proc) for l in lives):
+        while time.monotonic() < deadline and any(_running(lv.proc) for lv in lives):
             time.sleep(POLL_S)
         for live in lives:
             if _running(live.proc):

@@ -38,7 +38,7 @@ class LogBatcher:
         while not self._stop.wait(self._interval):
             self.flush()
 
-    def __enter__(self) -> "LogBatcher":
+    def __enter__(self) -> LogBatcher:
         self._thread.start()
         return self
 

@@ -69,8 +69,11 @@ class Seal(BaseModel):
 
 
 def hash_file(path: PathLike) -> str:
+    digest = hashlib.sha256()  # hashlib.file_digest is Python 3.11+; this runs on 3.10 too
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def hash_path(path: PathLike) -> str:
@@ -116,7 +119,7 @@ class Workspace:
         self.report_path = self.root / "report.md"
         self.config_path = self.root / "config.json"
 
-    def create(self) -> "Workspace":
+    def create(self) -> Workspace:
         for d in (self.stages_dir, self.logs_dir, self.seals_dir):
             d.mkdir(parents=True, exist_ok=True)
         return self

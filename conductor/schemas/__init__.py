@@ -24,7 +24,8 @@ def transcript_line_schema() -> dict[str, Any]:
     from conductor.transcript.events import Event, TranscriptHeader
 
     members = typing.get_args(typing.get_args(Event)[0])
-    line = typing.Annotated[Union[(TranscriptHeader, *members)], Field(discriminator="type")]
+    choices = (TranscriptHeader, *members)  # a union built at run time: not a static type
+    line: Any = typing.Annotated[Union[choices], Field(discriminator="type")]
     schema = TypeAdapter(line).json_schema(mode="serialization")
     for name, sub in schema.get("$defs", {}).items():
         if name in {m.__name__ for m in members}:

@@ -291,7 +291,7 @@ class Display(Protocol):
         bus.subscribe(Count())
     """
 
-    def __call__(self, event: Any) -> None: ...
+    def __call__(self, event: Any, /) -> None: ...
 
 
 class EventBus:
@@ -316,7 +316,7 @@ class EventBus:
 
     def unsubscribe(self, listener: Display) -> None:
         with self._lock:
-            self._listeners = [(l, c) for l, c in self._listeners if l is not listener]
+            self._listeners = [(d, c) for d, c in self._listeners if d is not listener]
 
     @property
     def seq(self) -> int:

@@ -27,8 +27,15 @@ from typing import Any, Callable, Iterator, Optional, Union
 from pydantic import ValidationError
 
 from conductor.transcript.events import (
-    TRANSCRIPT_SCHEMA_VERSION, AssistantMessage, DecisionMade, GateVerdict, RunFinished, RunStarted,
-    StageSealed, TranscriptHeader, event_from_dict,
+    TRANSCRIPT_SCHEMA_VERSION,
+    AssistantMessage,
+    DecisionMade,
+    GateVerdict,
+    RunFinished,
+    RunStarted,
+    StageSealed,
+    TranscriptHeader,
+    event_from_dict,
 )
 from conductor.transcript.redact import NULL_REDACTOR, Redactor
 
@@ -91,7 +98,7 @@ class TranscriptWriter:
             raise TranscriptError(f"transcript {self.path} already exists; a transcript is never overwritten")
         if exists:
             self._prepare_resume()
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run; close() closes it)
         if not exists:
             self._write_line(self._redactor.redact_obj(header.model_dump(mode="json")), sync=True)
 
@@ -135,7 +142,7 @@ class TranscriptWriter:
     def closed(self) -> bool:
         return self._fh.closed
 
-    def __enter__(self) -> "TranscriptWriter":
+    def __enter__(self) -> TranscriptWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,8 +11,8 @@ from typing import Any, Callable, Optional
 from textual import on
 from textual.app import App
 
-from conductor.tui import bridge
 from conductor.replay.replayer import Divergence
+from conductor.tui import bridge
 from conductor.tui.screens.replay import ReplayScreen
 from conductor.tui.screens.run import RunScreen
 from conductor.tui.screens.start import StartScreen

@@ -26,21 +26,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
-from conductor.transcript.events import (
-    ApprovalDecided, ApprovalRequested, AssistantMessage, DecisionMade, HumanMessage, RunFinished, RunPaused,
-    RunStarted, event_from_dict,
-)
-from conductor.runtime.clock import utc_now
-from gates.failure_classes import Decision, ExitCode
 from conductor.app import wiring
 from conductor.engine.approver import ApprovalAnswer, NoHumanApprover
-from conductor.replay.replayer import regate as regate_transcript
-from conductor.replay.replayer import replay_transcript
 from conductor.engine.session import run_session
 from conductor.engine.steering import Steering
+from conductor.replay.replayer import Divergence, replay_transcript
+from conductor.replay.replayer import regate as regate_transcript
+from conductor.runtime.clock import utc_now
+from conductor.transcript.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    DecisionMade,
+    HumanMessage,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    event_from_dict,
+)
 from conductor.transcript.jsonl import TranscriptError, read_transcript
 from conductor.tui.model import ApprovalView, parse_ts
-from conductor.replay.replayer import Divergence
+from gates.failure_classes import Decision, ExitCode
 
 Emit = Callable[[Any], None]
 
@@ -112,7 +118,7 @@ class EventPump:
 
 
 def make_answer(answer: str, text: str = "", by: str = "human") -> Any:
-    return ApprovalAnswer(answer=answer, text=text, by=by)  # type: ignore[arg-type]
+    return ApprovalAnswer(answer=answer, text=text, by=by)
 
 
 def approval_view(req: Any) -> ApprovalView:

@@ -28,9 +28,28 @@ from conductor.engine.stages import STAGE_ORDER, Status
 from conductor.runtime.progress import parse_progress
 from conductor.runtime.report import ReleaseReport, fc_name
 from conductor.transcript.events import (
-    ApprovalDecided, ApprovalRequested, AssistantMessage, BudgetUpdate, DecisionMade, GateVerdict, HumanMessage,
-    RunFinished, RunPaused, RunStarted, SkillFinished, SkillLog, SkillProgress, SkillStarted, StageOpened,
-    StageRetry, StageSealed, TextDelta, ToolCall, ToolResult, Warning_, event_from_dict,
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    BudgetUpdate,
+    DecisionMade,
+    GateVerdict,
+    HumanMessage,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    SkillFinished,
+    SkillLog,
+    SkillProgress,
+    SkillStarted,
+    StageOpened,
+    StageRetry,
+    StageSealed,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Warning_,
+    event_from_dict,
 )
 from gates.failure_classes import Decision
 
@@ -125,7 +144,9 @@ class StageView:
 class ConvItem:
     """One entry of the conversation. `kind` picks the widget; `rev` bumps on every change."""
 
-    kind: str  # stage | assistant | tool_call | tool_result | skill | gate | retry | human | approval | warning | paused | decision
+    # stage | assistant | tool_call | tool_result | skill | gate | retry | human | approval | warning | paused
+    # | decision
+    kind: str
     seq: int
     stage: str = ""
     title: str = ""
@@ -254,7 +275,7 @@ class RunModel:
         self.dirty_items.clear()
         return out
 
-    def snapshot(self) -> "RunModel":
+    def snapshot(self) -> RunModel:
         """A copy to fold on from (the replay viewer's checkpoints): deep where the fold mutates."""
         if self.keep_items:
             return copy.deepcopy(self)
@@ -349,7 +370,8 @@ class RunModel:
             self._add(ConvItem("assistant", e.seq, e.stage, body=text,
                                data={"turn": e.turn, "stop_reason": e.stop_reason, "model": e.model}))
         if e.stop_reason in ("max_tokens", "refusal"):
-            self._add(ConvItem("warning", e.seq, e.stage, body=f"model turn {e.turn} ended with stop_reason {e.stop_reason}"))
+            self._add(ConvItem("warning", e.seq, e.stage,
+                               body=f"model turn {e.turn} ended with stop_reason {e.stop_reason}"))
 
     def _on_tool_call(self, e: ToolCall, ts: Optional[float]) -> None:
         if not self.keep_items:
@@ -390,7 +412,8 @@ class RunModel:
         status = "ok" if e.ok else ("timed out" if e.timed_out else f"failed (exit {e.exit_code})")
         self._log_lines([f"[{e.skill} {status} in {fmt_duration(e.duration_s)}]"])
         self._add(ConvItem("skill", e.seq, e.stage, title=e.skill, ok=e.ok,
-                           body=f"{e.skill} {status} in {fmt_duration(e.duration_s)}" + (f": {e.error}" if e.error else "")))
+                           body=f"{e.skill} {status} in {fmt_duration(e.duration_s)}"
+                                + (f": {e.error}" if e.error else "")))
 
     def _on_gate_verdict(self, e: GateVerdict, ts: Optional[float]) -> None:
         v = e.verdict
@@ -423,7 +446,8 @@ class RunModel:
         st = self._stage(e.stage)
         st.status, st.duration_s, st.ended_ts, st.failure_class = Status.SEALED, e.duration_s, ts, None
         self._add(ConvItem("stage_sealed", e.seq, e.stage, title=e.stage, ok=True,
-                           body=f"{e.stage} sealed in {fmt_duration(e.duration_s)} ({len(e.artifacts)} artifacts hashed)"))
+                           body=f"{e.stage} sealed in {fmt_duration(e.duration_s)} "
+                                f"({len(e.artifacts)} artifacts hashed)"))
 
     def _on_approval_requested(self, e: ApprovalRequested, ts: Optional[float]) -> None:
         self.pending_approvals[e.request_id] = ApprovalView(e.request_id, e.stage, e.kind, e.question, dict(e.context))
@@ -461,7 +485,8 @@ class RunModel:
 
     def _on_decision(self, e: DecisionMade, ts: Optional[float]) -> None:
         self.report.decide(e.decision, e.exit_code, e.reason, e.failure_class, e.stage)
-        if e.stage and e.stage in self.stages and e.decision not in (Decision.ACCEPT, Decision.INTERRUPTED) and e.failure_class:
+        about_the_model = e.decision not in (Decision.ACCEPT, Decision.INTERRUPTED)
+        if e.stage and e.stage in self.stages and about_the_model and e.failure_class:
             st = self.stages[e.stage]  # the stage whose failure decided the run
             if st.status in (Status.RUNNING, Status.RETRYING, Status.PASSED):
                 st.status, st.ended_ts = Status.FAILED, ts

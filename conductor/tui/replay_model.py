@@ -10,8 +10,22 @@ from typing import Any, Callable, Optional
 from conductor.replay.replayer import Divergence
 from conductor.runtime.report import fc_name
 from conductor.transcript.events import (
-    ApprovalDecided, ApprovalRequested, AssistantMessage, DecisionMade, GateVerdict, HumanMessage, RunFinished,
-    RunPaused, RunStarted, SkillFinished, SkillStarted, StageOpened, StageRetry, StageSealed, ToolCall, ToolResult,
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    DecisionMade,
+    GateVerdict,
+    HumanMessage,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    SkillFinished,
+    SkillStarted,
+    StageOpened,
+    StageRetry,
+    StageSealed,
+    ToolCall,
+    ToolResult,
     Warning_,
 )
 from conductor.tui.model import RunModel, _as_event, fmt_duration

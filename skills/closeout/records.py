@@ -134,7 +134,8 @@ def _from_transcript(recs: Records, events: list[dict[str, Any]]) -> None:
             _add_gate(recs, str(e.get("stage")), attempt, e["verdict"], facts)
         elif kind == "skill_started":
             m = _ATTEMPT.search(str(e.get("log_path", "")))
-            a = SkillAttempt(stage=str(e.get("stage")), skill=str(e.get("skill")), attempt=int(m.group(1)) if m else None,
+            a = SkillAttempt(stage=str(e.get("stage")), skill=str(e.get("skill")),
+                             attempt=int(m.group(1)) if m else None,
                              input=dict(inputs.get(e.get("tool_use_id")) or {}))
             started[str(e.get("tool_use_id"))] = a
             recs.attempts.append(a)

@@ -256,7 +256,8 @@ def recommendation(recs: Records, size: Optional[dict[str, Any]], compare: Optio
                              "not verified here")
             return {"publish": True, "verdict": "publish", "why": _sentence("; ".join(parts))}
         return {"publish": False, "verdict": "do not publish",
-                "why": _sentence("the decision says ACCEPT, but the records it rests on do not: " + "; ".join(problems))}
+                "why": _sentence("the decision says ACCEPT, but the records it rests on do not: "
+                                 + "; ".join(problems))}
     known = decision in {d.value for d in Decision}
     why = Decision(decision).why_not if known else f"the decision is {decision}"
     if decision == "REGRESSION" and compare:

@@ -85,7 +85,10 @@ def install_include_hook(extra: list[str]) -> None:
     orig = TaskManager.__init__
 
     def __init__(self: Any, *args: Any, include_path: Any = None, **kwargs: Any) -> None:
-        paths = list(include_path) if isinstance(include_path, (list, tuple)) else ([include_path] if include_path else [])
+        if isinstance(include_path, (list, tuple)):
+            paths = list(include_path)
+        else:
+            paths = [include_path] if include_path else []
         orig(self, *args, include_path=paths + [p for p in extra if p not in paths], **kwargs)
 
     TaskManager.__init__ = __init__  # type: ignore[method-assign]

@@ -296,7 +296,8 @@ def evaluate(s: P.EvalSettings, lm_args: list[str], target: Target, rc: RunConte
                    f"{wall:.0f}s ({data['samples_per_s']} samples/s); the eval_run gate re-derives the scores")
     else:
         first = (err or "").strip().splitlines()[-1:] or [""]
-        summary = f"lm-eval {status} on the {what} (exit {res.exit_code}): {first[0][:300]}; the eval_run gate judges it"
+        summary = (f"lm-eval {status} on the {what} (exit {res.exit_code}): {first[0][:300]}; "
+                   "the eval_run gate judges it")
     return {"summary": summary, "artifacts": arts, "data": data}
 
 

@@ -10,8 +10,7 @@ from typing import Any
 
 from skills.common.runner import USER_CONFIG_ERROR, RunContext, SkillFailure, main, progress
 from skills.common.vllm_env import locate_vllm
-from skills.preflight import PreflightInput
-from skills.preflight import checks
+from skills.preflight import PreflightInput, checks
 
 EMBEDDED_PREFIX = "embedded:"
 VLLM_PROBE = ("import importlib.util, importlib.metadata as m, json\n"

@@ -2,7 +2,8 @@
 
     from skills.quantize import SKILL          # a conductor.runtime.skill.Skill
     argv = SKILL.command(QuantizeInput(recipe="fp8"), ctx)   # writes input.json (+ recipe.json) in ctx.out_dir
-    SKILL.gates(inp, ctx, result)              # [GateCall(gate="ptq", args=["--artifacts", src, export, "--recipe", r])]
+    SKILL.gates(inp, ctx, result)              # [GateCall(gate="ptq", args=["--artifacts", src, export,
+                                               #                            "--recipe", r])]
 
 The agent reads SKILL.md; the runner is `python -m skills.quantize.run` (run.py).
 """

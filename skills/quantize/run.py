@@ -396,7 +396,8 @@ def calibrate(job: Job) -> Any:
     nll_quant = heldout_nll(job.model, held_ids, job.device)
     log(f"held-out loss: source {nll_source}, simulated {recipe.name} {nll_quant} ({nll_quant - nll_source:+.4f})")
     job.facts.update({
-        "calib_size": inp.calib_size, "calib_seq_len": inp.calib_seq_len, "calib_tokens": inp.calib_size * inp.calib_seq_len,
+        "calib_size": inp.calib_size, "calib_seq_len": inp.calib_seq_len,
+        "calib_tokens": inp.calib_size * inp.calib_seq_len,
         "calib_corpus_tokens": packed.corpus_tokens, "calib_epochs": packed.epochs, "calib_seconds": round(t_cal, 2),
         "calib_dtype": str(job.dtype).replace("torch.", ""),
         "layers_quantized": summary["layers_quantized"], "weight_modules": len(job.modules),

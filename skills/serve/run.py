@@ -20,8 +20,7 @@ from conductor.runtime.fsutil import atomic_write_json
 from gates.serve.canaries import as_records
 from skills.common.runner import RunContext, SkillFailure, main, progress
 from skills.common.vllm_env import locate_vllm
-from skills.serve import NO_VLLM, RECORD_FILE, SERVER_LOG, SKIPPED, ServeInput
-from skills.serve import roles
+from skills.serve import NO_VLLM, RECORD_FILE, SERVER_LOG, SKIPPED, ServeInput, roles
 from skills.serve.server import ManagedServer, ServerPlan, error_lines, not_servable_evidence, plan_server, vllm_build
 
 NOT_SERVABLE = "CHECKPOINT_NOT_SERVABLE"

@@ -20,11 +20,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from conductor.replay.replayer import Divergence
 from conductor.runtime.report import fc_name
 from conductor.transcript.events import GateVerdict, ToolResult
 from conductor.tui import bridge
 from conductor.tui.model import ConvItem, _result_text, fmt_duration, parse_ts
-from conductor.replay.replayer import Divergence
 from conductor.tui.replay_model import ReplayModel
 from conductor.tui.screens.modals import ThresholdModal
 from conductor.tui.widgets import StageRail, Timeline
@@ -44,7 +44,8 @@ def detail_content(replay: ReplayModel, i: int) -> tuple[str, Content]:
     parts: list[Any] = []
     if replay.divergence is not None and i == replay.divergence_index:
         d = replay.divergence
-        parts.append(Content.assemble(("≠ replay diverged here" + (f": {d.what}" if d.what else "") + "\n", "$error bold"),
+        head = "≠ replay diverged here" + (f": {d.what}" if d.what else "") + "\n"
+        parts.append(Content.assemble((head, "$error bold"),
                                       ("expected (recorded): ", "$text-muted"), (_short(d.expected), "$success"),
                                       ("\nfound (re-run):      ", "$text-muted"), (_short(d.found), "$error"), "\n\n"))
     if isinstance(e, GateVerdict):
@@ -54,7 +55,8 @@ def detail_content(replay: ReplayModel, i: int) -> tuple[str, Content]:
         parts.append(gate_content(item))
         title = gate_title(item)
     elif isinstance(e, ToolResult):
-        parts.append(Content.assemble((f"{e.name} → {'error' if e.is_error else 'ok'}\n", "$error bold" if e.is_error else "$success"),
+        said = (f"{e.name} → {'error' if e.is_error else 'ok'}\n", "$error bold" if e.is_error else "$success")
+        parts.append(Content.assemble(said,
                                       (_result_text(e.content), "")))
         title = f"tool_result · {e.name}" + (" · error" if e.is_error else "")
     else:
@@ -101,7 +103,8 @@ class ReplayScreen(Screen):
         self.verify = verify
         self.clock = clock
         self.replay_status = (f"DIVERGED at seq {divergence.seq}" if divergence
-                              else ("verifying…" if verify else "not verified (replay runs the gates again: conductor replay)"))
+                              else "verifying…" if verify
+                              else "not verified (replay runs the gates again: conductor replay)")
         self.regate_note = ""
 
     def compose(self) -> ComposeResult:
@@ -167,7 +170,8 @@ class ReplayScreen(Screen):
         b = state.budget
         dec = state.report.decision.value if state.report.decision is not None else None
         self.query_one("#position", Static).update(Content.assemble(
-            ("step ", "$text-muted"), (f"{i + 1}/{n}", "bold"), ("  seq ", "$text-muted"), (str(ev.seq if ev else "-"), "bold"),
+            ("step ", "$text-muted"), (f"{i + 1}/{n}", "bold"),
+            ("  seq ", "$text-muted"), (str(ev.seq if ev else "-"), "bold"),
             ("  t+", "$text-muted"), (into, "bold"), ("  turns ", "$text-muted"), (str(b.turns), "bold"),
             ("  $", "$text-muted"), (f"{b.cost_usd:.2f}", "bold"),
             (f"  {dec}" if dec else "", "$success bold" if dec == "ACCEPT" else "$error bold"),
@@ -259,7 +263,7 @@ class ReplayScreen(Screen):
         if event.state != WorkerState.SUCCESS:
             return
         if w.name == "verify":
-            v: bridge.Verification = w.result
+            v: bridge.Verification = w.result  # type: ignore[assignment]  # the verify worker's return
             div = v.divergence
             self.replay.divergence = div
             self.replay_status = (f"DIVERGED at seq {div.seq}" if div is not None
@@ -270,7 +274,7 @@ class ReplayScreen(Screen):
                 self.query_one(Timeline).go(self.replay.divergence_index)
             self.query_one(Timeline).refresh_all()
         elif w.name == "regate":
-            r: bridge.RegateResult = w.result
+            r: bridge.RegateResult = w.result  # type: ignore[assignment]  # the regate worker's return
             final = self.replay.final.report.decision
             recorded = final.value if final is not None else "?"
             self.regate_note = f"at {r.threshold:g}: {r.decision} (exit {r.exit_code}); recorded {recorded}"

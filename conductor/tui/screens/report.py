@@ -28,7 +28,8 @@ class ReportScreen(Screen):
 
     def compose(self) -> ComposeResult:
         cfg = self.header.get("config") or {}
-        bits = " · ".join(str(b) for b in (self.header.get("run_id", ""), cfg.get("model", ""), cfg.get("recipe", "")) if b)
+        named = (self.header.get("run_id", ""), cfg.get("model", ""), cfg.get("recipe", ""))
+        bits = " · ".join(str(b) for b in named if b)
         yield Static(Content.assemble(("report ", "bold $accent"), ("· " + bits if bits else "", "")), id="title")
         yield ReportView(self.report, id="report")
         yield Footer()

@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -77,12 +78,12 @@ class RunScreen(Screen):
         self.source = source
         self.live = live
         # a recorded run is shown as of its last event; a live one as of the (injected) clock
-        self.clock = clock if live else (lambda: self.model.last_ts)
         self.header = header or {}
         self.model = RunModel(self.header)
+        self.clock: Callable[[], Optional[float]] = clock if live else (lambda: self.model.last_ts)
         self.pump = EventPump(self._wake)
         self.exit_code: Optional[int] = None
-        self._flush_timer = None
+        self._flush_timer: Optional[Timer] = None
         self.flush_count = 0  # batches folded (a test checks events are batched)
         self._quit_when_done = False
         self._blink = cursor_blink
@@ -156,7 +157,7 @@ class RunScreen(Screen):
         if event.worker.name != "run":
             return
         if event.state == WorkerState.SUCCESS:
-            self.exit_code = int(event.worker.result)
+            self.exit_code = int(event.worker.result)  # type: ignore[arg-type]  # the run returned its code
         elif event.state == WorkerState.ERROR:
             self.exit_code = ExitCode.INTERNAL_ERROR
             self.notify(f"the run failed inside the conductor: {event.worker.error!r}", severity="error", timeout=30)

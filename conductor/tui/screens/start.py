@@ -102,7 +102,8 @@ class StartScreen(Screen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="form"):
             yield Static(Content.assemble(("conductor", "bold $accent"),
-                                          (" · release a quantized checkpoint; gates decide, you can steer", "$text-muted")),
+                                          (" · release a quantized checkpoint; gates decide, you can steer",
+                                           "$text-muted")),
                          classes="heading")
             for fid, label, placeholder in FIELDS:
                 with Horizontal(classes="row"):

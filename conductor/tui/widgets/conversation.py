@@ -113,7 +113,8 @@ def render(w: Widget, item: ConvItem) -> None:
     elif k == "warning":
         w.update(Content.assemble(("⚠ ", "$warning bold"), (item.body, "$warning")))
     elif k == "paused":
-        w.update(Content.assemble(("‖ " if item.body == "paused" else "▶ ", "$warning"), (f"run {item.body}", "$warning")))
+        icon = "‖ " if item.body == "paused" else "▶ "
+        w.update(Content.assemble((icon, "$warning"), (f"run {item.body}", "$warning")))
     else:
         w.update(Content(item.body))
 

@@ -57,7 +57,7 @@ class StageRail(Widget):
     StageRail { width: 26; height: 1fr; padding: 0 1; border-right: vkey $panel-lighten-2; }
     """
 
-    def __init__(self, clock: Callable[[], float], **kw):
+    def __init__(self, clock: Callable[[], Optional[float]], **kw):
         super().__init__(**kw)
         self._clock = clock
         self._stages: dict[str, StageView] = {}

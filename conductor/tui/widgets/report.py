@@ -6,8 +6,6 @@ same figures as report.md and the headless summary.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -17,7 +15,8 @@ from conductor.runtime.report import ReleaseReport as Report
 from conductor.runtime.report import TaskRow, fmt_delta, fmt_ratio, fmt_score
 from conductor.tui.chart import delta_chart
 
-SPAN_STYLES = {"pass": "$success", "fail": "$error bold", "axis": "$text", "limit": "$warning bold", "dim": "$text-muted"}
+SPAN_STYLES = {"pass": "$success", "fail": "$error bold", "axis": "$text", "limit": "$warning bold",
+               "dim": "$text-muted"}
 
 
 MISSING = "—"
@@ -69,14 +68,16 @@ def chart_content(rep: Report, width: int = 31) -> Content:
     thr = rep.threshold.value if rep.threshold is not None else 0.01
     name_w = min(22, max(len(r.task) for r in rep.rows))
     lines: list[Content] = [Content.assemble(
-        (" " * (name_w + 1) + f"{-2 * thr:+.3f}".ljust(width // 2) + f"{2 * thr:+.3f}".rjust(width - width // 2), "$text-muted"))]
-    for (task, spans), r in zip(delta_chart(rep.rows, thr, width), rep.rows):
+        (" " * (name_w + 1) + f"{-2 * thr:+.3f}".ljust(width // 2) + f"{2 * thr:+.3f}".rjust(width - width // 2),
+         "$text-muted"))]
+    for (task, spans), r in zip(delta_chart(rep.rows, thr, width), rep.rows, strict=True):
         parts: list[tuple[str, str] | str] = [(task[:name_w].ljust(name_w) + " ", "")]
         parts += [(text, SPAN_STYLES[st]) for text, st in spans]
         parts.append((f" {fmt_delta(r.delta, MISSING)}", "" if r.within is not False else "$error"))
         lines.append(Content.assemble(*parts))
     lines.append(Content.assemble(("│", "$warning bold"), (" allowed drop   ", "$text-muted"),
-                                  ("┊", ""), (" zero   ", "$text-muted"), ("█", "$success"), (" within  ", "$text-muted"),
+                                  ("┊", ""), (" zero   ", "$text-muted"),
+                                  ("█", "$success"), (" within  ", "$text-muted"),
                                   ("█", "$error"), (" outside", "$text-muted")))
     return Content("\n").join(lines)
 

@@ -38,7 +38,7 @@ class StatusLine(Widget):
     StatusLine { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
-    def __init__(self, clock: Callable[[], float], **kw):
+    def __init__(self, clock: Callable[[], Optional[float]], **kw):
         super().__init__(**kw)
         self._clock = clock
         self._model: Optional[RunModel] = None
