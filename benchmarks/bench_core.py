@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from conductor.engine.approver import NoHumanApprover  # noqa: E402
 from conductor.engine.attempt import SkillRun  # noqa: E402
 from conductor.gating.runner import GateRun  # noqa: E402
+from conductor.transcript.events import verdict_record  # noqa: E402
 from gates.contract import Verdict  # noqa: E402
 from conductor.engine.config import load_config  # noqa: E402
 from conductor.providers.scripted import ScriptedProvider, tool_use  # noqa: E402
@@ -80,7 +81,8 @@ class NullWorld:
         return outs
 
     def seal(self, stage, attempt, result, verdicts, inp):
-        path = self.ws.seal(stage, result.artifacts, verdicts, result, inp, attempt=attempt)
+        records = [verdict_record(v) for v in verdicts]
+        path = self.ws.seal(stage, result.artifacts, records, result, inp, attempt=attempt)
         return self.ws.load_seal(stage).hashes(), self.ws.rel(path)
 
     def read(self, name, tool_use_id, inp):
