@@ -325,7 +325,7 @@ class RunModel:
             old = self.stages
             self.stages = {}
             for p in e.plan:
-                name = p.get("stage") or p.get("name")
+                name = p.get("stage")  # engine.stages.StagePlan.as_dict
                 if name:
                     sv = old.get(name) or StageView(name)
                     sv.depends_on = list(p.get("depends_on") or [])

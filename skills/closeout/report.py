@@ -78,7 +78,7 @@ def compare_section(recs: Records) -> Optional[dict[str, Any]]:
 def _how(backend: Optional[str], data: dict[str, Any]) -> str:
     sim = data.get("simulated_quantization")
     if backend in ENDPOINT_BACKENDS:
-        where = data.get("base_url") or data.get("endpoint")
+        where = data.get("base_url")
         return f"through the vLLM endpoint (lm-eval `{backend}`" + (f", {where})" if where else ")")
     if backend == "hf":
         extra = ""
@@ -109,7 +109,7 @@ def side_section(recs: Records, side: str) -> dict[str, Any]:
         "used_cache": facts.get("used_cache"), "eval_run_passed": g.verdict.passed if g else None,
         "num_fewshot": {t: _d(v).get("num_fewshot") for t, v in sorted(tasks.items())},
         "samples": {t: _d(v).get("samples_scored") for t, v in sorted(tasks.items())},
-        "detail": data.get("description") or data.get("backend_detail"),
+        "detail": data.get("description"),
     }
 
 
@@ -120,11 +120,8 @@ def _not_servable_reason(recs: Records) -> Optional[str]:
     for a in reversed(recs.attempts):
         if a.failure_class == NOT_SERVABLE and a.stage in ("serve", "eval_candidate"):
             return f"{NOT_SERVABLE} at {a.stage}: {a.error or ''}".rstrip(": ")
-    serve = _d(recs.result_of("serve").get("data"))
-    for key in ("not_servable_reason", "candidate_not_servable", "candidate_reason"):
-        if isinstance(serve.get(key), str) and serve[key]:
-            return serve[key]
-    return None
+    reason = _d(recs.result_of("serve").get("data")).get("not_servable_reason")  # as skills/serve/run.py writes it
+    return reason if isinstance(reason, str) and reason else None
 
 
 def evaluation_section(recs: Records, compare: Optional[dict[str, Any]]) -> dict[str, Any]:
@@ -136,7 +133,7 @@ def evaluation_section(recs: Records, compare: Optional[dict[str, Any]]) -> dict
         served = cand["backend"] in ENDPOINT_BACKENDS
     if serve.get("served") == "candidate":  # the serve stage ran the canary on the candidate itself
         served = True
-    if serve.get("candidate_servable") is False or serve.get("candidate_served") is False:
+    if serve.get("candidate_servable") is False:
         served = False
     out = {"baseline": base, "candidate": cand, "tasks": list(recs.config.get("tasks") or []),
            "lm_eval_version": s.get("lm_eval_version"), "limit": s.get("limit"),
