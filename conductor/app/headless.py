@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Optional, TextIO
 
-from conductor.runtime.report import ReleaseReport, fc_name, fmt_delta, fmt_ratio, fmt_score
+from conductor.runtime.report import ReleaseReport, fc_name, summary_lines
 from conductor.transcript.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -110,22 +110,6 @@ def describe_event(event: Any) -> Optional[str]:
     return fmt(event) if fmt is not None else None
 
 
-def report_lines(report: ReleaseReport) -> list[str]:
-    """The release report's figures in a few lines (the same figures as report.md and the TUI)."""
-    dec = report.decision.value if report.decision is not None else "no decision"
-    lines = [f"report: {dec} (exit {report.exit_code}): {report.recommendation}"]
-    thr = f"{report.threshold.value:g} ({report.threshold.kind})" if report.threshold is not None else "n/a"
-    lines.append(f"  threshold {thr}; size ratio {fmt_ratio(report.size_ratio)} (quantized / source weight bytes)")
-    for r in report.rows:
-        said = "within" if r.within else (r.verdict or "outside") if r.within is False else (r.verdict or "?")
-        lines.append(f"  task {r.task}: {fmt_score(r.shown_baseline)} -> {fmt_score(r.shown_candidate)}, "
-                     f"delta {fmt_delta(r.delta)} (allowed drop {fmt_score(r.threshold)}): {said}")
-    failed = [g for g in report.gates if not g.passed]
-    lines.append(f"  gates: {len(report.gates)} verdict(s), {len(failed)} failed"
-                 + (": " + ", ".join(f"{g.stage}/{g.gate} {g.failure_class}" for g in failed) if failed else ""))
-    return lines
-
-
 class HeadlessPrinter:
     """A Display (EventBus listener) for unattended runs. Cheap: one format and one write per event."""
 
@@ -163,7 +147,7 @@ class HeadlessPrinter:
             if line is not None:
                 self._human(line)
             if isinstance(event, RunFinished) and self.report is not None:
-                for summary in report_lines(self.report):
+                for summary in summary_lines(self.report):
                     self._human(summary)
             if self._json is not None and event.type not in JSON_SKIPPED:
                 self._emit_json(event)

@@ -230,3 +230,19 @@ def fmt_delta(v: Optional[float], missing: str = "n/a") -> str:
 
 def fmt_ratio(v: Optional[float], missing: str = "n/a") -> str:
     return missing if v is None else f"{v:.3f}"
+
+
+def summary_lines(report: ReleaseReport) -> list[str]:
+    """The report in a few plain lines (the headless summary): the same figures as report.md and the TUI."""
+    dec = report.decision.value if report.decision is not None else "no decision"
+    lines = [f"report: {dec} (exit {report.exit_code}): {report.recommendation}"]
+    thr = f"{report.threshold.value:g} ({report.threshold.kind})" if report.threshold is not None else "n/a"
+    lines.append(f"  threshold {thr}; size ratio {fmt_ratio(report.size_ratio)} (quantized / source weight bytes)")
+    for r in report.rows:
+        said = "within" if r.within else (r.verdict or "outside") if r.within is False else (r.verdict or "?")
+        lines.append(f"  task {r.task}: {fmt_score(r.shown_baseline)} -> {fmt_score(r.shown_candidate)}, "
+                     f"delta {fmt_delta(r.delta)} (allowed drop {fmt_score(r.threshold)}): {said}")
+    failed = [g for g in report.gates if not g.passed]
+    lines.append(f"  gates: {len(report.gates)} verdict(s), {len(failed)} failed"
+                 + (": " + ", ".join(f"{g.stage}/{g.gate} {g.failure_class}" for g in failed) if failed else ""))
+    return lines
