@@ -34,15 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 from conductor.engine.approver import NoHumanApprover  # noqa: E402
 from conductor.engine.attempt import SkillRun  # noqa: E402
-from conductor.gating.runner import GateRun  # noqa: E402
-from conductor.transcript.events import verdict_record  # noqa: E402
-from gates.contract import Verdict  # noqa: E402
 from conductor.engine.config import load_config  # noqa: E402
+from conductor.engine.session import run_session  # noqa: E402
+from conductor.gating.runner import GateRun  # noqa: E402
 from conductor.providers.scripted import ScriptedProvider, tool_use  # noqa: E402
 from conductor.replay.replayer import replay_transcript  # noqa: E402
-from conductor.engine.session import run_session  # noqa: E402
 from conductor.runtime.skill import SkillResult  # noqa: E402
+from conductor.transcript.events import verdict_record  # noqa: E402
 from conductor.transcript.jsonl import read_transcript  # noqa: E402
+from gates.contract import Verdict  # noqa: E402
 from tests.fakes.harness import FAKE_GATES  # noqa: E402
 from tests.fakes.skills import FakeSkill  # noqa: E402
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conductor.transcript.events import EventBus  # noqa: E402
 from conductor.app.headless import HeadlessPrinter  # noqa: E402
-from conductor.transcript.redact import Redactor  # noqa: E402
+from conductor.runtime.redact import Redactor  # noqa: E402
+from conductor.transcript.events import EventBus  # noqa: E402
 from conductor.transcript.jsonl import TranscriptWriter, iter_events, read_transcript, summarize  # noqa: E402
 from tests.eventfactory import header, synthetic_events  # noqa: E402
 

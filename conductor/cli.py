@@ -6,6 +6,7 @@
     conductor resume RUN                    continue after Ctrl-C, a crash or kill -9
     conductor transcript list|show          find and read recorded runs
     conductor gates                         the gates and what they decide
+    conductor bench --base-url URL --model M   throughput + TEST04 caching audit of a live endpoint
 
 A user error (bad flag, invalid config, unreadable file) is exit 2 with one sentence, never a
 traceback; an unexpected exception is exit 5 with its message and the transcript's path. What a run
@@ -53,6 +54,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     a.add_argument("--provider", choices=["auto", "anthropic", "autopilot"], help="auto: anthropic with a key")
     a.add_argument("--provider-model", dest="provider_model")
     a.add_argument("--base-url", dest="base_url", help="Anthropic-compatible endpoint (self-hosted vLLM)")
+    a.add_argument("--provider-max-tokens", type=int, dest="provider_max_tokens",
+                   help="the agent's max_tokens per turn (default 4096)")
     _budget_flags(p)
     _output_flags(p)
     p.add_argument("--policy", metavar="FILE", help="headless approvals policy (YAML)")
@@ -87,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workspace", help="the fork's run folder")
     r.add_argument("--gates", choices=["in-process", "processes"], default="in-process",
                    help="re-run each gate inside the replay (default, fast) or as its own process, as a live run does")
+    r.add_argument("--accept-partial", action="store_true", dest="accept_partial",
+                   help="accept a torn or truncated record (a run killed mid-way): exit 0 if what is there replays")
     r.add_argument("--json", action="store_true", help="the report as JSON")
     r.add_argument("--tui", action="store_true", help="open the transcript in the replay viewer (step, jump, re-gate)")
     rs = sub.add_parser("resume", help="continue a run from its last sealed stage")
@@ -106,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gates", help="list the gates")
     g.add_argument("--json", action="store_true")
     sub.add_parser("tui", help="open the terminal UI")
+    _add_commands(sub)
     return p
 
 
@@ -122,6 +128,7 @@ def config_from_args(args: argparse.Namespace) -> ReleaseConfig:
         "threshold_kind": "relative" if args.relative else None, "calib_size": args.calib_size,
         "workspace": args.workspace, "provider": args.provider, "provider_model": args.provider_model,
         "base_url": args.base_url, "policy_file": args.policy, "eval.limit": args.eval_limit,
+        "provider_max_tokens": args.provider_max_tokens,
         **_budget_overrides(args),
     }
     return load_config(yaml_path=args.release, overrides=overrides)
@@ -137,10 +144,10 @@ def _budget_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _listeners(args: argparse.Namespace, config: ReleaseConfig) -> list[Any]:
     from conductor.app.headless import HeadlessPrinter
-    from conductor.transcript.redact import Redactor
+    from conductor.runtime.redact import default_redactor
 
-    return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None, redactor=Redactor(),
-                            config=config.model_dump(mode="json"))]
+    return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None,
+                            redactor=default_redactor(), config=config.model_dump(mode="json"))]
 
 
 def _wants_tui(args: argparse.Namespace) -> bool:
@@ -160,6 +167,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     approver = wiring.build_approver(config.policy_file)
     outcome = session.run_session(config, provider, skills, approver, listeners=_listeners(args, config),
                                   handle_signals=True)
+    if outcome.exit_code == ExitCode.CONFIG_ERROR:  # a configuration problem found during the run: its sentence
+        _say(f"conductor: {outcome.reason}\n")
     return outcome.exit_code
 
 
@@ -178,7 +187,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                                    skills=skills, workspace=args.workspace, listeners=_listeners(args, config),
                                    gate_mode=args.gates)
     else:
-        report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates)
+        report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates,
+                                   accept_partial=args.accept_partial)
     _print_report(report, args.json)
     return report.exit_code
 
@@ -190,10 +200,22 @@ def _transcript_path(target: str) -> str:
     return str(p / "transcript.jsonl") if p.is_dir() else str(p)
 
 
+_PROBLEM_LABELS = {"torn": "TORN", "partial": "TORN", "hole": "HOLE", "altered": "ALTERED", "unchained": "warning"}
+
+
+def _print_integrity(report: Any) -> None:
+    blocking = report.blocking()
+    for p in getattr(report, "integrity", []):
+        label = _PROBLEM_LABELS.get(p["kind"], p["kind"])
+        accepted = " (accepted: --accept-partial)" if p["kind"] != "unchained" and p not in blocking else ""
+        sys.stderr.write(f"{label}: {p['detail']}{accepted}\n")
+
+
 def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
         return
+    _print_integrity(report)
     if report.divergence is not None:
         d = report.divergence
         sys.stdout.write(json.dumps({"seq": d.seq, "expected": d.expected, "found": d.found}, default=str) + "\n")
@@ -270,6 +292,14 @@ COMMANDS = {"run": cmd_run, "demo": cmd_run, "replay": cmd_replay, "resume": cmd
             "transcript": cmd_transcript, "gates": cmd_gates}
 
 
+def _add_commands(sub: Any) -> None:
+    """The subcommands installed packages add (`conductor bench`, from skills/perf): conductor.app.wiring."""
+    for command in wiring.build_commands():
+        parser = sub.add_parser(command.name, help=command.help)
+        command.add_arguments(parser)
+        parser.set_defaults(command_run=command.run)
+
+
 def dispatch(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -280,7 +310,8 @@ def dispatch(argv: Optional[Sequence[str]]) -> int:
         if code is None:
             raise CliError("the TUI is not available in this installation (conductor.tui)", ExitCode.INTERNAL_ERROR)
         return code
-    return COMMANDS[args.cmd](args)
+    run = COMMANDS.get(args.cmd) or args.command_run
+    return int(run(args))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -290,15 +321,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return dispatch(argv)
     except (CliError, wiring.WiringError, ConfigError, ResumeError, TranscriptError) as exc:
-        sys.stderr.write(f"conductor: {exc}\n")
+        _say(f"conductor: {exc}\n")
         return int(getattr(exc, "code", ExitCode.CONFIG_ERROR))
     except KeyboardInterrupt:
         sys.stderr.write("conductor: interrupted\n")
         return ExitCode.INTERRUPTED
     except Exception as exc:  # never a traceback for the user: the message, and where to look
-        sys.stderr.write(f"conductor: internal error: {type(exc).__name__}: {exc}\n"
-                         + "".join(f"{note}\n" for note in getattr(exc, "__notes__", ())))
+        _say(f"conductor: internal error: {type(exc).__name__}: {exc}\n"
+             + "".join(f"{note}\n" for note in getattr(exc, "__notes__", ())))
         return ExitCode.INTERNAL_ERROR
+
+
+def _say(text: str) -> None:
+    """A message on stderr, secrets redacted (a path or a value in an error may hold one)."""
+    from conductor.runtime.redact import default_redactor
+
+    sys.stderr.write(default_redactor().redact_text(text))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ Also changed by the architecture work, by hand (the script does not do these):
   tui.report_model -> runtime.report (ReleaseReport, TaskRow) + tui.chart (delta_chart)
   tui.model status constants -> engine.stages.Status; logbatch.parse_progress -> runtime.progress
   session.LAST_TRANSCRIPT -> gone (the exception carries a note naming the transcript)
+  cli's `bench` hook (importing skills.perf.bench) -> entry point group conductor.commands (runtime.command.Command)
+  chain -> transcript.chain; integrity -> replay.integrity; redact, scrub -> runtime (skills' writes redact)
 """
 
 from __future__ import annotations
@@ -28,17 +30,20 @@ MAP = {
     "loop": "engine.loop", "prompts": "engine.prompts", "stages": "engine.stages",
     "steering": "engine.steering", "tools": "engine.tools", "triage": "engine.triage",
     "session": "engine.session", "closeout": "engine.closeout", "providers.autopilot": "engine.autopilot",
-    "events": "transcript.events", "transcript": "transcript.jsonl", "redact": "transcript.redact",
+    "events": "transcript.events", "transcript": "transcript.jsonl", "redact": "runtime.redact",
     "gate_runner": "gating.runner", "gate_inprocess": "gating.inprocess", "gate_modules": "gating.modules",
     "skill": "runtime.skill", "executor": "runtime.executor", "workspace": "runtime.workspace",
     "fsutil": "runtime.fsutil", "logbatch": "runtime.logbatch", "tui.report_model": "runtime.report",
     "replay": "replay.replayer", "record": "replay.record", "resume": "replay.resume",
+    "chain": "transcript.chain", "scrub": "runtime.scrub", "integrity": "replay.integrity",
     "pricing": "providers.pricing", "headless": "app.headless", "transcript_cli": "app.transcript_cmds",
 }
 PARTS = ("engine", "transcript", "gating", "runtime", "replay", "providers", "app")
 _NAMES = "|".join(re.escape(n) for n in sorted(MAP, key=len, reverse=True))
-NEW_SUBMODULES = (*PARTS, "events", "jsonl", "redact", "replayer", "record", "resume")
-DOTTED = re.compile(rf"\bconductor\.({_NAMES})\b(?!\.(?:{'|'.join(NEW_SUBMODULES)})\b)")
+NEW_SUBMODULES = (*PARTS, "events", "jsonl", "redact", "chain", "scrub", "replayer", "record", "resume", "integrity")
+_SUB = "|".join(NEW_SUBMODULES)
+# not a path already in the new layout: `conductor.transcript.events`, `from conductor.transcript import events`
+DOTTED = re.compile(rf"\bconductor\.({_NAMES})\b(?!\.(?:{_SUB})\b| import \(?(?:{_SUB})\b)")
 FROM_PKG = re.compile(r"^(\s*)from conductor import ([\w, ]+?)(\s*(#.*)?)$", re.M)
 
 

@@ -33,7 +33,8 @@ are meant to decide use a release threshold of 0.15; the anomalous one keeps the
                                the person denies: ANOMALOUS
     scripted_regression.jsonl  compare: ACCURACY_REGRESSION on conductor_tiny_gen: REGRESSION
     scripted_pass_altered.jsonl + .seq   scripted_pass with the candidate's recorded compare facts
-                               lowered afterwards: replay diverges at the compare verdict (the seq in .seq)
+                               lowered afterwards: replay diverges at the compare verdict (the seq in .seq),
+                               and reports that the hash chain breaks there (the line was edited by hand)
 
 Times (timestamps, durations) are the recording's own: the session takes no clock. Re-recording
 changes them, so update the TUI snapshots afterwards (pytest tests/tui --snapshot-update).
@@ -59,14 +60,14 @@ from pydantic import BaseModel  # noqa: E402
 
 from conductor.engine.approver import NoHumanApprover, QueueApprover  # noqa: E402
 from conductor.engine.config import load_config  # noqa: E402
-from conductor.runtime.fsutil import atomic_write_json  # noqa: E402
+from conductor.engine.session import run_session  # noqa: E402
 from conductor.providers.base import ModelResponse  # noqa: E402
 from conductor.providers.scripted import ScriptedProvider, tool_use  # noqa: E402
 from conductor.replay.replayer import replay_transcript  # noqa: E402
-from conductor.engine.session import run_session  # noqa: E402
+from conductor.runtime.fsutil import atomic_write_json  # noqa: E402
 from conductor.runtime.skill import GateCall, SkillContext, SkillResult  # noqa: E402
-from conductor.transcript.jsonl import read_transcript  # noqa: E402
 from conductor.runtime.workspace import Workspace  # noqa: E402
+from conductor.transcript.jsonl import read_transcript  # noqa: E402
 from tests.fakes import fixture_artifacts as fx  # noqa: E402
 
 OUT = ROOT / "transcripts"
@@ -241,22 +242,44 @@ class Script:
         stage, text, tool, inp = self.turns[self.n]
         self.n += 1
         if stage != req.stage:
-            raise AssertionError(f"{self.name}: turn {self.n} is scripted for {stage!r}, the open stage is {req.stage!r}")
+            raise AssertionError(f"{self.name}: turn {self.n} is scripted for {stage!r}, "
+                                 f"the open stage is {req.stage!r}")
         return tool_use(tool, inp, text=text, tool_id=f"toolu_{self.name}_{self.n:02d}")
 
 
 OPENING: list[Turn] = [
-    ("preflight", "Releasing the tiny Llama with FP8. First, preflight: the checkpoint, the tasks, this machine.",
-     "preflight", {}),
+    (
+        "preflight",
+        "Releasing the tiny Llama with FP8. First, preflight: the checkpoint, the tasks, this machine.",
+        "preflight",
+        {},
+    ),
 ]
-QUANTIZE = ("quantize", "Preflight passed: a 2-layer Llama in bf16, both tasks present. Quantizing with the fp8 "
-                        "recipe, 64 calibration sequences.", "quantize", {"recipe": "fp8", "calib_size": 64})
-SERVE = ("serve", "The ptq gate agrees with the export. Serving the candidate and asking the canaries.", "serve",
-         {"checkpoint": "candidate"})
-EVAL_BASE = ("eval_baseline", "The server is healthy and the canaries are right. Evaluating the bf16 baseline "
-                              "on both tasks.", "evaluate_baseline", {})
-EVAL_CAND = ("eval_candidate", "Baseline scored. Now the candidate, with the baseline's settings.",
-             "evaluate_candidate", {})
+QUANTIZE = (
+    "quantize",
+    "Preflight passed: a 2-layer Llama in bf16, both tasks present. Quantizing with the fp8 "
+    "recipe, 64 calibration sequences.",
+    "quantize",
+    {"recipe": "fp8", "calib_size": 64},
+)
+SERVE = (
+    "serve",
+    "The ptq gate agrees with the export. Serving the candidate and asking the canaries.",
+    "serve",
+    {"checkpoint": "candidate"},
+)
+EVAL_BASE = (
+    "eval_baseline",
+    "The server is healthy and the canaries are right. Evaluating the bf16 baseline on both tasks.",
+    "evaluate_baseline",
+    {},
+)
+EVAL_CAND = (
+    "eval_candidate",
+    "Baseline scored. Now the candidate, with the baseline's settings.",
+    "evaluate_candidate",
+    {},
+)
 COMPARE = ("compare", "Both evaluations passed their gate. Comparing at the release's threshold.", "compare", {})
 AUDITS = ("audits", "Compare decided. Running the verbosity and caching audits.", "audits", {})
 
@@ -268,30 +291,67 @@ def pass_turns() -> list[Turn]:
 def repair_turns() -> list[Turn]:
     return OPENING + [
         QUANTIZE,
-        ("quantize", "The ptq gate failed QUANT_COVERAGE_FAILURE: one covered matrix is stored in bf16 while the "
-                     "export declares FP8 for it. Reading the gate's facts before I change anything.",
-         "read_artifact", {"path": "stages/quantize/attempt-1/ptq.facts.json", "max_bytes": 4000}),
-        ("quantize", "Only model.layers.1.mlp.down_proj is affected and the recipe covers it, so excluding it would "
-                     "hide the problem. The export is inconsistent: quantizing again from the source, with more "
-                     "calibration data and another seed.", "quantize", {"recipe": "fp8", "calib_size": 128, "seed": 1}),
-        ("serve", "Coverage is complete now (14 of 16 matrices in FP8; lm_head and embeddings excluded by the "
-                  "recipe). Serving the candidate.", "serve", {"checkpoint": "candidate"}),
-        EVAL_BASE, EVAL_CAND, COMPARE, AUDITS]
+        (
+            "quantize",
+            "The ptq gate failed QUANT_COVERAGE_FAILURE: one covered matrix is stored in bf16 while the "
+            "export declares FP8 for it. Reading the gate's facts before I change anything.",
+            "read_artifact",
+            {"path": "stages/quantize/attempt-1/ptq.facts.json", "max_bytes": 4000},
+        ),
+        (
+            "quantize",
+            "Only model.layers.1.mlp.down_proj is affected and the recipe covers it, so excluding it would "
+            "hide the problem. The export is inconsistent: quantizing again from the source, with more "
+            "calibration data and another seed.",
+            "quantize",
+            {"recipe": "fp8", "calib_size": 128, "seed": 1},
+        ),
+        (
+            "serve",
+            "Coverage is complete now (14 of 16 matrices in FP8; lm_head and embeddings excluded by the "
+            "recipe). Serving the candidate.",
+            "serve",
+            {"checkpoint": "candidate"},
+        ),
+        EVAL_BASE,
+        EVAL_CAND,
+        COMPARE,
+        AUDITS,
+    ]
 
 
 def approval_turns() -> list[Turn]:
-    return OPENING + [QUANTIZE, SERVE, EVAL_BASE, EVAL_CAND,
-                      ("eval_candidate", "The person approved a re-run. Evaluating the candidate again, same "
-                                         "settings, so that the reported scores can be re-derived.",
-                       "evaluate_candidate", {}),
-                      COMPARE, AUDITS]
+    return OPENING + [
+        QUANTIZE,
+        SERVE,
+        EVAL_BASE,
+        EVAL_CAND,
+        (
+            "eval_candidate",
+            "The person approved a re-run. Evaluating the candidate again, same "
+            "settings, so that the reported scores can be re-derived.",
+            "evaluate_candidate",
+            {},
+        ),
+        COMPARE,
+        AUDITS,
+    ]
 
 
 def anomalous_turns() -> list[Turn]:
-    return OPENING + [QUANTIZE, SERVE, EVAL_BASE, EVAL_CAND,
-                      ("eval_candidate", "INFRA_TRANSIENT: lm-eval lost its connection. The same call once more.",
-                       "evaluate_candidate", {}),
-                      COMPARE]
+    return OPENING + [
+        QUANTIZE,
+        SERVE,
+        EVAL_BASE,
+        EVAL_CAND,
+        (
+            "eval_candidate",
+            "INFRA_TRANSIENT: lm-eval lost its connection. The same call once more.",
+            "evaluate_candidate",
+            {},
+        ),
+        COMPARE,
+    ]
 
 
 def regression_turns() -> list[Turn]:
@@ -310,15 +370,33 @@ class Scenario:
 SCENARIOS = [
     Scenario("scripted_pass", pass_turns),
     Scenario("scripted_repair", repair_turns, Knobs(broken_quantize=(1,))),
-    Scenario("scripted_approval", approval_turns, Knobs(candidate={1: {"corrupt": "edit_score"}}),
-             answers=[("approve", "re-run the candidate's evaluation; the score must come from its own samples")]),
-    Scenario("scripted_anomalous", anomalous_turns, Knobs(threshold=0.01, candidate={1: {"record": {
-                 "status": "FAILED", "exit_code": 1,
-                 "error": "requests.exceptions.ConnectionError: [Errno 111] Connection refused"}}}),
-             answers=[("deny", "10 and 20 documents cannot resolve a 1-point drop; do not publish on this")],
-             expect="ANOMALOUS"),
-    Scenario("scripted_regression", regression_turns, Knobs(candidate={1: {"wrong_gen": [0, 1, 3, 4]}}),
-             expect="REGRESSION"),
+    Scenario(
+        "scripted_approval",
+        approval_turns,
+        Knobs(candidate={1: {"corrupt": "edit_score"}}),
+        answers=[("approve", "re-run the candidate's evaluation; the score must come from its own samples")],
+    ),
+    Scenario(
+        "scripted_anomalous",
+        anomalous_turns,
+        Knobs(
+            threshold=0.01,
+            candidate={
+                1: {
+                    "record": {
+                        "status": "FAILED",
+                        "exit_code": 1,
+                        "error": "requests.exceptions.ConnectionError: [Errno 111] Connection refused",
+                    }
+                }
+            },
+        ),
+        answers=[("deny", "10 and 20 documents cannot resolve a 1-point drop; do not publish on this")],
+        expect="ANOMALOUS",
+    ),
+    Scenario(
+        "scripted_regression", regression_turns, Knobs(candidate={1: {"wrong_gen": [0, 1, 3, 4]}}), expect="REGRESSION"
+    ),
 ]
 
 
@@ -329,8 +407,16 @@ def record(s: Scenario, out: Path) -> Path:
     ws = Workspace(WORK / "runs" / s.name)
     if ws.root.exists():
         shutil.rmtree(ws.root)
-    cfg = load_config(overrides={"workspace": str(ws.root), "provider": "scripted", "model": str(SOURCE),
-                                 "tasks": TASKS, "threshold": s.knobs.threshold, "recipe": "fp8"})
+    cfg = load_config(
+        overrides={
+            "workspace": str(ws.root),
+            "provider": "scripted",
+            "model": str(SOURCE),
+            "tasks": TASKS,
+            "threshold": s.knobs.threshold,
+            "recipe": "fp8",
+        }
+    )
     approver = QueueApprover(s.answers) if s.answers else NoHumanApprover()
     provider = ScriptedProvider(Script(s.name, s.turns()))
     outcome = run_session(cfg, provider, skills_for(s.knobs), approver, run_id=s.name.replace("_", "-"), workspace=ws)
@@ -367,10 +453,15 @@ def lowered(facts: dict[str, Any]) -> dict[str, Any]:
 def summary(path: Path) -> str:
     t = read_transcript(path)
     decision = next((e.decision for e in reversed(t.events) if e.type == "decision"), None)
-    fails = [f"{e.stage}/{e.gate}:{e.verdict.failure_class.value}" for e in t.events
-             if e.type == "gate_verdict" and not e.verdict.passed]
+    fails = [
+        f"{e.stage}/{e.gate}:{e.verdict.failure_class.value}"
+        for e in t.events
+        if e.type == "gate_verdict" and not e.verdict.passed
+    ]
     approvals = [e.answer for e in t.events if e.type == "approval_decided"]
-    return f"{path.name:32} {decision:11} {len(t.events):3} events  failures {fails or '-'}  approvals {approvals or '-'}"
+    return (
+        f"{path.name:32} {decision:11} {len(t.events):3} events  failures {fails or '-'}  approvals {approvals or '-'}"
+    )
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -386,8 +477,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for s in chosen:
         path = record(s, args.out)
         rep = replay_transcript(path)
-        if rep.divergence is not None:
-            raise SystemExit(f"{path.name} diverges on replay: {rep.divergence}")
+        if rep.divergence is not None or rep.exit_code != 0 or not rep.tamper_evident:
+            raise SystemExit(f"{path.name} does not replay cleanly: {rep.detail} {rep.integrity}")
         print(summary(path), flush=True)
         if s.name == "scripted_pass":
             altered = args.out / f"{ALTERED}.jsonl"

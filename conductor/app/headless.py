@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Optional, TextIO
 
+from conductor.runtime.redact import Redactor
 from conductor.runtime.report import ReleaseReport, fc_name, summary_lines
 from conductor.transcript.events import (
     ApprovalDecided,
@@ -42,7 +43,6 @@ from conductor.transcript.events import (
     Warning_,
 )
 from conductor.transcript.jsonl import dumps_line
-from conductor.transcript.redact import Redactor
 
 JSON_SKIPPED = frozenset({"text_delta", "skill_log"})
 WIDTH = 160  # longest human line before it is cut

@@ -6,7 +6,8 @@
 
 Skills are found through the entry point group `conductor.skills` (pyproject.toml): each entry point
 names a callable that returns a list of skills (this project's: `skills.registry:default_skills`).
-The engine never imports a skill package; it gets the list from here.
+The engine never imports a skill package; it gets the list from here. Subcommands a package adds
+to the CLI (`conductor bench`) come the same way, from the group `conductor.commands`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Optional, Sequence
 from conductor.engine.approver import Approver, NoHumanApprover, PolicyApprover
 from conductor.engine.config import ReleaseConfig
 from conductor.providers.base import Provider
+from conductor.runtime.command import Command
 from conductor.runtime.skill import Skill
 from gates.failure_classes import ExitCode
 
 SKILLS_GROUP = "conductor.skills"
+COMMANDS_GROUP = "conductor.commands"
 
 
 class WiringError(Exception):
@@ -60,9 +63,21 @@ def build_provider(config: ReleaseConfig, skills: Optional[Sequence[Skill]] = No
     if name == "anthropic":
         from conductor.providers.anthropic_provider import AnthropicProvider
 
-        return AnthropicProvider(config.provider_model, base_url=config.base_url)
+        return AnthropicProvider(config.provider_model, base_url=config.base_url, api_key=config.api_key_value())
     raise WiringError(f"provider {name!r} cannot drive a new run; use anthropic or autopilot "
                       "(replay serves recorded runs: `conductor replay`)")
+
+
+def build_commands() -> list[Command]:
+    """The subcommands the installed packages add (group `conductor.commands`), by name."""
+    commands: list[Command] = []
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name):
+        try:
+            commands.append(ep.load())
+        except ImportError as exc:
+            raise WiringError(f"the command {ep.name!r} is not available in this installation ({exc})",
+                              ExitCode.INTERNAL_ERROR) from None
+    return commands
 
 
 def build_approver(policy_file: Optional[str]) -> Approver:
@@ -75,4 +90,5 @@ def build_run_parts(config: ReleaseConfig) -> tuple[Provider, list[Skill]]:
     return build_provider(config, skills), skills
 
 
-__all__ = ["SKILLS_GROUP", "WiringError", "build_approver", "build_provider", "build_run_parts", "build_skills"]
+__all__ = ["COMMANDS_GROUP", "SKILLS_GROUP", "WiringError", "build_approver", "build_commands", "build_provider",
+           "build_run_parts", "build_skills"]

@@ -22,11 +22,11 @@ from conductor.gating.modules import REAL, gate_kwargs_for
 from conductor.providers.base import Provider
 from conductor.runtime.clock import utc_now
 from conductor.runtime.executor import LocalExecutor
+from conductor.runtime.redact import add_secret, default_redactor
 from conductor.runtime.skill import Skill
 from conductor.runtime.workspace import Workspace
 from conductor.transcript.events import EventBus, TranscriptHeader
 from conductor.transcript.jsonl import TranscriptWriter
-from conductor.transcript.redact import Redactor
 
 
 def conductor_version() -> str:
@@ -67,8 +67,10 @@ def run_session(config: ReleaseConfig, provider: Provider, skills: Sequence[Skil
                 world_factory: Optional[Callable[[Any], Any]] = None, **run_kwargs: Any) -> RunOutcome:
     run_id = run_id or new_run_id()
     ws = (workspace or workspace_for(config, run_id)).create()
-    redactor = Redactor()
-    executor = LocalExecutor(redact=redactor.redact_text)
+    if config.api_key is not None:
+        add_secret(config.api_key.get_secret_value())
+    redactor = default_redactor()
+    executor = LocalExecutor(redact=redactor.redact_text, scrub_env=True)
     writer = TranscriptWriter(ws.transcript_path, header_for(config, provider, run_id), redactor,
                               resume=resume is not None)
     try:

@@ -1,2 +1,2 @@
-"""The small interface skills may import: the Skill protocol and its result (skill), the executor,
-the workspace and its seals, durable writes, log batching, the progress line, the report model."""
+"""What skills may import: the Skill protocol (skill), executor, workspace and seals, durable redacted writes,
+redaction of text and files (redact, scrub), log batching, progress line, clock, report, subcommands (command)."""

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
 from conductor.runtime.clock import utc_now
 from gates.contract import Verdict
 
-TRANSCRIPT_SCHEMA_VERSION = 1
+TRANSCRIPT_SCHEMA_VERSION = 2  # 2: every line carries `hash`, chained to the previous line (conductor.transcript.chain)
 
 
 class _Event(BaseModel):
@@ -43,6 +43,9 @@ class RunStarted(_Event):
     workspace: str
     plan: list[dict[str, Any]]  # [{stage, depends_on, tools, gates}]
     resumed_from: Optional[str] = None
+    # sha256 of the gate package's files (conductor.gating.modules.fingerprint): replay with the same
+    # gates compares each re-decided verdict whole, not only pass / failure_class / decision
+    gates_fingerprint: Optional[str] = None
 
 
 class StageOpened(_Event):
@@ -155,6 +158,9 @@ class GateVerdict(_Event):
     verdict: Verdict
     exit_code: Optional[int]
     duration_s: float
+    # the gate's command line (python -m gates.<gate> ...): replay re-collects the facts with it when
+    # the transcript is read in its own run folder; None when the conductor wrote the verdict itself
+    argv: Optional[list[str]] = None
 
     @field_serializer("verdict")
     def _as_printed(self, verdict: Verdict) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from typing import Any, Optional, Sequence
 from conductor.engine.approver import Approver, NoHumanApprover
 from conductor.engine.config import load_config
 from conductor.engine.loop import RunOutcome
-from conductor.providers.scripted import ScriptedProvider, tool_use
 from conductor.engine.session import run_session
-from conductor.transcript.jsonl import read_transcript
+from conductor.providers.scripted import ScriptedProvider, tool_use
 from conductor.runtime.workspace import Workspace
+from conductor.transcript.jsonl import read_transcript
 
 FAKE_GATES = "tests.fakes.gates"
 

@@ -22,7 +22,14 @@ import pytest
 from conductor.runtime.skill import SkillResult
 from skills.common.vllm_env import find_vllm_python
 from tests.embedded_release import (
-    NOT_SERVED, context, embedded_checkpoint, fp8_candidate, gate, processes_in_group, release_config, run_skill,
+    NOT_SERVED,
+    context,
+    embedded_checkpoint,
+    fp8_candidate,
+    gate,
+    processes_in_group,
+    release_config,
+    run_skill,
     wait_for_no_vllm,
 )
 

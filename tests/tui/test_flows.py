@@ -23,7 +23,16 @@ from conductor.tui.screens.start import StartScreen
 from conductor.tui.widgets import Conversation, StageRail, Timeline
 from tests.tui import synthetic as mk
 from tests.tui.conftest import (
-    ALTERED, APPROVAL, PASS, REPAIR, clock_at, curated, make_app, recorded, settled, until,
+    ALTERED,
+    APPROVAL,
+    PASS,
+    REPAIR,
+    clock_at,
+    curated,
+    make_app,
+    recorded,
+    settled,
+    until,
 )
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio]

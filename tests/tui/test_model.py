@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.transcript.events import (
-    ApprovalDecided, ApprovalRequested, AssistantMessage, BudgetUpdate, GateVerdict, RunFinished, StageOpened,
-    StageRetry, TextDelta, Usage,
-)
 from conductor.engine.stages import Status
 from conductor.replay.replayer import Divergence
 from conductor.runtime.report import TaskRow
+from conductor.transcript.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    BudgetUpdate,
+    GateVerdict,
+    RunFinished,
+    StageOpened,
+    StageRetry,
+    TextDelta,
+    Usage,
+)
 from conductor.tui.chart import delta_chart
 from conductor.tui.model import RunModel, fmt_duration, parse_ts
 from conductor.tui.replay_model import ReplayModel, event_summary
@@ -86,8 +94,19 @@ def test_text_deltas_stream_into_one_item_then_the_message_replaces_them():
 
 def test_budget_events_win_and_budgets_left_are_computed():
     m = RunModel()
-    m.apply(BudgetUpdate(seq=1, ts="", turns=3, input_tokens=1000, output_tokens=50, cache_read_tokens=900,
-                         cost_usd=1.25, elapsed_s=10, limits={"max_turns": 10, "max_cost_usd": 5.0, "max_wall_s": 3600}))
+    m.apply(
+        BudgetUpdate(
+            seq=1,
+            ts="",
+            turns=3,
+            input_tokens=1000,
+            output_tokens=50,
+            cache_read_tokens=900,
+            cost_usd=1.25,
+            elapsed_s=10,
+            limits={"max_turns": 10, "max_cost_usd": 5.0, "max_wall_s": 3600},
+        )
+    )
     assert m.budget.left(elapsed_s=600) == {"turns": "7", "$": "3.75", "time": "50m00s"}
 
 
@@ -103,8 +122,22 @@ def test_approval_is_pending_until_decided():
 
 def test_run_finished_marks_a_cut_off_stage_stopped_not_failed():
     m = fold(mk.repair().events)
-    m.apply(RunFinished(seq=999, ts="", decision="INTERRUPTED", exit_code=130, stage_durations_s={}, turns=4,
-                        input_tokens=1, output_tokens=1, cache_read_tokens=0, cost_usd=0, wall_s=12.0, transcript=""))
+    m.apply(
+        RunFinished(
+            seq=999,
+            ts="",
+            decision="INTERRUPTED",
+            exit_code=130,
+            stage_durations_s={},
+            turns=4,
+            input_tokens=1,
+            output_tokens=1,
+            cache_read_tokens=0,
+            cost_usd=0,
+            wall_s=12.0,
+            transcript="",
+        )
+    )
     assert m.stages["serve"].status == Status.STOPPED and m.report.exit_code == 130
     assert m.stages["eval_baseline"].status == Status.PENDING and m.elapsed(now=None) == 12.0
 
@@ -125,20 +158,50 @@ def test_report_rows_never_decide_again_from_facts_or_other_spellings():
     shows no rows (the screen never re-decides from the facts), and other spellings are not guessed."""
     facts = mk.compare_facts({"conductor_facts_mc": 0.60, "conductor_facts_gen": 0.48})
     bare = verdict_from_checks("compare", [check("c", True, "ok")], pass_detail="ACCEPT")
-    m = fold([GateVerdict(seq=1, ts="", stage="compare", gate="compare", attempt=1, facts=facts, verdict=bare,
-                          exit_code=0, duration_s=0.1)])
+    m = fold(
+        [
+            GateVerdict(
+                seq=1,
+                ts="",
+                stage="compare",
+                gate="compare",
+                attempt=1,
+                facts=facts,
+                verdict=bare,
+                exit_code=0,
+                duration_s=0.1,
+            )
+        ]
+    )
     assert m.report.rows == [] and m.report.gates[0].passed
-    guessed = verdict_from_checks("compare", [check("c", True, "ok")], pass_detail="ACCEPT", evidence={
-        "per_task": {"t": {"baseline": 62.0, "candidate": 61.5, "within_threshold": True}}})
-    m.apply(GateVerdict(seq=2, ts="", stage="compare", gate="compare", attempt=2, facts=None, verdict=guessed,
-                        exit_code=0, duration_s=0.1))
+    guessed = verdict_from_checks(
+        "compare",
+        [check("c", True, "ok")],
+        pass_detail="ACCEPT",
+        evidence={"per_task": {"t": {"baseline": 62.0, "candidate": 61.5, "within_threshold": True}}},
+    )
+    m.apply(
+        GateVerdict(
+            seq=2,
+            ts="",
+            stage="compare",
+            gate="compare",
+            attempt=2,
+            facts=None,
+            verdict=guessed,
+            exit_code=0,
+            duration_s=0.1,
+        )
+    )
     assert m.report.rows == []
 
 
 def test_delta_chart_marks_threshold_zero_and_clamps():
-    rows = [TaskRow(task="a", baseline_unit=0.5, candidate_unit=0.495, delta=-0.005, stderr_diff=0.001, within=True),
-            TaskRow(task="b", baseline_unit=0.5, candidate_unit=0.40, delta=-0.10, stderr_diff=0.001, within=False),
-            TaskRow(task="c", baseline_unit=0.5, candidate_unit=0.5, delta=0.0, stderr_diff=0.001, within=True)]
+    rows = [
+        TaskRow(task="a", baseline_unit=0.5, candidate_unit=0.495, delta=-0.005, stderr_diff=0.001, within=True),
+        TaskRow(task="b", baseline_unit=0.5, candidate_unit=0.40, delta=-0.10, stderr_diff=0.001, within=False),
+        TaskRow(task="c", baseline_unit=0.5, candidate_unit=0.5, delta=0.0, stderr_diff=0.001, within=True),
+    ]
     chart = dict(delta_chart(rows, 0.01, width=21))
     line = {k: "".join(t for t, _ in v) for k, v in chart.items()}
     assert all(len(v) == 21 for v in line.values())
@@ -156,8 +219,9 @@ def test_replay_state_at_matches_a_full_fold_everywhere():
     for i in [0, 3, 4, 5, 11, len(recorded) - 1, 7, 2]:  # forward and back
         want = fold(recorded[: i + 1], header, keep_items=False)
         got = r.state_at(i)
-        assert [(n, st.status, st.retry_n) for n, st in got.stages.items()] == \
-               [(n, st.status, st.retry_n) for n, st in want.stages.items()]
+        assert [(n, st.status, st.retry_n) for n, st in got.stages.items()] == [
+            (n, st.status, st.retry_n) for n, st in want.stages.items()
+        ]
         assert got.budget.turns == want.budget.turns
 
 
@@ -192,20 +256,49 @@ def test_formatting_helpers():
 def test_gate_verdict_without_facts_or_evidence_is_tolerated():
     m = RunModel()
     m.apply(StageOpened(seq=1, ts="", stage="serve"))
-    crashed = verdict_from_checks("serve", [check("gate_ran_cleanly", False, "gate crashed",
-                                                  failure_class=FailureClass.GATE_ERROR)], pass_detail="")
-    m.apply(GateVerdict(seq=2, ts="", stage="serve", gate="serve", attempt=1, facts=None, verdict=crashed,
-                        exit_code=None, duration_s=0.1))
+    crashed = verdict_from_checks(
+        "serve",
+        [check("gate_ran_cleanly", False, "gate crashed", failure_class=FailureClass.GATE_ERROR)],
+        pass_detail="",
+    )
+    m.apply(
+        GateVerdict(
+            seq=2,
+            ts="",
+            stage="serve",
+            gate="serve",
+            attempt=1,
+            facts=None,
+            verdict=crashed,
+            exit_code=None,
+            duration_s=0.1,
+        )
+    )
     m.apply(StageRetry(seq=3, ts="", stage="serve", failure_class="GATE_ERROR", retries_left=1, budget_for_class=1))
     assert m.stages["serve"].status == Status.RETRYING and m.stages["serve"].label == "retrying (1 of 1)"
 
 
 def test_unexpected_shapes_never_take_the_view_down(monkeypatch):
     m = RunModel()
-    odd = verdict_from_checks("compare", [check("c", True, "ok")], pass_detail="ACCEPT",
-                              evidence={"tasks": [{"task": "t", "delta": "a lot"}], "threshold": "odd"})
-    m.apply(GateVerdict(seq=1, ts="", stage="compare", gate="compare", attempt=1,
-                        facts={"drop": 0.05, "threshold": 0.01}, verdict=odd, exit_code=0, duration_s=0.1))
+    odd = verdict_from_checks(
+        "compare",
+        [check("c", True, "ok")],
+        pass_detail="ACCEPT",
+        evidence={"tasks": [{"task": "t", "delta": "a lot"}], "threshold": "odd"},
+    )
+    m.apply(
+        GateVerdict(
+            seq=1,
+            ts="",
+            stage="compare",
+            gate="compare",
+            attempt=1,
+            facts={"drop": 0.05, "threshold": 0.01},
+            verdict=odd,
+            exit_code=0,
+            duration_s=0.1,
+        )
+    )
     assert m.report.gates[0].passed and m.report.rows == [] and m.report.notes  # unreadable figures: said, not shown
     from conductor.transcript.events import StageSealed
 
@@ -246,9 +339,13 @@ def test_curated_transcripts_fold_to_their_decision(name):
 def test_progress_lines_drive_the_bar_not_the_log_tail():
     from conductor.transcript.events import SkillLog, SkillProgress, SkillStarted
 
-    m = fold([StageOpened(stage="quantize", attempt=1, tools=["quantize"]),
-              SkillStarted(stage="quantize", skill="quantize", tool_use_id="t1", argv=["q"], log_path="l"),
-              SkillLog(stage="quantize", skill="quantize", lines=["PROGRESS 0.150 held-out loss", "loss 3.47"]),
-              SkillProgress(stage="quantize", skill="quantize", fraction=0.15, message="held-out loss")])
+    m = fold(
+        [
+            StageOpened(stage="quantize", attempt=1, tools=["quantize"]),
+            SkillStarted(stage="quantize", skill="quantize", tool_use_id="t1", argv=["q"], log_path="l"),
+            SkillLog(stage="quantize", skill="quantize", lines=["PROGRESS 0.150 held-out loss", "loss 3.47"]),
+            SkillProgress(stage="quantize", skill="quantize", fraction=0.15, message="held-out loss"),
+        ]
+    )
     assert list(m.log.lines) == ["$ q", "loss 3.47"]
     assert m.log.fraction == pytest.approx(0.15) and m.log.message == "held-out loss"

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True, no_logo=True))"
-PARTS = ("app", "engine", "gating", "providers", "replay", "runtime", "schemas", "transcript", "tui")
+PARTS = ("app", "engine", "gating", "providers", "replay", "runtime", "schemas", "slurm", "transcript", "tui")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conductor.runtime.executor import ChildHandle, Executor, LocalExecutor, ProcessSpec, free_port
-from conductor.transcript.redact import Redactor
+from conductor.runtime.redact import Redactor
 from tests.proctools import alive, wait_dead
 
 PY = sys.executable

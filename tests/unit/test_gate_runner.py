@@ -11,12 +11,12 @@ import time
 import jsonschema
 import pytest
 
-from conductor.runtime.executor import LocalExecutor
 from conductor.gating.inprocess import InProcessGates
-from conductor.transcript.events import verdict_record
 from conductor.gating.runner import gate_error_verdict, regate_on_facts, run_gate
+from conductor.runtime.executor import LocalExecutor
 from conductor.runtime.skill import GateCall
 from conductor.runtime.workspace import Workspace
+from conductor.transcript.events import verdict_record
 from tests.fakegates import loader as fake_loader
 from tests.proctools import wait_dead
 
@@ -162,7 +162,8 @@ def test_regate_on_facts_decides_again_with_new_arguments(ws, executor):
 
 def test_synthesized_verdict_is_valid_against_a_real_gate_schema():
     schema = verbosity_loader("verbosity", "output")
-    jsonschema.Draft202012Validator(schema).validate(verdict_record(gate_error_verdict("verbosity", "the gate crashed")))
+    record = verdict_record(gate_error_verdict("verbosity", "the gate crashed"))
+    jsonschema.Draft202012Validator(schema).validate(record)
 
 
 VERBOSITY_FACTS = {
@@ -173,8 +174,9 @@ VERBOSITY_FACTS = {
 
 
 def test_the_real_verbosity_gate(ws):
-    kw = dict(executor=LocalExecutor(), workspace=ws, out_dir=ws.root / "g", timeout_s=60,
-              schema_loader=verbosity_loader)
+    kw = dict(
+        executor=LocalExecutor(), workspace=ws, out_dir=ws.root / "g", timeout_s=60, schema_loader=verbosity_loader
+    )
     ok = regate_on_facts("verbosity", VERBOSITY_FACTS, **kw)
     assert ok.verdict.passed and ok.error is None and ok.facts["tolerance"] == 0.05, ok.verdict
     tight = regate_on_facts("verbosity", VERBOSITY_FACTS, extra_args=["--tolerance", "0.01"], **kw)
@@ -214,12 +216,17 @@ def test_recorded_facts_that_violate_the_input_schema_fail_closed(ws, executor):
 
 def test_the_real_verbosity_gate_in_process_decides_as_the_child_does(ws):
     def both(facts, *extra):
-        kw = dict(workspace=ws, out_dir=ws.root / "g", timeout_s=60, schema_loader=verbosity_loader,
-                  extra_args=list(extra))
+        kw = dict(
+            workspace=ws, out_dir=ws.root / "g", timeout_s=60, schema_loader=verbosity_loader, extra_args=list(extra)
+        )
         child = regate_on_facts("verbosity", facts, executor=LocalExecutor(), **kw)
         here = regate_on_facts("verbosity", facts, executor=InProcessGates(), **kw)
-        assert (here.verdict, here.exit_code, here.facts, here.error) == \
-            (child.verdict, child.exit_code, child.facts, child.error)
+        assert (here.verdict, here.exit_code, here.facts, here.error) == (
+            child.verdict,
+            child.exit_code,
+            child.facts,
+            child.error,
+        )
         return here
 
     assert both(VERBOSITY_FACTS).verdict.passed
@@ -228,8 +235,12 @@ def test_the_real_verbosity_gate_in_process_decides_as_the_child_does(ws):
 
 
 def test_an_in_process_gate_past_its_timeout_fails_closed_and_the_next_one_runs(ws):
-    kw = dict(workspace=ws, out_dir=ws.root / "t", module_prefix="tests.fakes.gates",
-              schema_loader=__import__("tests.fakes.gates", fromlist=["load_schema"]).load_schema)
+    kw = dict(
+        workspace=ws,
+        out_dir=ws.root / "t",
+        module_prefix="tests.fakes.gates",
+        schema_loader=__import__("tests.fakes.gates", fromlist=["load_schema"]).load_schema,
+    )
     t0 = time.monotonic()
     slow = regate_on_facts("ptq", {"sleep": 1.5}, executor=InProcessGates(), timeout_s=0.3, **kw)
     assert time.monotonic() - t0 < 1.2

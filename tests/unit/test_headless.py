@@ -6,10 +6,10 @@ import io
 import json
 import time
 
+from conductor.app.headless import HeadlessPrinter, describe_event
+from conductor.runtime.redact import Redactor
 from conductor.transcript import events as E
 from conductor.transcript.events import EventBus
-from conductor.app.headless import HeadlessPrinter, describe_event
-from conductor.transcript.redact import Redactor
 from tests.eventfactory import small_run, synthetic_events
 
 
@@ -83,8 +83,8 @@ def test_cost_per_event_is_well_under_5_ms():
 def test_skill_progress_is_shown_throttled_on_stderr():
     import io
 
-    from conductor.transcript.events import SkillProgress
     from conductor.app.headless import HeadlessPrinter
+    from conductor.transcript.events import SkillProgress
 
     now = [0.0]
     err = io.StringIO()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conductor.engine.approver import PolicyApprover, QueueApprover
-from conductor.transcript.events import Usage
-from conductor.providers.scripted import ScriptedProvider, end_turn, tool_use, tool_uses
 from conductor.engine.steering import Steering
+from conductor.providers.scripted import ScriptedProvider, end_turn, tool_use, tool_uses
+from conductor.transcript.events import Usage
 from gates.failure_classes import EXIT_CODES, Decision
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill, chain, fail, skill_fail
@@ -115,7 +115,9 @@ def test_accept_failure_ends_with_the_class_decision_not_infeasible(tmp_path):
 def test_autopilot_without_a_repair_accepts_the_failure(tmp_path):
     from conductor.engine.autopilot import AutopilotProvider
 
-    no_repair = lambda ctx, last: {} if last is None else None
+    def no_repair(ctx, last):
+        return {} if last is None else None
+
     skills = two(quantize=[fail("CACHING_DETECTED")], operator=no_repair)
     r = H.run(tmp_path, skills, AutopilotProvider(skills))
     assert r.decision == "ANOMALOUS", r.outcome.reason
@@ -223,7 +225,6 @@ def test_turn_budget_exhausted(tmp_path):
 
 
 def test_cost_budget_exhausted(tmp_path):
-    skills = two()
     p = ScriptedProvider(lambda req: tool_use(req.stage, {}, usage=Usage(input_tokens=100, output_tokens=10),
                                               cost_usd=0.75))
     r = H.run(tmp_path, [FakeSkill("quantize", [fail("SIZE_NOT_REDUCED")]), FakeSkill("compare")], p,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conductor.runtime.executor import LocalExecutor
 from conductor.gating.runner import run_gate
+from conductor.runtime.executor import LocalExecutor
 from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from conductor.runtime.workspace import Workspace
 from skills.audits import SKILL as AUDITS

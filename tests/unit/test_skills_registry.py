@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.runtime.skill import Skill, tool_schema
 from conductor.engine.stages import STAGE_ORDER, plan_stages
 from conductor.engine.tools import ToolRegistry
+from conductor.runtime.skill import Skill, tool_schema
 from skills import registry
 from skills.common.base import RunnerSkill
 

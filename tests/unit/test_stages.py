@@ -5,8 +5,18 @@ from __future__ import annotations
 import pytest
 
 from conductor.engine.stages import (
-    DEPENDS_ON, STAGE_ORDER, Failed, InvalidTransition, Passed, Sealed, Skip, Start, Status, initial_state,
-    plan_stages, transition,
+    DEPENDS_ON,
+    STAGE_ORDER,
+    Failed,
+    InvalidTransition,
+    Passed,
+    Sealed,
+    Skip,
+    Start,
+    Status,
+    initial_state,
+    plan_stages,
+    transition,
 )
 
 S = Status

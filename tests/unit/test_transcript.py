@@ -16,7 +16,13 @@ from pydantic import ValidationError
 from conductor.transcript import events as E
 from conductor.transcript.events import EventBus
 from conductor.transcript.jsonl import (
-    TranscriptError, TranscriptWriter, dumps_line, iter_events, read_header, read_transcript, summarize,
+    TranscriptError,
+    TranscriptWriter,
+    dumps_line,
+    iter_events,
+    read_header,
+    read_transcript,
+    summarize,
 )
 from gates.contract import Verdict
 from tests.eventfactory import header, small_run, verdict
@@ -42,7 +48,7 @@ def test_header_then_one_line_per_recorded_event(tmp_path):
     path = tmp_path / "t.jsonl"
     record(path)
     rows = lines(path)
-    assert rows[0]["type"] == "header" and rows[0]["schema_version"] == 1 and rows[0]["run_id"] == "r-test"
+    assert rows[0]["type"] == "header" and rows[0]["schema_version"] == 2 and rows[0]["run_id"] == "r-test"
     types = [r["type"] for r in rows[1:]]
     assert "text_delta" not in types and "skill_log" not in types and "budget" not in types
     assert len(rows) - 1 == sum(not e.ephemeral for e in small_run())
@@ -157,7 +163,7 @@ def test_unknown_schema_version_is_refused_clearly(tmp_path):
     with pytest.raises(TranscriptError) as err:
         read_transcript(path)
     msg = str(err.value)
-    assert "schema_version 99 is not supported by this conductor (supports 1)" in msg and "upgrade conductor" in msg
+    assert "schema_version 99 is not supported by this conductor (supports 1, 2)" in msg and "upgrade conductor" in msg
 
 
 @pytest.mark.parametrize("content, match", [
@@ -248,11 +254,14 @@ def test_summarize_an_unfinished_run(tmp_path):
 def test_a_writer_killed_mid_run_leaves_a_readable_transcript(tmp_path):
     """kill -9 while writing as fast as it can: the reader gets everything before the tear."""
     path = tmp_path / "t.jsonl"
-    code = ("import sys\nfrom conductor.transcript.jsonl import TranscriptWriter\nfrom conductor.transcript.events import EventBus\n"
-            "from tests.eventfactory import header, synthetic_events\n"
-            "w = TranscriptWriter(sys.argv[1], header()); bus = EventBus(); bus.subscribe(w, critical=True)\n"
-            "print('ready', flush=True)\n"
-            "for ev in synthetic_events(10**7): bus.emit(ev)\n")
+    code = (
+        "import sys\nfrom conductor.transcript.jsonl import TranscriptWriter\n"
+        "from conductor.transcript.events import EventBus\n"
+        "from tests.eventfactory import header, synthetic_events\n"
+        "w = TranscriptWriter(sys.argv[1], header()); bus = EventBus(); bus.subscribe(w, critical=True)\n"
+        "print('ready', flush=True)\n"
+        "for ev in synthetic_events(10**7): bus.emit(ev)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=str(ROOT), stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline().strip() == b"ready"
@@ -270,16 +279,35 @@ CURATED = sorted((Path(__file__).resolve().parents[2] / "transcripts").glob("*.j
 
 @pytest.mark.parametrize("path", CURATED, ids=lambda p: p.stem)
 def test_a_curated_transcript_reads_typed_and_writes_back_byte_identical(path):
-    """gate_verdict events carry the gates' typed Verdict, and the line is still the gate's own JSON."""
+    """gate_verdict events carry the gates' typed Verdict, and the line is still the gate's own JSON:
+    a version-2 record is written again byte for byte, hash chain included; a version-1 record (no
+    chain) again key for key, fields added to the events since it was written left at their null default."""
     lines = path.read_text(encoding="utf-8").splitlines()
     t = read_transcript(path)
     gates = [e for e in t.events if isinstance(e, E.GateVerdict)]
     assert all(isinstance(e.verdict, Verdict) for e in gates)
-    assert [dumps_line(e.model_dump(mode="json")) for e in t.events] == lines[1:]
+    if t.tamper_evident:
+        for e, line in zip(t.events, lines[1:], strict=True):  # (the chain itself: test_transcript_integrity)
+            assert dumps_line({**e.model_dump(mode="json"), "hash": json.loads(line)["hash"]}) == line
+        return
+    for e, line in zip(t.events, lines[1:], strict=True):
+        recorded, dumped = json.loads(line), e.model_dump(mode="json")
+        assert {k: v for k, v in dumped.items() if k in recorded} == recorded
+        assert all(dumped[k] is None for k in set(dumped) - set(recorded)), line[:120]
 
 
 def test_a_gate_verdict_that_is_not_a_verdict_is_refused():
-    bad = {"type": "gate_verdict", "seq": 3, "ts": "", "stage": "s", "gate": "g", "attempt": 1, "facts": None,
-           "exit_code": 0, "duration_s": 0.1, "verdict": {"pass": True, "detail": "no checks"}}
+    bad = {
+        "type": "gate_verdict",
+        "seq": 3,
+        "ts": "",
+        "stage": "s",
+        "gate": "g",
+        "attempt": 1,
+        "facts": None,
+        "exit_code": 0,
+        "duration_s": 0.1,
+        "verdict": {"pass": True, "detail": "no checks"},
+    }
     with pytest.raises(ValidationError):
         E.event_from_dict(bad)
