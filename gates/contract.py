@@ -74,7 +74,7 @@ class Verdict(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Verdict":
+    def _consistent(self) -> Verdict:
         failed = [c.name for c in self.checks if not c.passed]
         if self.passed:
             if self.failure_class is not None:

@@ -191,7 +191,7 @@ def compare_task(base: TaskSamples, cand: TaskSamples, output_type: Optional[str
         else:
             bn, cn = _numbers(b), _numbers(c)
             if len(bn) == len(cn):
-                diffs = [abs(x - y) for x, y in zip(bn, cn)]
+                diffs = [abs(x - y) for x, y in zip(bn, cn, strict=False)]
                 if diffs and all(math.isfinite(v) for v in diffs):
                     compared_docs += 1
                     compared_values += len(diffs)

@@ -36,7 +36,7 @@ class TaskComparison(StrictModel):
                                                  description="loglikelihood: largest |candidate - baseline|")
 
     @model_validator(mode="after")
-    def _counts(self) -> "TaskComparison":
+    def _counts(self) -> TaskComparison:
         if self.samples_compared > min(self.samples_baseline, self.samples_candidate):
             raise ValueError("samples_compared exceeds the documents on one side")
         if self.identical_responses > self.samples_compared:

@@ -95,7 +95,7 @@ class CompareFacts(StrictModel):
         default_factory=dict, description="per-task paired bootstrap of corpus-level scores (optional)")
 
     @model_validator(mode="after")
-    def _paired_tasks_exist(self) -> "CompareFacts":
+    def _paired_tasks_exist(self) -> CompareFacts:
         common = set(self.baseline.tasks) & set(self.candidate.tasks)
         stray = sorted((set(self.paired) | set(self.corpus_paired)) - common)
         if stray:

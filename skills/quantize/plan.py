@@ -232,7 +232,8 @@ def compact_patterns(names: Sequence[str], universe: Sequence[str]) -> list[str]
 
 def repair_advice(recipe: Recipe, bad: Sequence[Unpackable], patterns: Sequence[str]) -> str:
     shapes = sorted({u.in_features for u in bad if u.in_features is not None})
-    blocks = [d for d in (64, 32, 16) if recipe.block_size and d < recipe.block_size and all(s % d == 0 for s in shapes)]
+    blocks = [d for d in (64, 32, 16)
+              if recipe.block_size and d < recipe.block_size and all(s % d == 0 for s in shapes)]
     alt = (f"or a recipe file copied from {recipe.name} with block_size: {blocks[0]} (every offending in_features "
            f"is a multiple of {blocks[0]}), " if blocks else "")
     return (f"repair: exclude them (exclude={list(patterns)}; they stay bf16 and the report must say so), "

@@ -2,11 +2,12 @@
 
     python -m skills.quantize.run --input args.json --out-dir DIR [--workspace W]
 
-args.json is a QuantizeInput. Writes, in DIR: result.json (a SkillResult, always, atomically),
-<out_name>/ (the export: weights, config, hf_quant_config.json, tokenizer, generation config),
-simulated_state.pt (see simulated.py), unpackable_layers.json (when the block pre-check fails).
+A runner on the common skill runner (skills.common.runner): args.json is a QuantizeInput. Writes,
+in DIR: result.json (a SkillResult, always, atomically), <out_name>/ (the export: weights, config,
+hf_quant_config.json, tokenizer, generation config), simulated_state.pt (see simulated.py),
+unpackable_layers.json (when the block pre-check fails).
 
-stdout: the log, with machine-readable progress lines `PROGRESS <fraction 0..1> <message>`.
+stdout: the log, with the runner's progress lines (conductor.runtime.progress).
 Exit code: 0 ok, 1 a failure classified in result.json, 2 bad command line (argparse; no result.json).
 Order, so that nothing slow runs before a cheap refusal: recipe -> hardware -> source -> model ->
 coverage and block pre-check -> calibration -> held-out loss -> simulated state -> export.
@@ -14,7 +15,6 @@ coverage and block pre-check -> calibration -> held-out loss -> simulated state 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.fsutil import atomic_write_json, atomic_write_text
-from conductor.skill import RESULT_FILE, SkillResult
+from conductor.runtime.fsutil import atomic_write_json, atomic_write_text
+from conductor.runtime.skill import SkillResult
+from skills.common import runner
+from skills.common.runner import RunContext, SkillFailure, progress
 from skills.quantize import plan
 from skills.quantize.models import QuantizeInput
 from skills.quantize.plan import Failure
@@ -46,10 +48,6 @@ class Stop(Exception):
         self.failure = failure
 
 
-def progress(fraction: float, message: str) -> None:
-    print(f"PROGRESS {max(0.0, min(1.0, fraction)):.3f} {message}", flush=True)
-
-
 class Steps:
     """Progress lines plus the wall time of each step (data.timings_s)."""
 
@@ -65,10 +63,6 @@ class Steps:
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-def write_result(out_dir: Path, result: SkillResult) -> None:
-    atomic_write_json(out_dir / RESULT_FILE, result.model_dump(mode="json"))
 
 
 def resolve_source(source: str) -> Path:
@@ -403,7 +397,8 @@ def calibrate(job: Job) -> Any:
     nll_quant = heldout_nll(job.model, held_ids, job.device)
     log(f"held-out loss: source {nll_source}, simulated {recipe.name} {nll_quant} ({nll_quant - nll_source:+.4f})")
     job.facts.update({
-        "calib_size": inp.calib_size, "calib_seq_len": inp.calib_seq_len, "calib_tokens": inp.calib_size * inp.calib_seq_len,
+        "calib_size": inp.calib_size, "calib_seq_len": inp.calib_seq_len,
+        "calib_tokens": inp.calib_size * inp.calib_seq_len,
         "calib_corpus_tokens": packed.corpus_tokens, "calib_epochs": packed.epochs, "calib_seconds": round(t_cal, 2),
         "calib_dtype": str(job.dtype).replace("torch.", ""),
         "layers_quantized": summary["layers_quantized"], "weight_modules": len(job.modules),
@@ -492,53 +487,33 @@ def quantize(inp: QuantizeInput, out_dir: Path, t0: float) -> SkillResult:
     return finish(job, out, state_path, t0)
 
 
-def _parse_input(path: str) -> QuantizeInput:
-    from pydantic import ValidationError
-
+def run(inp: QuantizeInput, rc: RunContext) -> SkillResult:
+    """The quantization, its classified failures raised as SkillFailure (the runner writes result.json)."""
+    t0 = time.monotonic()
+    if inp.source and not inp.source.startswith(plan.EMBEDDED_PREFIX) and not Path(inp.source).is_absolute():
+        inp = inp.model_copy(update={"source": str(rc.workspace / inp.source)})
     try:
-        raw = Path(path).read_text(encoding="utf-8") if path != "-" else sys.stdin.read()
-        return QuantizeInput.model_validate_json(raw)
-    except OSError as exc:
-        raise Stop(Failure("USER_CONFIG_ERROR", f"cannot read --input {path!r}: {exc.strerror}")) from None
-    except ValidationError as exc:
-        e = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in e["loc"]) or "(input)"
-        raise Stop(Failure("USER_CONFIG_ERROR", f"invalid quantize input '{loc}': {e['msg']}")) from None
+        return quantize(inp, rc.out_dir, t0)
+    except Stop as stop:
+        if stop.__cause__ is not None:
+            log("".join(traceback.format_exception(stop.__cause__)[-12:]).rstrip())
+        raise _failure(stop.failure, t0) from None
+    except Exception as exc:  # a bug or an unforeseen library error: classified, with the traceback in the log
+        log(traceback.format_exc().rstrip())
+        raise _failure(plan.classify_error(exc, None, None, [], "quantizing"), t0) from None
+
+
+def _failure(f: Failure, t0: float) -> SkillFailure:
+    log(f"FAILED {f.failure_class}: {f.error}")
+    return SkillFailure(f.failure_class, f.error, summary=f"{f.failure_class}: {f.error}"[:300],
+                        data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m skills.quantize.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--input", required=True, help="QuantizeInput JSON file ('-' for stdin)")
-    ap.add_argument("--out-dir", required=True, help="this attempt's folder: result.json and the export go here")
-    ap.add_argument("--workspace", default=None, help="the run's workspace (relative paths are resolved against it)")
-    args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    out_dir = Path(args.out_dir).absolute()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    try:
-        inp = _parse_input(args.input)
-        if args.workspace and inp.source and not inp.source.startswith(plan.EMBEDDED_PREFIX) \
-                and not Path(inp.source).is_absolute():
-            inp = inp.model_copy(update={"source": str(Path(args.workspace) / inp.source)})
-        result = quantize(inp, out_dir, t0)
-    except Stop as stop:
-        f = stop.failure
-        if stop.__cause__ is not None:
-            log("".join(traceback.format_exception(stop.__cause__)[-12:]).rstrip())
-        log(f"FAILED {f.failure_class}: {f.error}")
-        result = SkillResult(ok=False, summary=f"{f.failure_class}: {f.error}"[:300], error=f.error,
-                             failure_class=f.failure_class, data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
-    except Exception as exc:  # a bug or an unforeseen library error: classified, with the traceback in the log
-        log(traceback.format_exc().rstrip())
-        f = plan.classify_error(exc, None, None, [], "quantizing")
-        log(f"FAILED {f.failure_class}: {f.error}")
-        result = SkillResult(ok=False, summary=f"{f.failure_class}: {f.error}"[:300], error=f.error,
-                             failure_class=f.failure_class, data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
-    write_result(out_dir, result)
-    return 0 if result.ok else 1
+    return runner.main(QuantizeInput, run, argv)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from conductor.attempt import read_result
-from conductor.executor import ProcessSpec
-from conductor.redact import Redactor
+from conductor.engine.attempt import read_result
+from conductor.runtime.executor import ProcessSpec
+from conductor.runtime.redact import Redactor
 from conductor.slurm import SlurmExecutor, SlurmOptions, SlurmSettings
 from conductor.slurm.jobs import parse_sacct
 from conductor.slurm.serve import ServeJob, port_open
-from tests.proctools import alive, wait_dead
 from tests import slurm_cluster as cluster_fixture
+from tests.proctools import alive, wait_dead
 
 slurm_cluster = cluster_fixture.slurm_cluster  # the session fixture: a real cluster, started when needed
 
