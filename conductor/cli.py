@@ -50,6 +50,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calib-size", type=int, dest="calib_size")
     g.add_argument("--eval-limit", type=int, dest="eval_limit", help="samples per task")
     g.add_argument("--workspace", help="run folder (default ./runs/<run_id>)")
+    g.add_argument("--executor", choices=["local", "slurm"],
+                   help="where skill attempts run: local processes (default) or SLURM batch jobs (the cluster "
+                        "SLURM_CONF names; partition, account, GPUs... under 'slurm:' in the release YAML)")
     a = p.add_argument_group("agent")
     a.add_argument("--provider", choices=["auto", "anthropic", "autopilot"], help="auto: anthropic with a key")
     a.add_argument("--provider-model", dest="provider_model")
@@ -128,7 +131,7 @@ def config_from_args(args: argparse.Namespace) -> ReleaseConfig:
         "threshold_kind": "relative" if args.relative else None, "calib_size": args.calib_size,
         "workspace": args.workspace, "provider": args.provider, "provider_model": args.provider_model,
         "base_url": args.base_url, "policy_file": args.policy, "eval.limit": args.eval_limit,
-        "provider_max_tokens": args.provider_max_tokens,
+        "provider_max_tokens": args.provider_max_tokens, "executor": getattr(args, "executor", None),
         **_budget_overrides(args),
     }
     return load_config(yaml_path=args.release, overrides=overrides)

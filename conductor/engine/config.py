@@ -15,6 +15,8 @@ from typing import Any, Literal, Mapping, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from conductor.slurm.options import SlurmSettings
+
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 DEFAULT_TASKS = ["conductor_facts_mc", "conductor_facts_gen"]
 
@@ -78,6 +80,12 @@ class ReleaseConfig(BaseModel):
         "never written anywhere: it is left out of config.json and the transcript, and redacted wherever it appears")
     workspace: Optional[str] = Field(default=None, description="run folder; default ./runs/<run_id>")
     policy_file: Optional[str] = Field(default=None, description="headless approvals policy (YAML)")
+    executor: Literal["local", "slurm"] = Field(default="local", description=(
+        "where skill attempts run: local child processes, or one SLURM batch job each (the cluster that "
+        "SLURM_CONF reaches; the run folder must be on a filesystem the compute nodes share)"))
+    slurm: SlurmSettings = Field(default_factory=SlurmSettings, description=(
+        "with executor: slurm, what each job asks for (partition, account, qos, time_limit, cpus, gpus, mem, "
+        "extra_sbatch, env, pending_ceiling_s), with per-stage overrides under 'stages' (quantize, serve, ...)"))
     budgets: Budgets = Field(default_factory=Budgets)
     eval: EvalSettingsConfig = Field(default_factory=EvalSettingsConfig)
     serve: ServeSettings = Field(default_factory=ServeSettings)

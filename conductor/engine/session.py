@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from conductor.engine.approver import Approver
-from conductor.engine.config import ReleaseConfig
+from conductor.engine.config import ConfigError, ReleaseConfig
 from conductor.engine.interrupt import interrupt_on_signals
 from conductor.engine.loop import ResumePoint, Run, RunOutcome, build_run, new_run_id
 from conductor.engine.steering import Steering
 from conductor.gating.modules import REAL, gate_kwargs_for
 from conductor.providers.base import Provider
 from conductor.runtime.clock import utc_now
-from conductor.runtime.executor import LocalExecutor
+from conductor.runtime.executor import Executor, LocalExecutor
 from conductor.runtime.redact import add_secret, default_redactor
 from conductor.runtime.skill import Skill
 from conductor.runtime.workspace import Workspace
@@ -54,6 +54,31 @@ def header_for(config: ReleaseConfig, provider: Provider, run_id: str) -> Transc
                             host=socket.gethostname(), started_at=utc_now())
 
 
+def check_executor(config: ReleaseConfig) -> None:
+    """Before a run folder exists: the chosen executor can reach what it needs (ConfigError, one sentence)."""
+    if config.executor != "slurm":
+        return
+    from conductor.slurm.scheduler import SlurmCLI, SlurmError, slurm_available
+
+    if not slurm_available():
+        raise ConfigError("invalid config field 'executor': slurm needs the SLURM client commands (sbatch, squeue, "
+                          "sacct, scancel) on PATH and a slurm.conf (SLURM_CONF) that names the cluster")
+    try:
+        SlurmCLI().my_jobs()
+    except SlurmError as exc:
+        raise ConfigError(f"invalid config field 'executor': the SLURM cluster does not answer ({exc})") from None
+
+
+def build_executor(config: ReleaseConfig, ws: Workspace, run_id: str, redact: Callable[[str], str]) -> Executor:
+    """Local child processes (the default), or one SLURM batch job per skill attempt, its scripts and raw
+    output under the run folder (`slurm/`), its jobs named conductor:<run_id>:<stage>:<skill>."""
+    if config.executor == "slurm":
+        from conductor.slurm import SlurmExecutor
+
+        return SlurmExecutor(config.slurm, state_dir=ws.root / "slurm", run_tag=run_id, redact=redact)
+    return LocalExecutor(redact=redact, scrub_env=True)
+
+
 def add_note(exc: BaseException, note: str) -> None:
     """PEP 678 notes (exc.add_note from Python 3.11): where to look, carried by the exception itself."""
     exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
@@ -66,11 +91,12 @@ def run_session(config: ReleaseConfig, provider: Provider, skills: Sequence[Skil
                 on_run: Optional[Callable[[Run], None]] = None,
                 world_factory: Optional[Callable[[Any], Any]] = None, **run_kwargs: Any) -> RunOutcome:
     run_id = run_id or new_run_id()
+    check_executor(config)
     ws = (workspace or workspace_for(config, run_id)).create()
     if config.api_key is not None:
         add_secret(config.api_key.get_secret_value())
     redactor = default_redactor()
-    executor = LocalExecutor(redact=redactor.redact_text, scrub_env=True)
+    executor = build_executor(config, ws, run_id, redactor.redact_text)
     writer = TranscriptWriter(ws.transcript_path, header_for(config, provider, run_id), redactor,
                               resume=resume is not None)
     try:

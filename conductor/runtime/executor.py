@@ -74,19 +74,38 @@ class ProcessOutcome(BaseModel):
     error: Optional[str] = None  # why it could not start (argv[0] not found, cwd missing, ...)
 
 
+class Handle(Protocol):
+    """A long-lived child (a server): a local process group or a SLURM job."""
+
+    def alive(self) -> bool: ...
+
+    def poll(self) -> Optional[int]: ...
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[int]: ...
+
+    def stop(self, grace_s: Optional[float] = None) -> Optional[int]: ...
+
+    @property
+    def log_tail(self) -> list[str]: ...
+
+
 @runtime_checkable
 class Executor(Protocol):
-    """Runs child processes. `LocalExecutor` today; a cluster scheduler could implement it later."""
+    """Runs child processes: `LocalExecutor` (children of this process), `conductor.slurm.SlurmExecutor`
+    (one batch job each)."""
 
     def run(self, spec: ProcessSpec, on_line: Optional[LineCallback] = None,
             cancel: Optional[threading.Event] = None) -> ProcessOutcome:
         """Run to completion (or timeout / cancel); never raises for a failing child."""
 
-    def spawn(self, spec: ProcessSpec, on_line: Optional[LineCallback] = None) -> ChildHandle:
+    def spawn(self, spec: ProcessSpec, on_line: Optional[LineCallback] = None) -> Handle:
         """Start a long-lived child (a server) and return at once."""
 
     def terminate_all(self, grace_s: Optional[float] = None) -> None:
         """Stop every live child group (signal handler path)."""
+
+    def shutdown(self, grace_s: Optional[float] = None) -> None:
+        """Stop everything and refuse new work (the end of a run)."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
