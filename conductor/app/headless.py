@@ -33,6 +33,7 @@ from conductor.transcript.events import (
     RunPaused,
     RunStarted,
     SkillFinished,
+    SkillJob,
     SkillProgress,
     SkillStarted,
     StageOpened,
@@ -81,6 +82,14 @@ def _finished(ev: Any) -> str:
             f"{ev.input_tokens + ev.output_tokens} tokens, ${ev.cost_usd:.4f}; transcript {ev.transcript}")
 
 
+def job_text(e: SkillJob) -> str:
+    """`SLURM job 12 RUNNING on node3, 42s` / `SLURM job 12 PENDING (Resources)`."""
+    where = f" on {e.node}" if e.node and e.state != "PENDING" else ""
+    why = f" ({e.reason})" if e.reason else ""
+    took = f", {e.elapsed_s:.0f}s" if e.elapsed_s else ""
+    return f"{e.stage}: SLURM job {e.job_id} {e.state}{where}{why}{took}"
+
+
 # event class -> its one-line format (None: nothing worth a line); typed handlers, never a string lookup
 _FORMATS: dict[type, Callable[[Any], Optional[str]]] = {
     RunStarted: lambda e: f"run {e.run_id} {'resumed' if e.resumed_from else 'started'} in {e.workspace}: "
@@ -90,6 +99,7 @@ _FORMATS: dict[type, Callable[[Any], Optional[str]]] = {
     ToolCall: lambda e: f"-> {e.name}({_args(e.input)})",
     ToolResult: lambda e: f"<- {e.name} error: {_cut(e.content, 110)}" if e.is_error else None,
     SkillStarted: lambda e: f"skill {e.skill} started (log: {e.log_path})",
+    SkillJob: lambda e: job_text(e),
     SkillFinished: _skill_finished,
     GateVerdict: _gate,
     StageRetry: lambda e: f"retry {e.stage} after {e.failure_class}: {e.retries_left} of {e.budget_for_class} left",

@@ -25,7 +25,7 @@ from conductor.runtime.executor import Executor, LocalExecutor
 from conductor.runtime.redact import add_secret, default_redactor
 from conductor.runtime.skill import Skill
 from conductor.runtime.workspace import Workspace
-from conductor.transcript.events import EventBus, TranscriptHeader
+from conductor.transcript.events import EventBus, SkillJob, TranscriptHeader
 from conductor.transcript.jsonl import TranscriptWriter
 
 
@@ -69,13 +69,22 @@ def check_executor(config: ReleaseConfig) -> None:
         raise ConfigError(f"invalid config field 'executor': the SLURM cluster does not answer ({exc})") from None
 
 
-def build_executor(config: ReleaseConfig, ws: Workspace, run_id: str, redact: Callable[[str], str]) -> Executor:
+def build_executor(config: ReleaseConfig, ws: Workspace, run_id: str, redact: Callable[[str], str],
+                   emit: Callable[[Any], None]) -> Executor:
     """Local child processes (the default), or one SLURM batch job per skill attempt, its scripts and raw
-    output under the run folder (`slurm/`), its jobs named conductor:<run_id>:<stage>:<skill>."""
+    output under the run folder (`slurm/`), its jobs named conductor:<run_id>:<stage>:<skill>; every change
+    of a job's state, reason or node is a `skill_job` event (the transcript keeps the run's job ids)."""
     if config.executor == "slurm":
         from conductor.slurm import SlurmExecutor
 
-        return SlurmExecutor(config.slurm, state_dir=ws.root / "slurm", run_tag=run_id, redact=redact)
+        def on_job(job: Any, st: Any) -> None:
+            label = job.name.split(":", 2)[-1]  # <stage>:<skill>
+            stage, _, skill = label.partition(":")
+            emit(SkillJob(stage=stage, skill=skill or stage, job_id=st.job_id, state=st.state, node=st.node,
+                          reason=st.reason if st.state == "PENDING" else None, elapsed_s=st.elapsed_s))
+
+        return SlurmExecutor(config.slurm, state_dir=ws.root / "slurm", run_tag=run_id, redact=redact,
+                             on_job=on_job)
     return LocalExecutor(redact=redact, scrub_env=True)
 
 
@@ -96,13 +105,13 @@ def run_session(config: ReleaseConfig, provider: Provider, skills: Sequence[Skil
     if config.api_key is not None:
         add_secret(config.api_key.get_secret_value())
     redactor = default_redactor()
-    executor = build_executor(config, ws, run_id, redactor.redact_text)
     writer = TranscriptWriter(ws.transcript_path, header_for(config, provider, run_id), redactor,
                               resume=resume is not None)
+    bus = EventBus(start_seq=writer.last_seq)
+    executor = build_executor(config, ws, run_id, redactor.redact_text, bus.emit)
     try:
         if resume is None:
             ws.write_config(config.model_dump(mode="json"))
-        bus = EventBus(start_seq=writer.last_seq)
         bus.subscribe(writer, critical=True)
         for listener in listeners:
             bus.subscribe(listener)

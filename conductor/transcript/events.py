@@ -133,6 +133,19 @@ class SkillProgress(_Event):
     ephemeral: bool = Field(default=True, exclude=True)
 
 
+class SkillJob(_Event):
+    """A skill attempt's SLURM job changed state, reason or node (recorded: the run's job ids live here)."""
+
+    type: Literal["skill_job"] = "skill_job"
+    stage: str
+    skill: str
+    job_id: int
+    state: str  # SLURM's base state: PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED, ...
+    node: Optional[str] = None
+    reason: Optional[str] = None  # the scheduler's reason while PENDING
+    elapsed_s: Optional[float] = None
+
+
 class SkillFinished(_Event):
     type: Literal["skill_finished"] = "skill_finished"
     stage: str
@@ -261,7 +274,7 @@ class RunFinished(_Event):
 Event = Annotated[
     Union[
         RunStarted, StageOpened, TextDelta, AssistantMessage, ToolCall, ToolResult, SkillStarted,
-        SkillLog, SkillProgress, SkillFinished, GateVerdict, StageRetry, StageSealed,
+        SkillLog, SkillProgress, SkillJob, SkillFinished, GateVerdict, StageRetry, StageSealed,
         ApprovalRequested, ApprovalDecided, HumanMessage, RunPaused, BudgetUpdate, Warning_,
         DecisionMade, RunFinished,
     ],

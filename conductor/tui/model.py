@@ -39,6 +39,7 @@ from conductor.transcript.events import (
     RunPaused,
     RunStarted,
     SkillFinished,
+    SkillJob,
     SkillLog,
     SkillProgress,
     SkillStarted,
@@ -121,6 +122,7 @@ class StageView:
     ended_ts: Optional[float] = None
     duration_s: Optional[float] = None  # authoritative when sealed
     gates: dict[str, bool] = field(default_factory=dict)  # gate -> passed (last attempt)
+    job: Optional[str] = None  # the attempt's SLURM job: "job 12 RUNNING vm" (None when local)
 
     def elapsed(self, now: Optional[float]) -> Optional[float]:
         """Seconds spent in the stage: sealed duration, else opened..ended, else opened..now."""
@@ -405,6 +407,10 @@ class RunModel:
         if e.message:
             self.log.message = e.message
 
+    def _on_skill_job(self, e: SkillJob, ts: Optional[float]) -> None:
+        where = e.reason if e.state == "PENDING" else e.node
+        self._stage(e.stage).job = f"job {e.job_id} {e.state}" + (f" {where}" if where else "")
+
     def _on_skill_finished(self, e: SkillFinished, ts: Optional[float]) -> None:
         self.log.running = False
         if e.ok and self.log.fraction is not None:
@@ -518,7 +524,8 @@ RunModel.HANDLERS = {
     RunStarted: RunModel._on_run_started, StageOpened: RunModel._on_stage_opened, TextDelta: RunModel._on_text_delta,
     AssistantMessage: RunModel._on_assistant_message, ToolCall: RunModel._on_tool_call,
     ToolResult: RunModel._on_tool_result, SkillStarted: RunModel._on_skill_started, SkillLog: RunModel._on_skill_log,
-    SkillProgress: RunModel._on_skill_progress, SkillFinished: RunModel._on_skill_finished,
+    SkillProgress: RunModel._on_skill_progress, SkillJob: RunModel._on_skill_job,
+    SkillFinished: RunModel._on_skill_finished,
     GateVerdict: RunModel._on_gate_verdict, StageRetry: RunModel._on_stage_retry,
     StageSealed: RunModel._on_stage_sealed, ApprovalRequested: RunModel._on_approval_requested,
     ApprovalDecided: RunModel._on_approval_decided, HumanMessage: RunModel._on_human_message,

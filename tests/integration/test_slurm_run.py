@@ -9,8 +9,11 @@ import time
 
 import pytest
 
+from conductor.app.headless import describe_event
 from conductor.engine.config import ConfigError
 from conductor.engine.steering import Steering
+from conductor.replay.replayer import replay_transcript
+from conductor.tui.model import RunModel
 from tests import slurm_cluster as cluster_fixture
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill
@@ -51,6 +54,16 @@ def test_a_run_on_slurm_runs_every_attempt_as_a_job_and_decides(tmp_path):
     assert any(n.startswith(f"{job_id} COMPLETED conductor:{run_id}:quantize") for n in names), names
     assert any(":compare" in n and "COMPLETED" in n for n in names), names
     assert (r.workspace.root / "slurm").is_dir()  # scripts and raw output beside the run
+    # the transcript keeps the job ids and states (what resume and a reader need), and replays as recorded
+    jobs = [e for e in r.recorded() if e.type == "skill_job"]
+    assert {(e.stage, e.job_id) for e in jobs if e.state == "COMPLETED"} >= {("quantize", int(job_id))}, jobs
+    assert any(e.state == "RUNNING" and e.node for e in jobs) or all(e.state != "RUNNING" for e in jobs)
+    assert "quantize: SLURM job" in describe_event(jobs[0])
+    assert replay_transcript(r.workspace.transcript_path).divergence is None
+    model = RunModel()
+    for e in r.recorded():
+        model.apply(e)
+    assert model.stages["quantize"].job.startswith("job ")
 
 
 def test_an_abort_cancels_the_runs_jobs_and_leaves_none_behind(tmp_path):

@@ -41,6 +41,8 @@ def stage_note(st: StageView, width: int) -> Optional[Content]:
     if st.status == Status.RETRYING:
         text = f"  {st.failure_class or ''}" if wide else f"  retrying ({st.retry_n} of {st.retry_m})"
         return Content.assemble((_fit(text, width), "$warning"))
+    if st.status == Status.RUNNING and st.job:
+        return Content.assemble((_fit(f"  {st.job}", width), "$text-muted"))
     if st.status == Status.FAILED and st.failure_class:
         return Content.assemble((_fit(f"  {st.failure_class}" if wide else f"  {st.failure_class}", width), "$error"))
     return None
