@@ -42,6 +42,7 @@ from gates.failure_classes import FailureClass as FC
 from gates.serve.canaries import key
 from gates.serve.models import CanaryResult, ServeFacts
 from gates.serve.specific import not_specific
+from gates.text import is_blank
 
 GATE = "serve"
 PRIORITY = (FC.DEPLOYMENT_HEALTH_FAILED, FC.INFERENCE_FAILED)
@@ -101,7 +102,7 @@ def judge_canary(c: CanaryResult) -> tuple[str, str]:
     """(status, reason): status is ok, error, empty, degenerate or wrong_answer."""
     if c.error is not None or c.http_status != 200:
         return "error", c.error or f"HTTP status {c.http_status}"
-    if c.completion is None or not c.completion.strip():
+    if c.completion is None or is_blank(c.completion):
         return "empty", "no text generated"
     why = degeneracy(c.completion)
     if why is not None:

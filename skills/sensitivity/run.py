@@ -12,11 +12,12 @@ result.data.ranking).
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import time
 from pathlib import Path
 from typing import Any
 
+from conductor.fsutil import atomic_write_json
 from skills.common.runner import RunContext, SkillFailure, main, progress
 from skills.sensitivity.groups import Group, group_modules, pattern_exact
 from skills.sensitivity.models import SensitivityInput
@@ -157,6 +158,15 @@ def rank(groups: list[Group], sweep: dict[str, Any], params: dict[str, int]) -> 
     return rows
 
 
+def check_finite(sweep: dict[str, Any]) -> None:
+    """A NaN or infinite loss cannot be ranked (nor written as JSON): refuse, naming where it appeared."""
+    bad = [k for k in ("unquantized", "all_quantized") if not math.isfinite(sweep[k])]
+    bad += [f"{g} ({mode})" for g, m in sweep["per_group"].items() for mode, v in m.items() if not math.isfinite(v)]
+    if bad:
+        raise SkillFailure("SKILL_FAILED", f"the held-out loss is not finite with {', '.join(bad[:5])} "
+                                           f"({len(bad)} measurement(s)); the recipe breaks the model outright there")
+
+
 def summary_line(recipe: str, rows: list[dict[str, Any]], sweep: dict[str, Any], k: int) -> str:
     top = ", ".join(f"{r['group']} ({r['effect']:+.4f})" for r in rows[:k])
     return (f"{recipe}: held-out loss {sweep['unquantized']:.4f} unquantized, {sweep['all_quantized']:.4f} with every "
@@ -186,6 +196,7 @@ def run(inp: SensitivityInput, rc: RunContext) -> dict[str, Any]:
     n = len(groups) * len(modes)
     t_sweep = time.monotonic()
     sweep = measure.sweep(switch, nll, modes, lambda i, total, what: progress(0.2 + 0.78 * i / total, what))
+    check_finite(sweep)
     params = {g.key: sum(int(m.weight.numel()) for name, m in model.named_modules() if name in g.modules)
               for g in groups}
     rows = rank(groups, sweep, params)
@@ -201,7 +212,7 @@ def run(inp: SensitivityInput, rc: RunContext) -> dict[str, Any]:
            "heldout": heldout, "passes": n + 3, "sweep_seconds": round(time.monotonic() - t_sweep, 2),
            "seconds": round(time.monotonic() - t0, 2), "device": device, "ranking": rows}
     path = rc.out_dir / RANKING_FILE
-    path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(path, out)
     progress(1.0, "done")
     return {"summary": summary_line(job["recipe"].name, rows, sweep, inp.top_k), "data": out,
             "artifacts": {"ranking": rc.rel(path), "source": str(job["source"])}}

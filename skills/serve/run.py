@@ -18,6 +18,7 @@ from typing import Any, Optional
 from conductor.executor import LocalExecutor, exit_cleanly_on_signals, group_alive
 from conductor.fsutil import atomic_write_json
 from gates.serve.canaries import as_records
+from skills.common.endpoint import Endpoint
 from skills.common.runner import RunContext, SkillFailure, main, progress
 from skills.common.vllm_env import locate_vllm
 from skills.serve import NO_VLLM, RECORD_FILE, SERVER_LOG, SKIPPED, ServeInput
@@ -72,10 +73,15 @@ def record(plan: ServerPlan, srv: Optional[ManagedServer], *, role: str, ceiling
 
 
 def ask_canaries(srv: ManagedServer, canaries: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
+    return ask(srv.endpoint, srv.plan.served_name, canaries, max_tokens)
+
+
+def ask(endpoint: Endpoint, model: str, canaries: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
+    """Each canary through the chat template, greedy; the records the serve gate reads."""
     out = []
     for i, c in enumerate(canaries):
         progress(0.75 + 0.15 * i / max(1, len(canaries)), f"canary {i + 1}/{len(canaries)}: {c['prompt']}")
-        r = srv.endpoint.chat(srv.plan.served_name, c["prompt"], max_tokens=max_tokens)
+        r = endpoint.chat(model, c["prompt"], max_tokens=max_tokens)
         print(f"canary {c['prompt']!r} -> {r.status} {r.text!r} ({r.finish_reason}, {r.latency_s:.2f}s)"
               + (f" error: {r.error}" if r.error else ""), flush=True)
         out.append({"prompt": c["prompt"], "must_contain": list(c["must_contain"]), "completion": r.text,

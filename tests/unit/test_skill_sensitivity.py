@@ -166,3 +166,15 @@ def test_switch_off_is_the_unquantized_model_and_each_group_changes_only_its_own
     switch.all_but(g)
     assert not any(q.is_enabled for q in switch.by_group[g.key])
     assert all(q.is_enabled for k, qs in switch.by_group.items() if k != g.key for q in qs)
+
+
+def test_a_non_finite_loss_is_refused_naming_where_it_appeared():
+    from skills.common.runner import SkillFailure
+    from skills.sensitivity.run import check_finite
+
+    check_finite(sweep_of({"model.layers.0": {"alone": 2.3}}))
+    with pytest.raises(SkillFailure, match=r"model.layers.1 \(restore\)") as exc:
+        check_finite(sweep_of({"model.layers.0": {"alone": 2.3}, "model.layers.1": {"restore": float("nan")}}))
+    assert exc.value.failure_class == "SKILL_FAILED"
+    with pytest.raises(SkillFailure, match="all_quantized"):
+        check_finite(sweep_of({}, full=float("inf")))
