@@ -109,7 +109,10 @@ class QuantizeSkill:
         src = inp.source or default_source(ctx)
         if not src.startswith(plan.EMBEDDED_PREFIX):
             src = str(Path(src).expanduser().absolute())
-        resolved = inp.model_copy(update={"source": src, "recipe": _recipe_arg(inp.recipe)})
+        update = {"source": src, "recipe": _recipe_arg(inp.recipe)}
+        if inp.calib_data:
+            update["calib_data"] = str(Path(inp.calib_data).expanduser().absolute())
+        resolved = inp.model_copy(update=update)
         atomic_write_text(ctx.out_dir / INPUT_FILE, resolved.model_dump_json(indent=2) + "\n")
         gate_recipe(inp, ctx)  # the effective recipe file, written before the run: what the gate will use
         return [ctx.python, "-m", "skills.quantize.run", "--input", str(ctx.out_dir / INPUT_FILE),

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
-from gates.recipes import Recipe, load_recipe, matcher, recipe_classifier  # noqa: F401  (load_recipe re-exported)
+from gates.recipes import Recipe, load_recipe, matcher, recipe_classifier, with_exclusions  # noqa: F401  (load_recipe re-exported)
 
 EMBEDDED_PREFIX = "embedded:"
 
@@ -79,18 +79,7 @@ def cuda_reason(recipe: Recipe) -> str:
 
 def effective_recipe(base: Recipe, exclude: Sequence[str] = (), kv_cache: Optional[str] = None) -> Recipe:
     """`base` with the call's exclusions appended and its KV-cache format: what the run does and the gate checks."""
-    extra = [p for p in dict.fromkeys(exclude) if p not in base.exclude]
-    kv = KV_FORMATS[kv_cache] if kv_cache else base.kv_cache_quant_algo
-    if not extra and kv == base.kv_cache_quant_algo:
-        return base
-    notes = []
-    if extra:
-        notes.append(f"{len(extra)} exclusion pattern(s) added by the quantize call: {', '.join(extra)}")
-    if kv != base.kv_cache_quant_algo:
-        notes.append(f"KV cache {kv} added by the quantize call")
-    desc = f"{base.description} [{'; '.join(notes)}]".strip()
-    return base.model_copy(update={"exclude": list(base.exclude) + extra, "kv_cache_quant_algo": kv,
-                                   "description": desc})
+    return with_exclusions(base, exclude, KV_FORMATS[kv_cache] if kv_cache else None)
 
 
 def is_modified(base: Recipe, eff: Recipe) -> bool:

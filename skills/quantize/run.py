@@ -38,6 +38,7 @@ COPY_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "spe
               "generation_config.json", "preprocessor_config.json")
 PROVENANCE = "conductor_quantization.json"
 CALIB_TOKENS_PER_BATCH = 1024
+EXCLUDED_NAMES_CAP = 1024  # module names kept unquantized by request, listed in the result (the count is exact)
 
 
 class Stop(Exception):
@@ -314,6 +315,8 @@ class Job:
     modules: list[plan.ModuleInfo] = field(default_factory=list)
     cov: plan.Coverage = field(default_factory=plan.Coverage)
     facts: dict[str, Any] = field(default_factory=dict)  # becomes result.data
+    calib_docs: list[Any] = field(default_factory=list)  # calib.Doc: calibration documents
+    held_docs: list[Any] = field(default_factory=list)  # calib.Doc: held-out documents
 
     @property
     def universe(self) -> list[str]:
@@ -327,8 +330,27 @@ def prepare(inp: QuantizeInput, out_dir: Path, t0: float) -> Job:
               plan.backend_for(base))
     job.step("check", 0.01, f"recipe {job.recipe.name} ({job.recipe.modelopt_config})")
     job.device = check_hardware(job.recipe)
+    load_calibration(job)
     job.source = resolve_source(inp.source or "embedded:smollm2-135m-instruct")
     return job
+
+
+def load_calibration(job: Job) -> None:
+    """The calibration and held-out documents (calib.calibration_set), refused before any model is loaded."""
+    import hashlib
+
+    from skills.quantize import calib
+
+    path = Path(job.inp.calib_data).expanduser() if job.inp.calib_data else calib.CALIBRATION_FILE
+    try:
+        job.calib_docs, job.held_docs = calib.calibration_set(path)
+    except OSError as exc:
+        raise Stop(Failure("USER_CONFIG_ERROR", f"cannot read calib_data {str(path)!r}: {exc.strerror}")) from None
+    except ValueError as exc:
+        raise Stop(Failure("USER_CONFIG_ERROR", f"calib_data: {exc}")) from None
+    job.facts["calib_data"] = {"file": str(path), "shipped": path.resolve() == calib.CALIBRATION_FILE,
+                               "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                               "documents": len(job.calib_docs), "heldout_documents": len(job.held_docs)}
 
 
 def load_and_check(job: Job) -> None:
@@ -365,7 +387,7 @@ def calibrate(job: Job) -> Any:
 
     inp, recipe = job.inp, job.recipe
     job.step("tokenize", 0.10, "tokenizing calibration text")
-    docs, held = calib.split(calib.load_corpus())
+    docs, held = job.calib_docs, job.held_docs
     packed = calib.pack(docs, job.tok, inp.calib_size, inp.calib_seq_len, inp.seed)
     held_ids = calib.heldout_batch(held, job.tok)
     log(f"calibration: {inp.calib_size} x {inp.calib_seq_len} tokens from {len(docs)} documents ({packed.chat_docs} "
@@ -456,15 +478,17 @@ def finish(job: Job, out: Path, state_path: str, t0: float) -> SkillResult:
 
     inp, recipe = job.inp, job.recipe
     by_request = [m.name for m, why in job.cov.left if any(why == f"excluded by {p}" for p in inp.exclude)]
+    per_pattern = {p: sum(1 for _, why in job.cov.left if why == f"excluded by {p}") for p in inp.exclude}
     data = {"recipe": job.base.name, "quant_algo": recipe.quant_algo, "kv_cache_quant_algo": recipe.kv_cache_quant_algo,
             "modelopt_config": job.backend.cfg_name, "recipe_modified": plan.is_modified(job.base, recipe),
             "seed": inp.seed, "seconds": round(time.monotonic() - t0, 2), "device": job.device,
             "modelopt_version": modelopt.__version__, "torch_version": torch.__version__,
             "excluded_by_request": {"patterns": list(inp.exclude), "modules": len(by_request),
-                                    "examples": by_request[:8]},
+                                    "examples": by_request[:8], "per_pattern": per_pattern,
+                                    "names": by_request[:EXCLUDED_NAMES_CAP]},
             "left_unquantized": len(job.cov.left), **job.facts}
-    keep = ("recipe", "quant_algo", "kv_cache_quant_algo", "calib_size", "calib_seq_len", "seed", "modelopt_version",
-            "torch_version", "excluded_by_request")
+    keep = ("recipe", "quant_algo", "kv_cache_quant_algo", "calib_size", "calib_seq_len", "calib_data", "seed",
+            "modelopt_version", "torch_version", "excluded_by_request")
     atomic_write_json(out / PROVENANCE, {"producer": "conductor quantize skill", "source": str(job.source),
                                          **{k: data[k] for k in keep}})
     note = f"; {len(by_request)} modules left unquantized by request ({', '.join(inp.exclude)})" if by_request else ""
@@ -492,6 +516,8 @@ def run(inp: QuantizeInput, rc: RunContext) -> SkillResult:
     t0 = time.monotonic()
     if inp.source and not inp.source.startswith(plan.EMBEDDED_PREFIX) and not Path(inp.source).is_absolute():
         inp = inp.model_copy(update={"source": str(rc.workspace / inp.source)})
+    if inp.calib_data and not Path(inp.calib_data).expanduser().is_absolute():
+        inp = inp.model_copy(update={"calib_data": str(rc.workspace / inp.calib_data)})
     try:
         return quantize(inp, rc.out_dir, t0)
     except Stop as stop:

@@ -71,8 +71,8 @@ def test_input_defaults_and_schema_describe_every_field():
         ("fp8", 64, 256, [], None, 0)
     schema = tool_schema(SKILL)["input_schema"]
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"source", "recipe", "calib_size", "calib_seq_len", "exclude", "kv_cache",
-                                         "out_name", "seed"}
+    assert set(schema["properties"]) == {"source", "recipe", "calib_size", "calib_seq_len", "calib_data", "exclude",
+                                         "kv_cache", "out_name", "seed"}
     for name, prop in schema["properties"].items():
         assert len(prop.get("description", "")) > 30, name
 
@@ -547,6 +547,35 @@ def test_runner_classified_failure_goes_through_the_common_runner(tmp_path, caps
     out, err = capsys.readouterr()
     assert out.splitlines()[-1].startswith("failed (USER_CONFIG_ERROR): ")  # the common runner's last line
     assert "skill failure (USER_CONFIG_ERROR)" in err
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Prose about ships.\n[chat] What is the capital of Japan? ||| Tokyo.\n", "facts_gen_test.jsonl"),
+    ("# nothing but a comment\n", "holds no document"),
+    (None, "cannot read calib_data"),
+])
+def test_runner_refuses_calibration_text_it_must_not_use_before_loading_a_model(tmp_path, monkeypatch, text, words):
+    """Calibrating on the evaluation's own questions would tune the candidate to its test: refused, as
+    input, before anything is loaded (a source that does not exist shows nothing was resolved yet)."""
+    from skills.quantize import run
+
+    if text is not None:
+        (tmp_path / "calib.txt").write_text(text)
+    (tmp_path / "in.json").write_text(json.dumps({"recipe": "fp8", "calib_data": "calib.txt",
+                                                  "source": str(tmp_path / "no-such-checkpoint")}))
+    monkeypatch.setattr(run, "load_model", lambda *a: pytest.fail("the model was loaded"))
+    assert run.main(["--input", str(tmp_path / "in.json"), "--out-dir", str(tmp_path / "out"),
+                     "--workspace", str(tmp_path)]) == 1
+    res = SkillResult.model_validate_json((tmp_path / "out" / "result.json").read_text())
+    assert not res.ok and res.failure_class == "USER_CONFIG_ERROR" and words in res.error, res.error
+
+
+def test_calibration_set_of_a_user_file_keeps_the_shipped_held_out_documents(tmp_path):
+    (tmp_path / "c.txt").write_text("One document about knitting.\nAnother about bridges.\n")
+    docs, held = calib.calibration_set(tmp_path / "c.txt")
+    assert [d.text for d in docs] == ["One document about knitting.", "Another about bridges."]
+    assert held == calib.split(calib.load_corpus())[1] and held
+    assert calib.calibration_set() == calib.split(calib.load_corpus())
 
 
 def test_progress_line_format(capsys):
