@@ -6,7 +6,7 @@ could touch a threshold, a gate, a task or a budget (unknown fields are refused 
 proposal is judged by the same gates as the release's first recipe.
 
     p = parse_proposal({"base": "int8_sq", "exclude_first_layers": 1, "calib_size": 128, "reason": "..."})
-    r = resolve(p, checkpoint_modules(Path("ckpt")))   # ProposalError (one sentence) when it cannot apply
+    r = resolve(p, checkpoint_modules(Path("ckpt")))   # gates.ptq.modules; ProposalError when it cannot apply
     r.recipe            # the effective Recipe the ptq gate judges: base + r.exclude_patterns
     r.excluded_modules  # the modules the proposal keeps unquantized beyond the base recipe's
 
@@ -122,21 +122,6 @@ class ModelModules:
     @property
     def names(self) -> list[str]:
         return list(self.params)
-
-
-def checkpoint_modules(root: Path) -> ModelModules:
-    """Read the module names of `root` from its safetensors headers (the index's shards too); no tensor data."""
-    from gates.ptq.headers import scan_checkpoint
-
-    scan = scan_checkpoint(Path(root))
-    if scan.problems:
-        file, problem = scan.problems[0]
-        raise ProposalError(f"cannot read the weight names of {str(root)!r}: {file}: {problem}")
-    mats = {n[: -len(".weight")]: t for n, t in scan.tensors.items() if n.endswith(".weight") and len(t.shape) >= 2}
-    if not mats:
-        raise ProposalError(f"{str(root)!r} holds no weight matrices (*.safetensors)")
-    return ModelModules(str(root), {n: t.numel for n, t in sorted(mats.items())},
-                        {n: t.dtype for n, t in sorted(mats.items())}, scan.tensor_bytes)
 
 
 def numbered_layers(names: Sequence[str]) -> tuple[str, list[int]]:

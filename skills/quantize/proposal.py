@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from gates.recipes.proposal import ProposalError, ResolvedProposal, checkpoint_modules, parse_proposal, resolve
+from gates.ptq.modules import checkpoint_modules
+from gates.recipes.proposal import ProposalError, ResolvedProposal, parse_proposal, resolve
 from skills.quantize.models import QuantizeInput
 
 

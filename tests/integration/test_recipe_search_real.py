@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conductor.runtime.skill import SkillResult
-from gates.recipes.proposal import checkpoint_modules
+from gates.ptq.modules import checkpoint_modules
 from skills.quantize.proposal import plan_proposal
 from tests.embedded_release import (
     OFFLINE,

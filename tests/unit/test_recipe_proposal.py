@@ -14,8 +14,9 @@ import pytest
 
 from gates.ptq.collect import collect_dirs
 from gates.ptq.decide import decide
+from gates.ptq.modules import checkpoint_modules
 from gates.recipes import load_recipe
-from gates.recipes.proposal import LOOSENING, ProposalError, RecipeProposal, checkpoint_modules, parse_proposal, resolve
+from gates.recipes.proposal import LOOSENING, ProposalError, RecipeProposal, parse_proposal, resolve
 from skills.quantize import plan
 from skills.quantize.models import QuantizeInput
 from skills.quantize.proposal import plan_proposal

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from gates.recipes.proposal import checkpoint_modules, parse_proposal, resolve
+from gates.ptq.modules import checkpoint_modules
+from gates.recipes.proposal import parse_proposal, resolve
 from skills.quantize.ladder import WIDER, next_step
 from tests.fixtures import checkpoints as ck
 
