@@ -9,7 +9,7 @@
    are measured and subtracted anyway. Target: < 5 ms per event.
 2. Replay: a run of about 10,000 recorded events (six gated stages with real gate processes, the
    rest turns reading artifacts), recorded through the live loop, then replayed by
-   `conductor.replay.replay_transcript` as `conductor replay` does (gates re-decided in-process):
+   `conductor.replay.replayer.replay_transcript` as `conductor replay` does (gates re-decided in-process):
    every turn served, every gate re-run on its facts and compared. Target: < 2 s wall (the median
    of --repeat replays). For reference, the same replay with each gate as a child process.
 
@@ -32,14 +32,17 @@ from typing import Any, Optional, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from conductor.approver import NoHumanApprover  # noqa: E402
-from conductor.attempt import GateOutcome, SkillRun  # noqa: E402
-from conductor.config import load_config  # noqa: E402
+from conductor.engine.approver import NoHumanApprover  # noqa: E402
+from conductor.engine.attempt import SkillRun  # noqa: E402
+from conductor.engine.config import load_config  # noqa: E402
+from conductor.engine.session import run_session  # noqa: E402
+from conductor.gating.runner import GateRun  # noqa: E402
 from conductor.providers.scripted import ScriptedProvider, tool_use  # noqa: E402
-from conductor.replay import replay_transcript  # noqa: E402
-from conductor.session import run_session  # noqa: E402
-from conductor.skill import SkillResult  # noqa: E402
-from conductor.transcript import read_transcript  # noqa: E402
+from conductor.replay.replayer import replay_transcript  # noqa: E402
+from conductor.runtime.skill import SkillResult  # noqa: E402
+from conductor.transcript.events import verdict_record  # noqa: E402
+from conductor.transcript.jsonl import read_transcript  # noqa: E402
+from gates.contract import Verdict  # noqa: E402
 from tests.fakes.harness import FAKE_GATES  # noqa: E402
 from tests.fakes.skills import FakeSkill  # noqa: E402
 
@@ -67,22 +70,23 @@ class NullWorld:
         self.skill_s += time.perf_counter() - t0
         return run
 
-    def run_gates(self, call, ctx, result, required, on_gate) -> list[GateOutcome]:
+    def run_gates(self, call, ctx, result, required, on_gate) -> list[GateRun]:
         outs = []
         for g in required:
-            v = {"gate": g, "pass": True, "failure_class": None, "detail": "null", "checks": [
-                {"name": "null", "pass": True, "detail": "null"}], "evidence": {"decision": "ACCEPT"}}
-            out = GateOutcome(g, v, {"null": True}, 0, 0.0)
+            v = Verdict.model_validate({"gate": g, "pass": True, "failure_class": None, "detail": "null", "checks": [
+                {"name": "null", "pass": True, "detail": "null"}], "evidence": {"decision": "ACCEPT"}})
+            out = GateRun(gate=g, verdict=v, facts={"null": True}, exit_code=0)
             on_gate(out)
             outs.append(out)
         return outs
 
     def seal(self, stage, attempt, result, verdicts, inp):
-        path = self.ws.seal(stage, result.artifacts, verdicts, result, inp, attempt=attempt)
+        records = [verdict_record(v) for v in verdicts]
+        path = self.ws.seal(stage, result.artifacts, records, result, inp, attempt=attempt)
         return self.ws.load_seal(stage).hashes(), self.ws.rel(path)
 
     def read(self, name, tool_use_id, inp):
-        from conductor.tools import READ_ARTIFACT, list_workspace, read_artifact
+        from conductor.engine.tools import READ_ARTIFACT, list_workspace, read_artifact
 
         return read_artifact(self.ws.root, inp) if name == READ_ARTIFACT else list_workspace(self.ws.root, inp)
 
@@ -109,7 +113,7 @@ def _config(ws: Path, turns: int):
 
 
 def bench_overhead(tmp: Path, reads_per_stage: int) -> dict[str, float]:
-    from conductor.workspace import Workspace
+    from conductor.runtime.workspace import Workspace
 
     skills = [FakeSkill(s) for s in STAGES]
     provider, timing = reading_operator(skills, reads_per_stage)

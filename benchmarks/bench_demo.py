@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from conductor.transcript import read_transcript  # noqa: E402
+from conductor.transcript.jsonl import read_transcript  # noqa: E402
 
 GOAL_SHARE = 0.01
 

@@ -49,7 +49,7 @@ def endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str, str]]:
         with FakeOpenAI(ttft_s=0.05, token_delay_s=0.01, slots=4) as srv:
             yield srv.base_url, "fake", "test server (slots=4, 10 ms/token)"
         return
-    from conductor.executor import LocalExecutor
+    from conductor.runtime.executor import LocalExecutor
     from skills._embedded import ensure_checkpoint
     from skills.common.vllm_env import find_vllm_python
     from skills.serve.server import ManagedServer, plan_server, vllm_build
@@ -109,7 +109,7 @@ def _f(x: Optional[float], unit: str = "") -> str:
 
 
 def print_figures(verdict: dict[str, Any]) -> None:
-    for role, modes in verdict["evidence"]["figures"].items():
+    for modes in verdict["evidence"]["figures"].values():
         for mode, ev in modes.items():
             for phase in ("reference", "audit"):
                 f = ev.get(phase)

@@ -22,8 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import conductor.replay as replay  # noqa: E402
-from conductor.config import ReleaseConfig  # noqa: E402
+import conductor.replay.replayer as replay  # noqa: E402
+from conductor.engine.config import ReleaseConfig  # noqa: E402
 
 TOKENIZER = Path.home() / ".cache" / "conductor" / "models" / "smollm2-135m-instruct"
 

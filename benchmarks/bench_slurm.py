@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from conductor.executor import ProcessSpec  # noqa: E402
+from conductor.runtime.executor import ProcessSpec  # noqa: E402
 from conductor.slurm import SlurmExecutor, SlurmSettings  # noqa: E402
 
 STAMPS = "echo T0 $(date +%s.%N); echo T1 $(date +%s.%N)"

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conductor.events import EventBus  # noqa: E402
-from conductor.headless import HeadlessPrinter  # noqa: E402
-from conductor.redact import Redactor  # noqa: E402
-from conductor.transcript import TranscriptWriter, iter_events, read_transcript, summarize  # noqa: E402
+from conductor.app.headless import HeadlessPrinter  # noqa: E402
+from conductor.runtime.redact import Redactor  # noqa: E402
+from conductor.transcript.events import EventBus  # noqa: E402
+from conductor.transcript.jsonl import TranscriptWriter, iter_events, read_transcript, summarize  # noqa: E402
 from tests.eventfactory import header, synthetic_events  # noqa: E402
 
 READ_TARGET_S = 2.0

@@ -115,7 +115,8 @@ def main() -> None:
     print(f"  jump (home/end), CPU                {r['jump'] * 1000:8.2f} ms")
     print("run screen, headless")
     print(f"  recorded transcript, open to settled {s['recorded'] * 1000:7.1f} ms  ({s['recorded_batches']} batches)")
-    print(f"  live ({len(scenario.events)} events via the pump)   {s['live'] * 1000:7.1f} ms  ({s['live_batches']} batches)")
+    live = f"live ({len(scenario.events)} events via the pump)"
+    print(f"  {live}   {s['live'] * 1000:7.1f} ms  ({s['live_batches']} batches)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
     conductor bench --base-url URL --model M   throughput + TEST04 caching audit of a live endpoint
 
 A user error (bad flag, invalid config, unreadable file) is exit 2 with one sentence, never a
-traceback; an unexpected exception is exit 5 with its message and the transcript's path.
+traceback; an unexpected exception is exit 5 with its message and the transcript's path. What a run
+is built from (provider, skills, approver) comes from the composition root, conductor.app.wiring.
 """
 
 from __future__ import annotations
@@ -19,49 +20,15 @@ import json
 import sys
 from typing import Any, Optional, Sequence
 
-from conductor.config import ConfigError, ReleaseConfig, load_config
-from gates.failure_classes import EXIT_CODES, Decision
-
-EXIT_USAGE = EXIT_CODES[Decision.CONFIG_ERROR]
-EXIT_INTERNAL = EXIT_CODES[Decision.INTERNAL_ERROR]
-EXIT_INTERRUPTED = EXIT_CODES[Decision.INTERRUPTED]
+from conductor.app import wiring
+from conductor.engine.config import ConfigError, ReleaseConfig, load_config
+from gates.failure_classes import EXIT_CODES, ExitCode
 
 
 class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_USAGE):
+    def __init__(self, message: str, code: int = ExitCode.CONFIG_ERROR):
         super().__init__(message)
         self.code = code
-
-
-# -- wiring (the TUI uses these too) -----------------------------------------------------------------
-
-
-def build_skills(config: Optional[ReleaseConfig] = None) -> list[Any]:
-    try:
-        from skills.registry import default_skills  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise CliError(f"the domain skills are not available in this installation ({exc})", EXIT_INTERNAL) from None
-    return list(default_skills())
-
-
-def build_provider(config: ReleaseConfig, skills: Optional[Sequence[Any]] = None) -> Any:
-    name = config.resolved_provider()
-    if name == "autopilot":
-        from conductor.providers.autopilot import AutopilotProvider
-
-        return AutopilotProvider(skills if skills is not None else build_skills(config))
-    if name == "anthropic":
-        from conductor.providers.anthropic_provider import AnthropicProvider
-
-        return AnthropicProvider(config.provider_model, base_url=config.base_url, api_key=config.api_key_value())
-    raise CliError(f"provider {name!r} cannot drive a new run; use anthropic or autopilot "
-                   "(replay serves recorded runs: `conductor replay`)")
-
-
-def build_approver(policy_file: Optional[str]) -> Any:
-    from conductor.approver import NoHumanApprover, PolicyApprover
-
-    return PolicyApprover.from_file(policy_file) if policy_file else NoHumanApprover()
 
 
 # -- arguments --------------------------------------------------------------------------------------
@@ -83,6 +50,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calib-size", type=int, dest="calib_size")
     g.add_argument("--eval-limit", type=int, dest="eval_limit", help="samples per task")
     g.add_argument("--workspace", help="run folder (default ./runs/<run_id>)")
+    g.add_argument("--executor", choices=["local", "slurm"],
+                   help="where skill attempts run: local processes (default) or SLURM batch jobs (the cluster "
+                        "SLURM_CONF names; partition, account, GPUs... under 'slurm:' in the release YAML)")
     a = p.add_argument_group("agent")
     a.add_argument("--provider", choices=["auto", "anthropic", "autopilot"], help="auto: anthropic with a key")
     a.add_argument("--provider-model", dest="provider_model")
@@ -144,13 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gates", help="list the gates")
     g.add_argument("--json", action="store_true")
     sub.add_parser("tui", help="open the terminal UI")
-    _add_bench(sub)
+    _add_commands(sub)
     return p
 
 
 def _exit_codes_help() -> str:
     rows = [f"  {code:>3}  {d.value}" for d, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1])]
-    return "exit codes:\n" + "\n".join(rows) + "\n    1  (replay only) the replay diverged from the record"
+    return ("exit codes:\n" + "\n".join(rows) +
+            f"\n  {ExitCode.DIVERGED:>3}  (replay only) the replay diverged from the record")
 
 
 def config_from_args(args: argparse.Namespace) -> ReleaseConfig:
@@ -160,7 +131,7 @@ def config_from_args(args: argparse.Namespace) -> ReleaseConfig:
         "threshold_kind": "relative" if args.relative else None, "calib_size": args.calib_size,
         "workspace": args.workspace, "provider": args.provider, "provider_model": args.provider_model,
         "base_url": args.base_url, "policy_file": args.policy, "eval.limit": args.eval_limit,
-        "provider_max_tokens": args.provider_max_tokens,
+        "provider_max_tokens": args.provider_max_tokens, "executor": getattr(args, "executor", None),
         **_budget_overrides(args),
     }
     return load_config(yaml_path=args.release, overrides=overrides)
@@ -174,12 +145,12 @@ def _budget_overrides(args: argparse.Namespace) -> dict[str, Any]:
 # -- commands -----------------------------------------------------------------------------------------
 
 
-def _listeners(args: argparse.Namespace) -> list[Any]:
-    from conductor.headless import HeadlessPrinter
-    from conductor.redact import default_redactor
+def _listeners(args: argparse.Namespace, config: ReleaseConfig) -> list[Any]:
+    from conductor.app.headless import HeadlessPrinter
+    from conductor.runtime.redact import default_redactor
 
     return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None,
-                            redactor=default_redactor())]
+                            redactor=default_redactor(), config=config.model_dump(mode="json"))]
 
 
 def _wants_tui(args: argparse.Namespace) -> bool:
@@ -187,24 +158,25 @@ def _wants_tui(args: argparse.Namespace) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from conductor.session import run_session
+    from conductor.engine import session
 
     config = config_from_args(args)
     if _wants_tui(args):
         launched = _launch_tui(config=config)
         if launched is not None:
             return launched
-    skills = build_skills(config)
-    provider = build_provider(config, skills)
-    approver = build_approver(config.policy_file)
-    outcome = run_session(config, provider, skills, approver, listeners=_listeners(args), handle_signals=True)
-    if outcome.exit_code == EXIT_USAGE:  # a configuration problem found during the run: its whole sentence
+    skills = wiring.build_skills(config)
+    provider = wiring.build_provider(config, skills)
+    approver = wiring.build_approver(config.policy_file)
+    outcome = session.run_session(config, provider, skills, approver, listeners=_listeners(args, config),
+                                  handle_signals=True)
+    if outcome.exit_code == ExitCode.CONFIG_ERROR:  # a configuration problem found during the run: its sentence
         _say(f"conductor: {outcome.reason}\n")
     return outcome.exit_code
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from conductor.replay import replay_transcript
+    from conductor.replay.replayer import replay_transcript
 
     path = _transcript_path(args.transcript)
     if args.tui:
@@ -213,9 +185,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return launch(transcript=path, replay=True)
     if args.fork_at is not None:
         config = load_config(overrides={"provider": args.provider or "auto"})
-        skills = build_skills(config)
-        report = replay_transcript(path, fork_at=args.fork_at, provider=build_provider(config, skills),
-                                   skills=skills, workspace=args.workspace, listeners=_listeners(args),
+        skills = wiring.build_skills(config)
+        report = replay_transcript(path, fork_at=args.fork_at, provider=wiring.build_provider(config, skills),
+                                   skills=skills, workspace=args.workspace, listeners=_listeners(args, config),
                                    gate_mode=args.gates)
     else:
         report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates,
@@ -260,22 +232,23 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from conductor.resume import load_workspace, resume_config, resume_run
+    from conductor.replay.resume import load_workspace, resume_config, resume_run
 
     overrides = {k: v for k, v in _budget_overrides(args).items() if v is not None}
     if args.provider:
         overrides["provider"] = args.provider
     ws, _, _ = load_workspace(args.workspace)
     config = resume_config(ws, overrides)
-    skills = build_skills(config)
-    outcome = resume_run(args.workspace, provider=build_provider(config, skills), skills=skills,
-                         approver=build_approver(args.policy), overrides=overrides, listeners=_listeners(args),
+    skills = wiring.build_skills(config)
+    outcome = resume_run(args.workspace, provider=wiring.build_provider(config, skills), skills=skills,
+                         approver=wiring.build_approver(args.policy), overrides=overrides,
+                         listeners=_listeners(args, config),
                          handle_signals=True)
     return outcome.exit_code
 
 
 def cmd_transcript(args: argparse.Namespace) -> int:
-    from conductor.transcript_cli import cmd_list, cmd_show
+    from conductor.app.transcript_cmds import cmd_list, cmd_show
 
     if args.tcmd == "list":
         return cmd_list(args.folder, as_json=args.json)
@@ -322,22 +295,12 @@ COMMANDS = {"run": cmd_run, "demo": cmd_run, "replay": cmd_replay, "resume": cmd
             "transcript": cmd_transcript, "gates": cmd_gates}
 
 
-# -- bench (issue 14): the perf stage alone against an endpoint; the logic is skills/perf/bench.py -------------
-
-def _add_bench(sub: Any) -> None:
-    from skills.perf.bench import add_arguments
-
-    add_arguments(sub.add_parser("bench", help="throughput of an OpenAI-compatible endpoint, with MLPerf's "
-                                               "TEST04 caching audit; exit 0 pass, 1 failed, 2 bad input"))
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from skills.perf.bench import run_bench
-
-    return run_bench(args)
-
-
-COMMANDS["bench"] = cmd_bench
+def _add_commands(sub: Any) -> None:
+    """The subcommands installed packages add (`conductor bench`, from skills/perf): conductor.app.wiring."""
+    for command in wiring.build_commands():
+        parser = sub.add_parser(command.name, help=command.help)
+        command.add_arguments(parser)
+        parser.set_defaults(command_run=command.run)
 
 
 def dispatch(argv: Optional[Sequence[str]]) -> int:
@@ -348,42 +311,35 @@ def dispatch(argv: Optional[Sequence[str]]) -> int:
     if args.cmd == "tui":
         code = _launch_tui()
         if code is None:
-            raise CliError("the TUI is not available in this installation (conductor.tui)", EXIT_INTERNAL)
+            raise CliError("the TUI is not available in this installation (conductor.tui)", ExitCode.INTERNAL_ERROR)
         return code
-    return COMMANDS[args.cmd](args)
+    run = COMMANDS.get(args.cmd) or args.command_run
+    return int(run(args))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from conductor.resume import ResumeError
-    from conductor.transcript import TranscriptError
+    from conductor.replay.resume import ResumeError
+    from conductor.transcript.jsonl import TranscriptError
 
-    from conductor.session import LAST_TRANSCRIPT
-
-    LAST_TRANSCRIPT.clear()
     try:
         return dispatch(argv)
-    except (CliError, ConfigError, ResumeError, TranscriptError) as exc:
+    except (CliError, wiring.WiringError, ConfigError, ResumeError, TranscriptError) as exc:
         _say(f"conductor: {exc}\n")
-        return getattr(exc, "code", EXIT_USAGE)
+        return int(getattr(exc, "code", ExitCode.CONFIG_ERROR))
     except KeyboardInterrupt:
         sys.stderr.write("conductor: interrupted\n")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # never a traceback for the user: the message, and where to look
-        _say(f"conductor: internal error: {type(exc).__name__}: {exc}\n{_where_to_look()}")
-        return EXIT_INTERNAL
+        _say(f"conductor: internal error: {type(exc).__name__}: {exc}\n"
+             + "".join(f"{note}\n" for note in getattr(exc, "__notes__", ())))
+        return ExitCode.INTERNAL_ERROR
 
 
 def _say(text: str) -> None:
     """A message on stderr, secrets redacted (a path or a value in an error may hold one)."""
-    from conductor.redact import default_redactor
+    from conductor.runtime.redact import default_redactor
 
     sys.stderr.write(default_redactor().redact_text(text))
-
-
-def _where_to_look() -> str:
-    from conductor.session import LAST_TRANSCRIPT
-
-    return f"the transcript: {LAST_TRANSCRIPT[-1]}\n" if LAST_TRANSCRIPT else ""
 
 
 if __name__ == "__main__":

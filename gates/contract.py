@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, Callable, Generic, Optional, Sequence, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -87,7 +87,7 @@ def _mentions_any(tp: Any) -> bool:
     return tp is Any or any(_mentions_any(a) for a in get_args(tp))
 
 
-@lru_cache(maxsize=None)
+@cache
 def free_form_fields(model: type[BaseModel]) -> frozenset[str]:
     """The fields of `model` whose type admits arbitrary JSON (`Any` anywhere in the annotation)."""
     return frozenset(name for name, f in model.model_fields.items() if _mentions_any(f.annotation))
@@ -145,7 +145,7 @@ class Verdict(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Verdict":
+    def _consistent(self) -> Verdict:
         failed = [c.name for c in self.checks if not c.passed]
         if self.passed:
             if self.failure_class is not None:

@@ -11,7 +11,7 @@ every gate is an enum of exactly these names.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, IntEnum
 
 
 class Action(str, Enum):
@@ -38,19 +38,61 @@ class Decision(str, Enum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     INTERRUPTED = "INTERRUPTED"
 
+    @property
+    def exit_code(self) -> ExitCode:
+        return EXIT_CODES[self]
 
-EXIT_CODES: dict[Decision, int] = {
-    Decision.ACCEPT: 0,
-    Decision.REGRESSION: 10,
-    Decision.ANOMALOUS: 11,
-    Decision.INFEASIBLE: 12,
-    Decision.NEEDS_HUMAN: 13,
-    Decision.CONFIG_ERROR: 2,
-    Decision.SYSTEMIC: 3,
-    Decision.BUDGET_EXHAUSTED: 4,
-    Decision.INTERNAL_ERROR: 5,
-    Decision.INTERRUPTED: 130,
+    @property
+    def advice(self) -> str:
+        """What to do with the candidate, in one sentence (the report's recommendation line)."""
+        return _WORDING[self][0]
+
+    @property
+    def why_not(self) -> str:
+        """Why the candidate is not published, as a clause ("" for ACCEPT)."""
+        return _WORDING[self][1]
+
+
+class ExitCode(IntEnum):
+    """The process exit codes of `conductor`, headless and TUI alike: one per decision, plus DIVERGED."""
+
+    ACCEPT = 0
+    DIVERGED = 1  # `conductor replay` only: the replay diverged from the record
+    CONFIG_ERROR = 2
+    SYSTEMIC = 3
+    BUDGET_EXHAUSTED = 4
+    INTERNAL_ERROR = 5
+    REGRESSION = 10
+    ANOMALOUS = 11
+    INFEASIBLE = 12
+    NEEDS_HUMAN = 13
+    INTERRUPTED = 130
+
+
+EXIT_CODES: dict[Decision, ExitCode] = {d: ExitCode[d.value] for d in Decision}
+
+# decision -> (advice, why not to publish)
+_WORDING: dict[Decision, tuple[str, str]] = {
+    Decision.ACCEPT: ("Publish: every gate passed and every task is within the threshold.", ""),
+    Decision.REGRESSION: ("Do not publish: the candidate is outside the threshold on some task.",
+                          "the candidate drops beyond the threshold"),
+    Decision.ANOMALOUS: ("Hold: the results cannot be trusted either way; a person must review the evidence.",
+                         "the results cannot be trusted either way; a person must review the evidence first"),
+    Decision.INFEASIBLE: ("Do not publish: this model and recipe cannot work here (see the reason).",
+                          "this model and recipe cannot be released on this machine"),
+    Decision.NEEDS_HUMAN: ("Waiting on a person: a decision only a human may take was not answered.",
+                           "a decision only a person may take was not answered"),
+    Decision.CONFIG_ERROR: ("Fix the configuration and run again.", "the release configuration is invalid"),
+    Decision.SYSTEMIC: ("Infrastructure failed after its retries; run again when it is healthy.",
+                        "the infrastructure failed after its retries"),
+    Decision.BUDGET_EXHAUSTED: ("A budget ran out before a decision; raise it or resume the run.",
+                                "a budget ran out before the chain reached a decision"),
+    Decision.INTERNAL_ERROR: ("The conductor itself failed; the transcript holds the details.",
+                              "the conductor itself failed"),
+    Decision.INTERRUPTED: ("Interrupted; the transcript is closed and the run can be resumed.",
+                           "the run was interrupted before a decision"),
 }
+assert set(_WORDING) == set(Decision), "every decision needs its wording"
 
 
 class FailureClass(str, Enum):

@@ -38,19 +38,27 @@ def main() -> int:
     ap.add_argument("--ckpt", required=True)
     ap.add_argument("--export", default=None, help="write the modelopt HF export here")
     ap.add_argument("--tasks", default="conductor_facts_mc,conductor_facts_gen")
-    ap.add_argument("--chat", choices=["gen_only", "all", "none"], default="all",
-                    help="which tasks run with the chat template (all = what skills/evaluate does; gen_only: two calls)")
+    ap.add_argument(
+        "--chat",
+        choices=["gen_only", "all", "none"],
+        default="all",
+        help="which tasks run with the chat template (all = what skills/evaluate does; gen_only: two calls)",
+    )
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                    help="model dtype for calibration and evaluation (float32: much faster on AVX2-only CPUs)")
+    ap.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="model dtype for calibration and evaluation (float32: much faster on AVX2-only CPUs)",
+    )
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--no-quant", action="store_true", help="evaluate the unquantized model the same way")
     ap.add_argument("--out", default=None)
     ap.add_argument("--samples-dir", default=None, help="write per-sample jsonl here")
     a = ap.parse_args()
 
-    import torch
     import modelopt.torch.quantization as mtq
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     res: dict = {"ckpt": a.ckpt, "quant": None if a.no_quant else "FP8_DEFAULT_CFG", "timings_s": {}}
@@ -61,6 +69,7 @@ def main() -> int:
     res["timings_s"]["load"] = round(time.monotonic() - t0, 1)
 
     if not a.no_quant:
+
         def forward_loop(m):
             with torch.no_grad():
                 for s in CALIB:
@@ -79,7 +88,9 @@ def main() -> int:
             res["timings_s"]["export"] = round(time.monotonic() - t2, 1)
             res["export_dir"] = a.export
             res["export_files"] = sorted(p.name for p in Path(a.export).iterdir())
-            res["export_quant_config"] = json.loads((Path(a.export) / "config.json").read_text()).get("quantization_config")
+            res["export_quant_config"] = json.loads((Path(a.export) / "config.json").read_text()).get(
+                "quantization_config"
+            )
 
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -90,7 +101,10 @@ def main() -> int:
     tasks = [t for t in a.tasks.split(",") if t]
     groups: list[tuple[list[str], bool]]
     if a.chat == "gen_only":
-        groups = [([t for t in tasks if not t.endswith("_gen")], False), ([t for t in tasks if t.endswith("_gen")], True)]
+        groups = [
+            ([t for t in tasks if not t.endswith("_gen")], False),
+            ([t for t in tasks if t.endswith("_gen")], True),
+        ]
     else:
         groups = [(tasks, a.chat == "all")]
     res["results"] = {}
@@ -98,8 +112,9 @@ def main() -> int:
         if not ts:
             continue
         t3 = time.monotonic()
-        out = lm_eval.simple_evaluate(model=lm, tasks=ts, task_manager=tm, log_samples=True,
-                                      apply_chat_template=chat, limit=a.limit)
+        out = lm_eval.simple_evaluate(
+            model=lm, tasks=ts, task_manager=tm, log_samples=True, apply_chat_template=chat, limit=a.limit
+        )
         dt = time.monotonic() - t3
         for t in ts:
             r = {k: v for k, v in out["results"][t].items() if isinstance(v, (int, float))}
@@ -109,10 +124,18 @@ def main() -> int:
                 Path(a.samples_dir).mkdir(parents=True, exist_ok=True)
                 with open(Path(a.samples_dir) / f"{t}.jsonl", "w") as f:
                     for s in out["samples"][t]:
-                        f.write(json.dumps({"doc_id": s["doc_id"], "target": s["target"],
-                                            "resps": s["filtered_resps"],
-                                            **{k: s[k] for k in s if k in ("acc", "acc_norm", "exact_match", "contains")}},
-                                           default=str) + "\n")
+                        f.write(
+                            json.dumps(
+                                {
+                                    "doc_id": s["doc_id"],
+                                    "target": s["target"],
+                                    "resps": s["filtered_resps"],
+                                    **{k: s[k] for k in s if k in ("acc", "acc_norm", "exact_match", "contains")},
+                                },
+                                default=str,
+                            )
+                            + "\n"
+                        )
         print(json.dumps({t: res["results"][t] for t in ts}, indent=1), flush=True)
     res["timings_s"]["total"] = round(time.monotonic() - t0, 1)
     if a.out:

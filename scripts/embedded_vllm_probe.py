@@ -97,9 +97,14 @@ def main() -> int:
            "--max-model-len", str(a.max_model_len), *shlex.split(a.extra)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE=a.kv_gib,
                VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1")
-    res: dict = {"cmd": cmd, "env": {k: env[k] for k in ("VLLM_CPU_KVCACHE_SPACE",)}, "port": port, "log": str(log_path)}
+    res: dict = {
+        "cmd": cmd,
+        "env": {k: env[k] for k in ("VLLM_CPU_KVCACHE_SPACE",)},
+        "port": port,
+        "log": str(log_path),
+    }
     print("$", " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
-    logf = open(log_path, "w")
+    logf = open(log_path, "w")  # noqa: SIM115  (the server's log for as long as it runs)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -129,19 +134,50 @@ def main() -> int:
         print(f"health 200 after {res['startup']['health_200_after_s']}s", file=sys.stderr)
 
         code, models, dt = http("GET", base + "/v1/models")
-        res["models"] = {"code": code, "ids": [m["id"] for m in models.get("data", [])] if isinstance(models, dict) else models,
-                         "max_model_len": [m.get("max_model_len") for m in models.get("data", [])] if isinstance(models, dict) else None}
+        res["models"] = {
+            "code": code,
+            "ids": [m["id"] for m in models.get("data", [])] if isinstance(models, dict) else models,
+            "max_model_len": [m.get("max_model_len") for m in models.get("data", [])]
+            if isinstance(models, dict)
+            else None,
+        }
         model_id = res["models"]["ids"][0] if code == 200 and res["models"]["ids"] else a.ckpt
 
         prompt = f"Question: {QUESTION}\nAnswer:"
         probes = {
-            "completions": ("/v1/completions", {"model": model_id, "prompt": prompt, "max_tokens": 16, "temperature": 0}),
-            "chat_completions": ("/v1/chat/completions", {"model": model_id, "messages": [{"role": "user", "content": QUESTION}],
-                                                          "max_tokens": 32, "temperature": 0}),
-            "messages": ("/v1/messages", {"model": model_id, "max_tokens": 32, "temperature": 0,
-                                          "messages": [{"role": "user", "content": QUESTION}]}),
-            "completions_logprobs": ("/v1/completions", {"model": model_id, "prompt": prompt + " Paris", "max_tokens": 1,
-                                                         "temperature": 0, "logprobs": 1, "echo": True}),
+            "completions": (
+                "/v1/completions",
+                {"model": model_id, "prompt": prompt, "max_tokens": 16, "temperature": 0},
+            ),
+            "chat_completions": (
+                "/v1/chat/completions",
+                {
+                    "model": model_id,
+                    "messages": [{"role": "user", "content": QUESTION}],
+                    "max_tokens": 32,
+                    "temperature": 0,
+                },
+            ),
+            "messages": (
+                "/v1/messages",
+                {
+                    "model": model_id,
+                    "max_tokens": 32,
+                    "temperature": 0,
+                    "messages": [{"role": "user", "content": QUESTION}],
+                },
+            ),
+            "completions_logprobs": (
+                "/v1/completions",
+                {
+                    "model": model_id,
+                    "prompt": prompt + " Paris",
+                    "max_tokens": 1,
+                    "temperature": 0,
+                    "logprobs": 1,
+                    "echo": True,
+                },
+            ),
         }
         for name, (path, body) in probes.items():
             headers = {"anthropic-version": "2023-06-01"} if name == "messages" else None

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/record_transcripts.py                # every scenario (a minute or two)
     .venv/bin/python scripts/record_transcripts.py --only repair  # one
 
-Each scenario is one `conductor.session.run_session`, the path `conductor run` takes (workspace,
+Each scenario is one `conductor.engine.session.run_session`, the path `conductor run` takes (workspace,
 redacting transcript writer, executor, event bus, the loop, closeout), driven by the scripted
 provider: the agent's turns are written out below, text and tool calls, and read the way an
 operator would. The skills are the real ones' contracts (name, description, input model, the
@@ -58,16 +58,16 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic import BaseModel  # noqa: E402
 
-from conductor.approver import NoHumanApprover, QueueApprover  # noqa: E402
-from conductor.config import load_config  # noqa: E402
-from conductor.fsutil import atomic_write_json  # noqa: E402
+from conductor.engine.approver import NoHumanApprover, QueueApprover  # noqa: E402
+from conductor.engine.config import load_config  # noqa: E402
+from conductor.engine.session import run_session  # noqa: E402
 from conductor.providers.base import ModelResponse  # noqa: E402
 from conductor.providers.scripted import ScriptedProvider, tool_use  # noqa: E402
-from conductor.replay import replay_transcript  # noqa: E402
-from conductor.session import run_session  # noqa: E402
-from conductor.skill import GateCall, SkillContext, SkillResult  # noqa: E402
-from conductor.transcript import read_transcript  # noqa: E402
-from conductor.workspace import Workspace  # noqa: E402
+from conductor.replay.replayer import replay_transcript  # noqa: E402
+from conductor.runtime.fsutil import atomic_write_json  # noqa: E402
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult  # noqa: E402
+from conductor.runtime.workspace import Workspace  # noqa: E402
+from conductor.transcript.jsonl import read_transcript  # noqa: E402
 from tests.fakes import fixture_artifacts as fx  # noqa: E402
 
 OUT = ROOT / "transcripts"
@@ -242,22 +242,44 @@ class Script:
         stage, text, tool, inp = self.turns[self.n]
         self.n += 1
         if stage != req.stage:
-            raise AssertionError(f"{self.name}: turn {self.n} is scripted for {stage!r}, the open stage is {req.stage!r}")
+            raise AssertionError(f"{self.name}: turn {self.n} is scripted for {stage!r}, "
+                                 f"the open stage is {req.stage!r}")
         return tool_use(tool, inp, text=text, tool_id=f"toolu_{self.name}_{self.n:02d}")
 
 
 OPENING: list[Turn] = [
-    ("preflight", "Releasing the tiny Llama with FP8. First, preflight: the checkpoint, the tasks, this machine.",
-     "preflight", {}),
+    (
+        "preflight",
+        "Releasing the tiny Llama with FP8. First, preflight: the checkpoint, the tasks, this machine.",
+        "preflight",
+        {},
+    ),
 ]
-QUANTIZE = ("quantize", "Preflight passed: a 2-layer Llama in bf16, both tasks present. Quantizing with the fp8 "
-                        "recipe, 64 calibration sequences.", "quantize", {"recipe": "fp8", "calib_size": 64})
-SERVE = ("serve", "The ptq gate agrees with the export. Serving the candidate and asking the canaries.", "serve",
-         {"checkpoint": "candidate"})
-EVAL_BASE = ("eval_baseline", "The server is healthy and the canaries are right. Evaluating the bf16 baseline "
-                              "on both tasks.", "evaluate_baseline", {})
-EVAL_CAND = ("eval_candidate", "Baseline scored. Now the candidate, with the baseline's settings.",
-             "evaluate_candidate", {})
+QUANTIZE = (
+    "quantize",
+    "Preflight passed: a 2-layer Llama in bf16, both tasks present. Quantizing with the fp8 "
+    "recipe, 64 calibration sequences.",
+    "quantize",
+    {"recipe": "fp8", "calib_size": 64},
+)
+SERVE = (
+    "serve",
+    "The ptq gate agrees with the export. Serving the candidate and asking the canaries.",
+    "serve",
+    {"checkpoint": "candidate"},
+)
+EVAL_BASE = (
+    "eval_baseline",
+    "The server is healthy and the canaries are right. Evaluating the bf16 baseline on both tasks.",
+    "evaluate_baseline",
+    {},
+)
+EVAL_CAND = (
+    "eval_candidate",
+    "Baseline scored. Now the candidate, with the baseline's settings.",
+    "evaluate_candidate",
+    {},
+)
 COMPARE = ("compare", "Both evaluations passed their gate. Comparing at the release's threshold.", "compare", {})
 AUDITS = ("audits", "Compare decided. Running the verbosity and caching audits.", "audits", {})
 
@@ -269,30 +291,67 @@ def pass_turns() -> list[Turn]:
 def repair_turns() -> list[Turn]:
     return OPENING + [
         QUANTIZE,
-        ("quantize", "The ptq gate failed QUANT_COVERAGE_FAILURE: one covered matrix is stored in bf16 while the "
-                     "export declares FP8 for it. Reading the gate's facts before I change anything.",
-         "read_artifact", {"path": "stages/quantize/attempt-1/ptq.facts.json", "max_bytes": 4000}),
-        ("quantize", "Only model.layers.1.mlp.down_proj is affected and the recipe covers it, so excluding it would "
-                     "hide the problem. The export is inconsistent: quantizing again from the source, with more "
-                     "calibration data and another seed.", "quantize", {"recipe": "fp8", "calib_size": 128, "seed": 1}),
-        ("serve", "Coverage is complete now (14 of 16 matrices in FP8; lm_head and embeddings excluded by the "
-                  "recipe). Serving the candidate.", "serve", {"checkpoint": "candidate"}),
-        EVAL_BASE, EVAL_CAND, COMPARE, AUDITS]
+        (
+            "quantize",
+            "The ptq gate failed QUANT_COVERAGE_FAILURE: one covered matrix is stored in bf16 while the "
+            "export declares FP8 for it. Reading the gate's facts before I change anything.",
+            "read_artifact",
+            {"path": "stages/quantize/attempt-1/ptq.facts.json", "max_bytes": 4000},
+        ),
+        (
+            "quantize",
+            "Only model.layers.1.mlp.down_proj is affected and the recipe covers it, so excluding it would "
+            "hide the problem. The export is inconsistent: quantizing again from the source, with more "
+            "calibration data and another seed.",
+            "quantize",
+            {"recipe": "fp8", "calib_size": 128, "seed": 1},
+        ),
+        (
+            "serve",
+            "Coverage is complete now (14 of 16 matrices in FP8; lm_head and embeddings excluded by the "
+            "recipe). Serving the candidate.",
+            "serve",
+            {"checkpoint": "candidate"},
+        ),
+        EVAL_BASE,
+        EVAL_CAND,
+        COMPARE,
+        AUDITS,
+    ]
 
 
 def approval_turns() -> list[Turn]:
-    return OPENING + [QUANTIZE, SERVE, EVAL_BASE, EVAL_CAND,
-                      ("eval_candidate", "The person approved a re-run. Evaluating the candidate again, same "
-                                         "settings, so that the reported scores can be re-derived.",
-                       "evaluate_candidate", {}),
-                      COMPARE, AUDITS]
+    return OPENING + [
+        QUANTIZE,
+        SERVE,
+        EVAL_BASE,
+        EVAL_CAND,
+        (
+            "eval_candidate",
+            "The person approved a re-run. Evaluating the candidate again, same "
+            "settings, so that the reported scores can be re-derived.",
+            "evaluate_candidate",
+            {},
+        ),
+        COMPARE,
+        AUDITS,
+    ]
 
 
 def anomalous_turns() -> list[Turn]:
-    return OPENING + [QUANTIZE, SERVE, EVAL_BASE, EVAL_CAND,
-                      ("eval_candidate", "INFRA_TRANSIENT: lm-eval lost its connection. The same call once more.",
-                       "evaluate_candidate", {}),
-                      COMPARE]
+    return OPENING + [
+        QUANTIZE,
+        SERVE,
+        EVAL_BASE,
+        EVAL_CAND,
+        (
+            "eval_candidate",
+            "INFRA_TRANSIENT: lm-eval lost its connection. The same call once more.",
+            "evaluate_candidate",
+            {},
+        ),
+        COMPARE,
+    ]
 
 
 def regression_turns() -> list[Turn]:
@@ -311,15 +370,33 @@ class Scenario:
 SCENARIOS = [
     Scenario("scripted_pass", pass_turns),
     Scenario("scripted_repair", repair_turns, Knobs(broken_quantize=(1,))),
-    Scenario("scripted_approval", approval_turns, Knobs(candidate={1: {"corrupt": "edit_score"}}),
-             answers=[("approve", "re-run the candidate's evaluation; the score must come from its own samples")]),
-    Scenario("scripted_anomalous", anomalous_turns, Knobs(threshold=0.01, candidate={1: {"record": {
-                 "status": "FAILED", "exit_code": 1,
-                 "error": "requests.exceptions.ConnectionError: [Errno 111] Connection refused"}}}),
-             answers=[("deny", "10 and 20 documents cannot resolve a 1-point drop; do not publish on this")],
-             expect="ANOMALOUS"),
-    Scenario("scripted_regression", regression_turns, Knobs(candidate={1: {"wrong_gen": [0, 1, 3, 4]}}),
-             expect="REGRESSION"),
+    Scenario(
+        "scripted_approval",
+        approval_turns,
+        Knobs(candidate={1: {"corrupt": "edit_score"}}),
+        answers=[("approve", "re-run the candidate's evaluation; the score must come from its own samples")],
+    ),
+    Scenario(
+        "scripted_anomalous",
+        anomalous_turns,
+        Knobs(
+            threshold=0.01,
+            candidate={
+                1: {
+                    "record": {
+                        "status": "FAILED",
+                        "exit_code": 1,
+                        "error": "requests.exceptions.ConnectionError: [Errno 111] Connection refused",
+                    }
+                }
+            },
+        ),
+        answers=[("deny", "10 and 20 documents cannot resolve a 1-point drop; do not publish on this")],
+        expect="ANOMALOUS",
+    ),
+    Scenario(
+        "scripted_regression", regression_turns, Knobs(candidate={1: {"wrong_gen": [0, 1, 3, 4]}}), expect="REGRESSION"
+    ),
 ]
 
 
@@ -330,8 +407,16 @@ def record(s: Scenario, out: Path) -> Path:
     ws = Workspace(WORK / "runs" / s.name)
     if ws.root.exists():
         shutil.rmtree(ws.root)
-    cfg = load_config(overrides={"workspace": str(ws.root), "provider": "scripted", "model": str(SOURCE),
-                                 "tasks": TASKS, "threshold": s.knobs.threshold, "recipe": "fp8"})
+    cfg = load_config(
+        overrides={
+            "workspace": str(ws.root),
+            "provider": "scripted",
+            "model": str(SOURCE),
+            "tasks": TASKS,
+            "threshold": s.knobs.threshold,
+            "recipe": "fp8",
+        }
+    )
     approver = QueueApprover(s.answers) if s.answers else NoHumanApprover()
     provider = ScriptedProvider(Script(s.name, s.turns()))
     outcome = run_session(cfg, provider, skills_for(s.knobs), approver, run_id=s.name.replace("_", "-"), workspace=ws)
@@ -375,10 +460,15 @@ def lowered(facts: dict[str, Any]) -> dict[str, Any]:
 def summary(path: Path) -> str:
     t = read_transcript(path)
     decision = next((e.decision for e in reversed(t.events) if e.type == "decision"), None)
-    fails = [f"{e.stage}/{e.gate}:{e.verdict['failure_class']}" for e in t.events
-             if e.type == "gate_verdict" and not e.verdict["pass"]]
+    fails = [
+        f"{e.stage}/{e.gate}:{e.verdict.failure_class.value}"
+        for e in t.events
+        if e.type == "gate_verdict" and not e.verdict.passed
+    ]
     approvals = [e.answer for e in t.events if e.type == "approval_decided"]
-    return f"{path.name:32} {decision:11} {len(t.events):3} events  failures {fails or '-'}  approvals {approvals or '-'}"
+    return (
+        f"{path.name:32} {decision:11} {len(t.events):3} events  failures {fails or '-'}  approvals {approvals or '-'}"
+    )
 
 
 def main(argv: Optional[list[str]] = None) -> int:

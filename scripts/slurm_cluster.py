@@ -329,7 +329,7 @@ def start_mariadb(lay: Layout, rec: dict) -> None:
     if not (lay.db / "mysql").is_dir():
         call(["mariadb-install-db", "--no-defaults", f"--datadir={lay.db}", "--user=root",
               "--auth-root-authentication-method=socket", "--skip-test-db"], lay, timeout_s=120, check=True)
-    log = open(lay.log_file("mariadbd"), "ab")
+    log = open(lay.log_file("mariadbd"), "ab")  # noqa: SIM115  (the daemon's log, it outlives this call)
     subprocess.Popen(
         ["mariadbd", "--no-defaults", f"--datadir={lay.db}", f"--socket={lay.db_socket}",
          f"--port={rec['ports']['mariadb']}", "--bind-address=127.0.0.1", f"--pid-file={lay.pid_file('mariadbd')}",

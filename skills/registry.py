@@ -1,4 +1,4 @@
-"""The domain skills of a release, one per stage: what `conductor.cli.build_skills` runs.
+"""The domain skills of a release, one per stage: what `conductor.app.wiring.build_skills` runs.
 
     skills = default_skills()      # [preflight, quantize, serve, evaluate x2, compare, audits, closeout]
 

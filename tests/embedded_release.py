@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import pytest
 
-from conductor.skill import SkillResult
+from conductor.runtime.skill import SkillResult
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH = REPO / "skills" / "common" / "launch.py"

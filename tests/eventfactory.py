@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from conductor import events as E
+from conductor.transcript import events as E
 
 
 def header(run_id: str = "r-test", **config: Any) -> E.TranscriptHeader:

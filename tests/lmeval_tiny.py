@@ -167,7 +167,8 @@ def run_lm_eval(model_dir: Path, out_dir: Path, tasks: tuple[str, ...] = TASKS,
 def write_run_record(out_dir: Path, proc: subprocess.CompletedProcess, model_dir: Path,
                      tokenizer: str | None = None) -> None:
     """What the evaluate skill writes next to lm-eval's output (gates/eval_run/run_record.py)."""
-    from gates.eval_run.run_record import RunRecord, write_run_record as write
+    from gates.eval_run.run_record import RunRecord
+    from gates.eval_run.run_record import write_run_record as write
 
     ok = proc.returncode == 0
     write(Path(out_dir), RunRecord(status="SUCCESS" if ok else "FAILED", exit_code=proc.returncode,

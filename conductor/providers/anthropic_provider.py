@@ -51,9 +51,9 @@ import anthropic
 import httpx2
 from pydantic import BaseModel, ConfigDict
 
-from conductor.events import Usage
-from conductor.pricing import Cost, PriceTable, default_price_table, self_hosted_price_table
 from conductor.providers.base import ModelRequest, ModelResponse, ProviderError
+from conductor.providers.pricing import Cost, PriceTable, default_price_table, self_hosted_price_table
+from conductor.transcript.events import Usage
 
 log = logging.getLogger("conductor.providers.anthropic")
 

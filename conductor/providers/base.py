@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.events import Usage
+from conductor.transcript.events import Usage
 
 
 class ModelRequest(BaseModel):

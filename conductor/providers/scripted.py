@@ -11,8 +11,8 @@ import threading
 from collections import deque
 from typing import Any, Callable, Iterable, Optional, Union
 
-from conductor.events import Usage
 from conductor.providers.base import ModelRequest, ModelResponse, ProviderError
+from conductor.transcript.events import Usage
 
 _ids = itertools.count(1)
 

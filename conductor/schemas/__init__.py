@@ -1,6 +1,6 @@
 """The committed JSON Schemas of conductor's own formats: one transcript line, and ReleaseConfig.
 
-Regenerate after changing conductor/events.py or conductor/config.py:  python -m conductor.schemas
+Regenerate after changing conductor/transcript/events.py or engine/config.py: python -m conductor.schemas
 Check for drift (what the tests do):                                    python -m conductor.schemas --check
 """
 
@@ -28,16 +28,18 @@ HASH_PROPERTY = {
 
 def transcript_line_schema() -> dict[str, Any]:
     """One line of a transcript: the header or any recorded event (as the writer dumps it)."""
-    from conductor.events import Event, TranscriptHeader
+    from conductor.transcript.events import Event, TranscriptHeader
 
     members = typing.get_args(typing.get_args(Event)[0])
-    line = typing.Annotated[Union[(TranscriptHeader, *members)], Field(discriminator="type")]
+    choices = (TranscriptHeader, *members)  # a union built at run time: not a static type
+    line: Any = typing.Annotated[Union[choices], Field(discriminator="type")]
     schema = TypeAdapter(line).json_schema(mode="serialization")
     for name, sub in schema.get("$defs", {}).items():
         if name in {m.__name__ for m in members}:
             sub["required"] = sorted(set(sub.get("required", [])) | set(ALWAYS_PRESENT))
         if name in {m.__name__ for m in (TranscriptHeader, *members)}:
             sub.setdefault("properties", {})["hash"] = HASH_PROPERTY
+    _typed_verdict(schema)
     schema["title"] = "conductor transcript line"
     schema["description"] = ("One line of a transcript (JSONL): line 1 is the header, every other "
                              "line one event. Ephemeral events (text_delta, skill_log, skill_progress, "
@@ -47,8 +49,21 @@ def transcript_line_schema() -> dict[str, Any]:
     return {"$schema": DRAFT, "$id": "conductor/transcript.schema.json", **schema}
 
 
+def _typed_verdict(schema: dict[str, Any]) -> None:
+    """gate_verdict.verdict is the gates' own Verdict, written as the gate prints it (by alias, "pass")."""
+    from gates.contract import Verdict
+
+    verdict = Verdict.model_json_schema(mode="serialization", by_alias=True, ref_template="#/$defs/{model}")
+    defs = schema["$defs"]
+    for name, sub in verdict.pop("$defs", {}).items():
+        assert defs.get(name, sub) == sub, f"the transcript schema already defines another {name}"
+        defs[name] = sub
+    defs["Verdict"] = verdict
+    defs["GateVerdict"]["properties"]["verdict"] = {"$ref": "#/$defs/Verdict"}
+
+
 def release_schema() -> dict[str, Any]:
-    from conductor.config import ReleaseConfig
+    from conductor.engine.config import ReleaseConfig
 
     schema = ReleaseConfig.model_json_schema(mode="validation")
     return {"$schema": DRAFT, "$id": "conductor/release.schema.json", **schema}

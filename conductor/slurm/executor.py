@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
-from conductor.executor import MAX_LINE, STDOUT_CAP, LineCallback, ProcessOutcome, ProcessSpec, Redact, _Output
+from conductor.runtime.executor import MAX_LINE, STDOUT_CAP, LineCallback, ProcessOutcome, ProcessSpec, Redact, _Output
 from gates.failure_classes import FailureClass
 
 from .jobs import JobStatus, SubmittedJob, classify, memory_killed
@@ -91,7 +91,7 @@ def _read_capped(path: Optional[str]) -> tuple[str, bool]:
 class _Follower:
     """Follows one job to its end: tails its output, polls its state, cancels it when asked."""
 
-    def __init__(self, ex: "SlurmExecutor", job: SubmittedJob, on_line: Optional[LineCallback],
+    def __init__(self, ex: SlurmExecutor, job: SubmittedJob, on_line: Optional[LineCallback],
                  cancel: Optional[threading.Event], reattach: bool = False):
         self.ex, self.job, self.cancel = ex, job, cancel
         if reattach and job.log_path and Path(job.log_path).exists():
@@ -258,7 +258,7 @@ class SlurmJobHandle:
     def log_tail(self) -> list[str]:
         return list(self._f.out.tail)
 
-    def __enter__(self) -> "SlurmJobHandle":
+    def __enter__(self) -> SlurmJobHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -26,7 +26,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from conductor.executor import ChildHandle, LocalExecutor, ProcessSpec
+from conductor.runtime.executor import ChildHandle, LocalExecutor, ProcessSpec
 
 NOT_HEALTHY = 3
 
@@ -106,6 +106,7 @@ def serve(a: argparse.Namespace) -> int:
     write_atomic(endpoint, ep.model_dump_json())
     print(f"[serve] healthy at {base} after {after:.1f}s; published in {endpoint}", flush=True)
     code = proc.wait()
+    assert code is not None  # wait() without a timeout returns only once the server has exited
     endpoint.unlink(missing_ok=True)
     print(f"[serve] the server exited with code {code}", flush=True)
     return code

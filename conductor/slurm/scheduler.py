@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-from conductor.executor import LocalExecutor, ProcessSpec
+from conductor.runtime.executor import LocalExecutor, ProcessSpec
 
 from .jobs import SACCT_FORMAT, SQUEUE_FORMAT, JobStatus, parse_sacct, parse_sbatch, parse_squeue
 

@@ -20,12 +20,11 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from conductor.executor import LineCallback, ProcessSpec
+from conductor.runtime.executor import LineCallback, ProcessSpec
 
 from .executor import SlurmExecutor, SlurmJobHandle
 from .jobs import SubmittedJob
 from .publish import Endpoint
-
 
 AWAIT_MARGIN_S = 30.0  # past the server's own health ceiling, before the conductor gives up on the job
 

@@ -20,7 +20,7 @@ def launch(config: Any = None, transcript: Optional[str | Path] = None, replay: 
     """Run the TUI in this terminal; returns the exit code of the run it showed (DESIGN.md codes):
     the decision's code once a run ended, 130 when the person aborted it, 0 when no run started.
 
-    wiring(config) -> (provider, skills) builds what a run needs (default: conductor.cli's
+    wiring(config) -> (provider, skills) builds what a run needs (default: conductor.app.wiring's
     build_provider / build_skills)."""
     from conductor.tui.app import ConductorApp
 

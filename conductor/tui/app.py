@@ -11,11 +11,12 @@ from typing import Any, Callable, Optional
 from textual import on
 from textual.app import App
 
+from conductor.replay.replayer import Divergence
 from conductor.tui import bridge
-from conductor.tui.replay_model import Divergence
 from conductor.tui.screens.replay import ReplayScreen
 from conductor.tui.screens.run import RunScreen
 from conductor.tui.screens.start import StartScreen
+from gates.failure_classes import ExitCode
 
 SourceFactory = Callable[[Any], bridge.RunSource]
 
@@ -38,7 +39,7 @@ class ConductorApp(App[int]):
     clock: epoch seconds (elapsed time, running durations); inject a fixed one for snapshots.
     source: a RunSource to show at once (tests drive a ScriptedRun through it).
     source_factory: config -> RunSource, used by the start form (default: the core's run loop).
-    wiring: config -> (provider, skills) for the default source (default: the CLI's).
+    wiring: config -> (provider, skills) for the default source (default: conductor.app.wiring).
     """
 
     TITLE = "conductor"
@@ -102,7 +103,7 @@ class ConductorApp(App[int]):
         """Quit from any screen: a live run is aborted first (with its confirmation)."""
         run = next((s for s in reversed(self.screen_stack) if isinstance(s, RunScreen)), None)
         if run is None:
-            self.exit(self.exit_code if self.exit_code is not None else 0)
+            self.exit(self.exit_code if self.exit_code is not None else ExitCode.ACCEPT)
             return
         while self.screen is not run:
             self.pop_screen()

@@ -3,12 +3,12 @@
 Everything the TUI needs from the engine goes through here, so churn in the core touches one file:
 
 - `load_transcript(path)`: header + events, through the core's reader.
-- `RunSource`: what the run screen drives. `CoreRun` adapts `conductor.session.run_session` (the
-  real run, in a worker thread, steered through `conductor.steering.Steering`); `ScriptedRun`
+- `RunSource`: what the run screen drives. `CoreRun` adapts `conductor.engine.session.run_session` (the
+  real run, in a worker thread, steered through `conductor.engine.steering.Steering`); `ScriptedRun`
   plays recorded events as if a run produced them (tests, demos, a finished transcript).
 - `TuiApprover`: the core's Approver, answered by a modal on the UI thread.
 - `EventPump`: a bus listener on the run's thread that hands events to the UI in batches.
-- `verify_replay` / `regate`: the replay viewer's calls into `conductor.replay`.
+- `verify_replay` / `regate`: the replay viewer's calls into `conductor.replay.replayer`.
 
 Nothing here blocks the UI thread: the run calls the listener on its own thread, the pump queues
 and wakes the UI with one thread-safe message per batch; the approver waits on its own thread.
@@ -26,23 +26,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
-from conductor.events import (
-    ApprovalDecided, DecisionMade, HumanMessage, RunFinished, RunPaused, event_from_dict, utc_now,
+from conductor.app import wiring
+from conductor.engine.approver import ApprovalAnswer, NoHumanApprover
+from conductor.engine.session import run_session
+from conductor.engine.steering import Steering
+from conductor.replay.replayer import Divergence, replay_transcript
+from conductor.replay.replayer import regate as regate_transcript
+from conductor.runtime.clock import utc_now
+from conductor.transcript.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    DecisionMade,
+    HumanMessage,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    event_from_dict,
 )
-from conductor.approver import ApprovalAnswer, NoHumanApprover
-from conductor.replay import regate as regate_transcript
-from conductor.replay import replay_transcript
-from conductor.session import run_session
-from conductor.steering import Steering
-from conductor.transcript import TranscriptError, read_transcript
+from conductor.transcript.jsonl import TranscriptError, read_transcript
 from conductor.tui.model import ApprovalView, parse_ts
-from conductor.tui.replay_model import Divergence
+from gates.failure_classes import Decision, ExitCode
 
 Emit = Callable[[Any], None]
 
 
 class CoreUnavailable(RuntimeError):
-    """What a run needs cannot be built here (the CLI's wiring failed); the message says why."""
+    """What a run needs cannot be built here (the composition root failed); the message says why."""
 
 
 # ---------------------------------------------------------------------------------- transcripts
@@ -73,7 +83,7 @@ def load_transcript(path: str | Path) -> LoadedTranscript:
 
 
 class EventPump:
-    """A bus listener for any thread; the UI drains it in batches.
+    """A Display (bus listener) for any thread; the UI drains it in batches.
 
     The first event after a drain calls `wake()` (one thread-safe message to the UI); the UI then
     waits a short moment so text deltas and log lines pile up, and folds them all at once.
@@ -108,7 +118,7 @@ class EventPump:
 
 
 def make_answer(answer: str, text: str = "", by: str = "human") -> Any:
-    return ApprovalAnswer(answer=answer, text=text, by=by)  # type: ignore[arg-type]
+    return ApprovalAnswer(answer=answer, text=text, by=by)
 
 
 def approval_view(req: Any) -> ApprovalView:
@@ -239,7 +249,7 @@ class ScriptedRun:
             else:
                 self._seq = max(self._seq, event.seq)
             self._first_ts = self._first_ts or event.ts
-            if event.type == "assistant_message":
+            if isinstance(event, AssistantMessage):
                 t, u = self._totals, event.usage
                 t["turns"] += 1
                 t["input_tokens"] += u.input_tokens
@@ -261,12 +271,12 @@ class ScriptedRun:
             self._wait()
             if self._aborted.is_set():
                 break
-            if event.type == "approval_decided" and self.approver is not None:
+            if isinstance(event, ApprovalDecided) and self.approver is not None:
                 continue
             self._send(event)
-            if event.type == "decision":
+            if isinstance(event, DecisionMade):
                 code = event.exit_code
-            if event.type == "approval_requested" and self.approver is not None:
+            if isinstance(event, ApprovalRequested) and self.approver is not None:
                 ans = self.approver.request(event)
                 if self._aborted.is_set():
                     break
@@ -274,14 +284,16 @@ class ScriptedRun:
             if self.delay:
                 self._aborted.wait(self.delay)
         if self._aborted.is_set():
-            self._send(DecisionMade(decision="INTERRUPTED", exit_code=130, reason="aborted by the operator"))
+            self._send(DecisionMade(decision=Decision.INTERRUPTED.value, exit_code=ExitCode.INTERRUPTED,
+                                    reason="aborted by the operator"))
             now = self.clock()
             start, end = parse_ts(self._first_ts or now), parse_ts(now)
             wall = max(0.0, end - start) if start is not None and end is not None else 0.0
-            self._send(RunFinished(decision="INTERRUPTED", exit_code=130, stage_durations_s={}, wall_s=wall,
+            self._send(RunFinished(decision=Decision.INTERRUPTED.value, exit_code=ExitCode.INTERRUPTED,
+                                   stage_durations_s={}, wall_s=wall,
                                    transcript="", **self._totals))
-            code = 130
-        self.exit_code = 0 if code is None else code
+            code = ExitCode.INTERRUPTED
+        self.exit_code = ExitCode.ACCEPT if code is None else code
         return self.exit_code
 
 
@@ -289,23 +301,18 @@ Wiring = Callable[[Any], tuple[Any, Any]]  # config -> (provider, skills)
 
 
 def default_wiring(config: Any) -> tuple[Any, Any]:
-    """The provider and skills a config asks for, from the CLI's wiring (one place builds them)."""
+    """The provider and skills a config asks for, from the composition root (conductor.app.wiring)."""
     try:
-        from conductor.cli import build_provider, build_skills
-    except ImportError as exc:
-        raise CoreUnavailable(f"the CLI's provider/skill wiring is not available in this build ({exc})") from None
-    try:
-        skills = build_skills(config)
-        return build_provider(config, skills), skills
-    except Exception as exc:  # the CLI's own error (skills not installed, no API key...): say it inline
+        return wiring.build_run_parts(config)
+    except Exception as exc:  # the wiring's own error (skills not installed, no API key...): say it inline
         raise CoreUnavailable(str(exc)) from None
 
 
 class CoreRun:
-    """A real run: `conductor.session.run_session` on the worker thread, steered via `Steering`.
+    """A real run: `conductor.engine.session.run_session` on the worker thread, steered via `Steering`.
 
     The core owns the bus, the transcript writer, the workspace and the children; the TUI only
-    listens. `wiring(config) -> (provider, skills)` defaults to the CLI's; tests pass their own
+    listens. `wiring(config) -> (provider, skills)` defaults to conductor.app.wiring; tests pass their own
     (a scripted provider over fake skills) and `session_kwargs` (e.g. fake gates).
     """
 
@@ -352,7 +359,7 @@ class CoreRun:
 def replayable(events: Iterable[Any]) -> bool:
     """Was this transcript recorded by the run loop? (Its plan carries each stage's tool
     definitions, which replay needs; hand-made fixtures do not.)"""
-    started = next((e for e in events if e.type == "run_started"), None)
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
     return started is not None and any("tool_defs" in p for p in started.plan)
 
 
@@ -364,14 +371,13 @@ class Verification:
 
 
 def verify_replay(path: str | Path) -> Verification:
-    """Replay the transcript (conductor.replay: recorded turns and skill results, gates re-run for
+    """Replay the transcript (conductor.replay.replayer: recorded turns and skill results, gates re-run for
     real) and report its first divergence, if any."""
     result = replay_transcript(path)
     div = result.divergence
     if div is None:
         return Verification(None, result.exit_code == 0, result.detail)
-    return Verification(Divergence(seq=int(div.seq), expected=div.expected, found=div.found, what=div.what or ""),
-                        False, result.detail)
+    return Verification(div, False, result.detail)
 
 
 @dataclass
@@ -383,7 +389,7 @@ class RegateResult:
 
 
 def regate(path: str | Path, threshold: float) -> RegateResult:
-    """What the recorded run would decide at another threshold (conductor.replay)."""
+    """What the recorded run would decide at another threshold (conductor.replay.replayer)."""
     result = regate_transcript(path, threshold)
     return RegateResult(threshold, str(result.decision or "no decision"), int(result.exit_code), result.detail or "")
 

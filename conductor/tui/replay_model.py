@@ -5,83 +5,95 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+from conductor.replay.replayer import Divergence
+from conductor.runtime.report import fc_name
+from conductor.transcript.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    DecisionMade,
+    GateVerdict,
+    HumanMessage,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    SkillFinished,
+    SkillStarted,
+    StageOpened,
+    StageRetry,
+    StageSealed,
+    ToolCall,
+    ToolResult,
+    Warning_,
+)
 from conductor.tui.model import RunModel, _as_event, fmt_duration
 
 # ------------------------------------------------------------------------------- replay model
 
 
-@dataclass
-class Divergence:
-    """Where replay found a recorded verdict that the gate no longer returns."""
-
-    seq: int
-    expected: Any
-    found: Any
-    what: str = ""  # what differs, in words (the core's replay says)
+def _gate(e: GateVerdict) -> tuple[str, str]:
+    ok = e.verdict.passed
+    return (f"{e.gate} {'PASS' if ok else 'FAIL ' + str(fc_name(e.verdict))}", "pass" if ok else "fail")
 
 
-GATE_TYPES = {"gate_verdict"}
+def _call(e: ToolCall) -> tuple[str, str]:
+    args = ", ".join(f"{k}={json.dumps(v, default=str)[:24]}" for k, v in list(e.input.items())[:3])
+    return (f"{e.name}({args})", "text")
+
+
+def _turn(e: AssistantMessage) -> tuple[str, str]:
+    text = " ".join(b.get("text", "") for b in e.content if b.get("type") == "text").replace("\n", " ")
+    return (f"turn {e.turn}: {text[:70] or e.stop_reason}", "text")
+
+
+def _ok(ok: bool) -> str:
+    return "pass" if ok else "fail"
+
+
+# event class -> (one-line summary, tone); typed handlers, looked up by the event's class
+_SUMMARIES: dict[type, Callable[[Any], tuple[str, str]]] = {
+    GateVerdict: _gate,
+    ToolCall: _call,
+    ToolResult: lambda e: (f"{e.name} -> {'error' if e.is_error else 'ok'}: {e.content[:60]}",
+                           "fail" if e.is_error else "dim"),
+    AssistantMessage: _turn,
+    StageOpened: lambda e: (f"open {e.stage} (attempt {e.attempt})", "text"),
+    StageRetry: lambda e: (f"retry {e.stage}: {e.failure_class}, {e.retries_left} left", "retry"),
+    StageSealed: lambda e: (f"sealed {e.stage} in {fmt_duration(e.duration_s)}", "pass"),
+    SkillStarted: lambda e: (f"{e.skill} started", "dim"),
+    SkillFinished: lambda e: (f"{e.skill} {'ok' if e.ok else 'failed'} in {fmt_duration(e.duration_s)}",
+                              "dim" if e.ok else "fail"),
+    ApprovalRequested: lambda e: (f"{e.kind}: {e.question[:60]}", "human"),
+    ApprovalDecided: lambda e: (f"answer {e.answer} by {e.by} {e.text[:40]}", "human"),
+    HumanMessage: lambda e: (f"human: {e.text[:60]}", "human"),
+    DecisionMade: lambda e: (f"DECISION {e.decision} (exit {e.exit_code}) {e.reason[:50]}", _ok(e.exit_code == 0)),
+    RunFinished: lambda e: (f"finished {e.decision} in {fmt_duration(e.wall_s)}", _ok(e.exit_code == 0)),
+    RunStarted: lambda e: (f"run {e.run_id}", "text"),
+    Warning_: lambda e: (f"warning: {e.message[:60]}", "retry"),
+    RunPaused: lambda e: ("paused" if e.paused else "resumed", "retry"),
+}
+
+# event class -> whether this event is a failure (the viewer's "next failure")
+_FAILURES: dict[type, Callable[[Any], bool]] = {
+    GateVerdict: lambda e: not e.verdict.passed,
+    ToolResult: lambda e: e.is_error,
+    SkillFinished: lambda e: not e.ok,
+    DecisionMade: lambda e: e.exit_code != 0,
+    StageRetry: lambda e: True,
+}
 
 
 def event_summary(e: Any) -> tuple[str, str]:
     """(one-line summary, tone) for the timeline; tone: pass | fail | retry | dim | text | human."""
-    t = e.type
-    if t == "gate_verdict":
-        v = e.verdict or {}
-        ok = bool(v.get("pass", v.get("passed")))
-        return (f"{e.gate} {'PASS' if ok else 'FAIL ' + str(v.get('failure_class'))}", "pass" if ok else "fail")
-    if t == "tool_call":
-        args = ", ".join(f"{k}={json.dumps(v, default=str)[:24]}" for k, v in list(e.input.items())[:3])
-        return (f"{e.name}({args})", "text")
-    if t == "tool_result":
-        return (f"{e.name} -> {'error' if e.is_error else 'ok'}: {e.content[:60]}", "fail" if e.is_error else "dim")
-    if t == "assistant_message":
-        text = " ".join(b.get("text", "") for b in e.content if b.get("type") == "text").replace("\n", " ")
-        return (f"turn {e.turn}: {text[:70] or e.stop_reason}", "text")
-    if t == "stage_opened":
-        return (f"open {e.stage} (attempt {e.attempt})", "text")
-    if t == "stage_retry":
-        return (f"retry {e.stage}: {e.failure_class}, {e.retries_left} left", "retry")
-    if t == "stage_sealed":
-        return (f"sealed {e.stage} in {fmt_duration(e.duration_s)}", "pass")
-    if t == "skill_started":
-        return (f"{e.skill} started", "dim")
-    if t == "skill_finished":
-        return (f"{e.skill} {'ok' if e.ok else 'failed'} in {fmt_duration(e.duration_s)}", "dim" if e.ok else "fail")
-    if t == "approval_requested":
-        return (f"{e.kind}: {e.question[:60]}", "human")
-    if t == "approval_decided":
-        return (f"answer {e.answer} by {e.by} {e.text[:40]}", "human")
-    if t == "human_message":
-        return (f"human: {e.text[:60]}", "human")
-    if t == "decision":
-        return (f"DECISION {e.decision} (exit {e.exit_code}) {e.reason[:50]}", "pass" if e.exit_code == 0 else "fail")
-    if t == "run_finished":
-        return (f"finished {e.decision} in {fmt_duration(e.wall_s)}", "pass" if e.exit_code == 0 else "fail")
-    if t == "run_started":
-        return (f"run {e.run_id}", "text")
-    if t == "warning":
-        return (f"warning: {e.message[:60]}", "retry")
-    if t == "run_paused":
-        return ("paused" if e.paused else "resumed", "retry")
-    return (t, "dim")
+    summary = _SUMMARIES.get(type(e))
+    return summary(e) if summary is not None else (e.type, "dim")
 
 
 def is_failure(e: Any) -> bool:
-    t = e.type
-    if t == "gate_verdict":
-        v = e.verdict or {}
-        return not bool(v.get("pass", v.get("passed")))
-    if t == "tool_result":
-        return e.is_error
-    if t == "skill_finished":
-        return not e.ok
-    if t == "decision":
-        return e.exit_code != 0
-    return t == "stage_retry"
+    check = _FAILURES.get(type(e))
+    return check is not None and check(e)
 
 
 class ReplayModel:
@@ -149,7 +161,7 @@ class ReplayModel:
         return next((j for j in rng if pred(self.events[j])), None)
 
     def next_gate(self, backwards: bool = False) -> Optional[int]:
-        return self.find_next(lambda e: e.type in GATE_TYPES, backwards=backwards)
+        return self.find_next(lambda e: isinstance(e, GateVerdict), backwards=backwards)
 
     def next_failure(self, backwards: bool = False) -> Optional[int]:
         return self.find_next(is_failure, backwards=backwards)

@@ -193,7 +193,7 @@ def compare_task(base: TaskSamples, cand: TaskSamples, output_type: Optional[str
             if len(bn) != len(cn):
                 shape_mismatch += 1
             else:
-                diffs = [abs(x - y) for x, y in zip(bn, cn)]
+                diffs = [abs(x - y) for x, y in zip(bn, cn, strict=True)]
                 if diffs and all(math.isfinite(v) for v in diffs):
                     compared_docs += 1
                     compared_values += len(diffs)

@@ -39,7 +39,7 @@ class TaskComparison(StrictModel):
                                      "between the sides (not the same requests: not comparable)")
 
     @model_validator(mode="after")
-    def _counts(self) -> "TaskComparison":
+    def _counts(self) -> TaskComparison:
         if self.samples_compared > min(self.samples_baseline, self.samples_candidate):
             raise ValueError("samples_compared exceeds the documents on one side")
         if self.identical_responses > self.samples_compared:

@@ -80,7 +80,7 @@ class RunScores(StrictModel):
                                   "decision. None = not carried: the sample accounting is unknown, never a pass")
 
     @model_validator(mode="after")
-    def _scores_come_from_the_run(self) -> "RunScores":
+    def _scores_come_from_the_run(self) -> RunScores:
         if self.run is None:
             if not self.tasks:
                 raise ValueError("tasks: a side without its run facts needs at least one task")
@@ -144,7 +144,7 @@ class CompareFacts(StrictModel):
         default_factory=dict, description="per-task paired bootstrap of corpus-level scores (optional)")
 
     @model_validator(mode="after")
-    def _paired_tasks_exist(self) -> "CompareFacts":
+    def _paired_tasks_exist(self) -> CompareFacts:
         common = set(self.baseline.tasks) & set(self.candidate.tasks)
         stray = sorted((set(self.paired) | set(self.corpus_paired)) - common)
         if stray:

@@ -40,12 +40,20 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from gates.contract import InputError
+from gates.eval_run.corpus import (
+    ITEM_CHECKS,
+    ITEM_SHAPES,
+    LMEVAL_BOOTSTRAPPED,
+    MEAN,
+    NOT_REDERIVABLE,
+    aggregation_of,
+    check_item,
+    rederive,
+)
+from gates.eval_run.metrics import domain_of, nature
 from gates.eval_run.models import EvalRunFacts, EvalSettings, TaskRun
 from gates.eval_run.rescore import rescorer
 from gates.eval_run.run_record import RunRecord, read_run_record
-from gates.eval_run.corpus import (ITEM_CHECKS, ITEM_SHAPES, LMEVAL_BOOTSTRAPPED, MEAN, NOT_REDERIVABLE, aggregation_of,
-                                   check_item, rederive)
-from gates.eval_run.metrics import domain_of, nature
 from gates.eval_run.samples import DEFAULT_FALLBACK, SampleTally, loads_unique, mean_and_stderr, tally_samples
 from gates.eval_run.tokens import TokenCounter, token_counter
 

@@ -39,8 +39,7 @@ from typing import Optional
 
 from pydantic import Field, ValidationError
 
-from gates.contract import (InputError, StrictModel, atomic_write_text, format_validation_error,
-                            parse_json_strict)
+from gates.contract import InputError, StrictModel, atomic_write_text, format_validation_error, parse_json_strict
 from gates.eval_run.models import RunStatus
 
 RUN_RECORD_NAME = "run.json"

@@ -106,7 +106,7 @@ def _output(done: list[dict[str, Any]], tokenizer_counts: Optional[dict[str, Any
     # top-level output_tokens falls back to counting stream chunks, which is not a token count
     tokens = [_num((r.get("output_metrics") or {}).get("text_tokens")) if isinstance(r.get("output_metrics"), dict)
               else None for r in done]
-    if all(tok is not None and (tok > 0 or not text) for tok, text in zip(tokens, texts)):
+    if all(tok is not None and (tok > 0 or not text) for tok, text in zip(tokens, texts, strict=False)):
         return float(sum(tok for tok in tokens if tok is not None)), "tokens_usage"
     if tokenizer_counts:
         counts = [_num(tokenizer_counts.get(str(r.get("request_id")))) for r in done]

@@ -77,7 +77,7 @@ class PhaseRun(StrictModel):
         return self.output_total / self.duration_s
 
     @model_validator(mode="after")
-    def _consistent(self) -> "PhaseRun":
+    def _consistent(self) -> PhaseRun:
         if self.completed > 0 and self.duration_s is None:
             raise ValueError("a run with completed requests needs duration_s")
         if not self.distinct_prompts <= self.known <= self.sent:
@@ -130,7 +130,7 @@ class PerfFacts(StrictModel):
     min_repetitions: int = Field(default=2, ge=2, description="repetitions a phase needs for a noise estimate")
 
     @model_validator(mode="after")
-    def _sides(self) -> "PerfFacts":
+    def _sides(self) -> PerfFacts:
         roles = [s.role for s in self.sides]
         if len(set(roles)) != len(roles):
             raise ValueError(f"each role at most once; got {roles}")

@@ -19,8 +19,18 @@ from typing import Any, Callable, Optional
 from gates.contract import InputError
 from gates.ptq.configs import config_drift, declaration, declared_resolver
 from gates.ptq.headers import CheckpointScan, TensorInfo, scan_checkpoint
-from gates.ptq.models import (NAMES_CAP, CheckpointSide, Declaration, FileProblem, LayerGroup, PtqFacts,
-                              ServingFiles, TokenizerPair, TokenizerSide, WeightFile)
+from gates.ptq.models import (
+    NAMES_CAP,
+    CheckpointSide,
+    Declaration,
+    FileProblem,
+    LayerGroup,
+    PtqFacts,
+    ServingFiles,
+    TokenizerPair,
+    TokenizerSide,
+    WeightFile,
+)
 from gates.ptq.tensordata import read_tensor_data
 from gates.ptq.tokenizer import SENTENCEPIECE, fingerprint, is_vocab_file
 from gates.recipes import Recipe, load_recipe, recipe_classifier
@@ -58,7 +68,7 @@ def _shape(src: Optional[TensorInfo], exp: TensorInfo) -> str:
         return "new"
     if src.shape == exp.shape:
         return "same"
-    halved = [i for i, (a, b) in enumerate(zip(src.shape, exp.shape)) if a != b]
+    halved = [i for i, (a, b) in enumerate(zip(src.shape, exp.shape, strict=False)) if a != b]
     if (exp.dtype in ("U8", "I8") and len(src.shape) == len(exp.shape) and len(halved) == 1
             and exp.shape[halved[0]] * 2 == src.shape[halved[0]]):
         return "packed"

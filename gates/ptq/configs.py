@@ -111,8 +111,8 @@ def _normalise(cfg: dict[str, Any]) -> dict[str, Any]:
         d.pop("rope_scaling", None)
         if isinstance(d["rope_parameters"], dict) and theta is not None:
             d["rope_parameters"] = {"rope_theta": theta, **d["rope_parameters"]}
-    if "head_dim" not in d and isinstance(d.get("hidden_size"), int) and isinstance(d.get("num_attention_heads"), int):
-        if d["num_attention_heads"] > 0:
+    if ("head_dim" not in d and isinstance(d.get("hidden_size"), int)
+            and isinstance(d.get("num_attention_heads"), int) and d["num_attention_heads"] > 0):
             d["head_dim"] = d["hidden_size"] // d["num_attention_heads"]
     return d
 

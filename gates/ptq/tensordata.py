@@ -92,7 +92,7 @@ class _Reader:
     def _open(self, name: str) -> BinaryIO:
         if self._name != name or self._fh is None:
             self.close()
-            self._fh, self._name = open(self.root / name, "rb"), name
+            self._fh, self._name = open(self.root / name, "rb"), name  # noqa: SIM115  (kept open; close() closes)
         return self._fh
 
     def close(self) -> None:

@@ -135,6 +135,24 @@ def recipe_status(recipe: Recipe, module: str) -> tuple[str, Optional[str]]:
     return recipe_classifier(recipe)(module)
 
 
+def with_exclusions(base: Recipe, exclude: Sequence[str] = (), kv_cache_quant_algo: Optional[str] = None,
+                    origin: str = "the quantize call") -> Recipe:
+    """`base` with `exclude` appended (patterns it lacks, in order) and, if given, a KV-cache format: the
+    effective recipe a modified run follows and the ptq gate judges; the description says what was added."""
+    extra = [p for p in dict.fromkeys(exclude) if p not in base.exclude]
+    kv = kv_cache_quant_algo or base.kv_cache_quant_algo
+    if not extra and kv == base.kv_cache_quant_algo:
+        return base
+    notes = []
+    if extra:
+        notes.append(f"{len(extra)} exclusion pattern(s) added by {origin}: {', '.join(extra)}")
+    if kv != base.kv_cache_quant_algo:
+        notes.append(f"KV cache {kv} added by {origin}")
+    desc = f"{base.description} [{'; '.join(notes)}]".strip()
+    return base.model_copy(update={"exclude": list(base.exclude) + extra, "kv_cache_quant_algo": kv,
+                                   "description": desc})
+
+
 def known_recipes() -> list[str]:
     """Names of the recipes shipped in gates/recipes/*.yaml."""
     return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))

@@ -46,7 +46,7 @@ def not_specific(prompts: Sequence[str], keys: dict[str, frozenset[str]], comple
     texts = [norm(c) for c in completions]
     words = [" ".join(re.findall(r"[^\W_]+", t)) for t in texts]
     named: list[frozenset[str]] = []
-    for p, t in zip(prompts, texts):
+    for p, t in zip(prompts, texts, strict=False):
         rest = _blank(t, keys[p])
         named.append(frozenset({p} | {q for q in keys if q != p and not keys[q] & keys[p] and _found(rest, keys[q])}))
     out: dict[int, str] = {}

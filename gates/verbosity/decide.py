@@ -114,7 +114,7 @@ def _comparison_checks(rows: list[dict[str, Any]], total: dict[str, Any], tol: f
               f"the baseline generated no tokens on {silent}: a relative difference is undefined" if silent
               else "the baseline generated on every task", failure_class=FC.INFERENCE_FAILED, observed=silent),
         check("tasks_within_tolerance", not beyond,
-              "verbosity beyond ±{:.0%} per task: ".format(tol) + "; ".join(_fmt(r) for r in beyond) if beyond
+              f"verbosity beyond ±{tol:.0%} per task: " + "; ".join(_fmt(r) for r in beyond) if beyond
               else f"every task within ±{tol:.0%}", failure_class=FC.VERBOSITY_EXCEEDED,
               observed={r["task"]: r["relative_difference"] for r in beyond}, expected=tol),
         check("total_within_tolerance", total_ok,

@@ -33,7 +33,7 @@ class TaskTokens(StrictModel):
                                   "answered document; None = not collected: the task cannot be matched")
 
     @model_validator(mode="after")
-    def _doc_tokens_agree(self) -> "TaskTokens":
+    def _doc_tokens_agree(self) -> TaskTokens:
         docs = self.doc_tokens
         if docs is None:
             return self

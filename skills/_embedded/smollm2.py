@@ -102,9 +102,7 @@ def is_complete(ckpt_dir: Path, gguf_sha256: Optional[str] = None) -> bool:
     prov = read_provenance(ckpt_dir)
     if not prov or prov.get("format_version") != FORMAT_VERSION:
         return False
-    if gguf_sha256 is not None and prov.get("source", {}).get("sha256") != gguf_sha256:
-        return False
-    return True
+    return gguf_sha256 is None or prov.get("source", {}).get("sha256") == gguf_sha256
 
 
 @contextlib.contextmanager
@@ -195,7 +193,8 @@ def _convert(gguf: Path, gguf_sha: str, dest: Path, log=print) -> dict[str, Any]
 
 
 def _clean_tokenizer_config(path: Path) -> None:
-    """Drop load-time keys transformers 5 writes back (is_local, local_files_only): they are not properties of the tokenizer."""
+    """Drop load-time keys transformers 5 writes back (is_local, local_files_only): they are not properties of
+    the tokenizer."""
     cfg = json.loads(path.read_text())
     for k in ("is_local", "local_files_only"):
         cfg.pop(k, None)

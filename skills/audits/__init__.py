@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from skills.common.base import RunnerSkill
 from skills.common.sealed import BASELINE_STAGE, CANDIDATE_STAGE, eval_dirs, first_checkpoint
 

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from conductor.skill import SkillContext
+from conductor.runtime.skill import SkillContext
 from skills.common.base import RunnerSkill
 
 

@@ -6,8 +6,13 @@ gate verdicts and skill results recorded in `transcript.jsonl` (every attempt, f
 the facts files the gate runner left next to each attempt (`stages/<stage>/attempt-<n>/<gate>.facts.json`).
 Without a transcript the report is built from the seals and facts files alone, and says so.
 
+Every verdict is read as the gates' own typed `Verdict` (gates.contract), and the figures every
+surface shows (size, per-task rows, the verdict table, the decision) come from the one release
+report model folded from them (`recs.report`, conductor.runtime.report).
+
     recs = load_records(Path("runs/r1"), config, decision)
-    recs.latest("compare")          # the compare verdict that decided, with its facts
+    recs.latest("compare")          # the compare verdict that decided (a Judged), with its facts
+    recs.report.rows                # the compare gate's per-task rows
 """
 
 from __future__ import annotations
@@ -18,23 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from pydantic import ValidationError
+
+from conductor.runtime.report import Judged, ReleaseReport
+from gates.contract import Verdict
+from gates.failure_classes import Decision
+
 _ATTEMPT = re.compile(r"attempt-(\d+)")
-
-
-@dataclass
-class GateRecord:
-    stage: str
-    gate: str
-    attempt: Optional[int]
-    passed: bool
-    failure_class: Optional[str]
-    detail: str
-    evidence: dict[str, Any]
-    facts: Optional[dict[str, Any]] = None
-
-    def row(self) -> dict[str, Any]:
-        return {"stage": self.stage, "gate": self.gate, "attempt": self.attempt, "pass": self.passed,
-                "failure_class": self.failure_class, "detail": self.detail}
 
 
 @dataclass
@@ -55,16 +50,17 @@ class Records:
     config: dict[str, Any]
     decision: dict[str, Any]
     seals: dict[str, dict[str, Any]] = field(default_factory=dict)
-    gates: list[GateRecord] = field(default_factory=list)
+    gates: list[Judged] = field(default_factory=list)
     attempts: list[SkillAttempt] = field(default_factory=list)
     approvals: list[dict[str, Any]] = field(default_factory=list)
     source: str = "seals"  # "transcript" when the verdicts of every attempt were read from it
     warnings: list[str] = field(default_factory=list)
+    report: ReleaseReport = field(default_factory=ReleaseReport)  # folded from `gates` and the decision
 
-    def latest(self, gate: str, stage: Optional[str] = None, *, prefer_pass: bool = False) -> Optional[GateRecord]:
+    def latest(self, gate: str, stage: Optional[str] = None, *, prefer_pass: bool = False) -> Optional[Judged]:
         recs = [g for g in self.gates if g.gate == gate and (stage is None or g.stage == stage)]
-        if prefer_pass and any(g.passed for g in recs):
-            recs = [g for g in recs if g.passed]
+        if prefer_pass and any(g.verdict.passed for g in recs):
+            recs = [g for g in recs if g.verdict.passed]
         return recs[-1] if recs else None
 
     def result_of(self, stage: str) -> dict[str, Any]:
@@ -90,13 +86,15 @@ def _facts_file(ws: Path, stage: str, attempt: Optional[int], gate: str) -> Opti
     return data if isinstance(data, dict) else None
 
 
-def _gate_record(stage: str, attempt: Optional[int], verdict: dict[str, Any],
-                 facts: Optional[dict[str, Any]]) -> GateRecord:
-    return GateRecord(stage=stage, gate=str(verdict.get("gate", "?")), attempt=attempt,
-                      passed=verdict.get("pass") is True, failure_class=verdict.get("failure_class"),
-                      detail=str(verdict.get("detail", "")),
-                      evidence=verdict.get("evidence") if isinstance(verdict.get("evidence"), dict) else {},
-                      facts=facts)
+def _add_gate(recs: Records, stage: str, attempt: Optional[int], verdict: Any,
+              facts: Optional[dict[str, Any]]) -> None:
+    """A recorded verdict, read as the gates' Verdict; one that is not a valid verdict is left out, and said."""
+    try:
+        recs.gates.append(Judged(stage=stage, attempt=attempt, verdict=Verdict.model_validate(verdict), facts=facts))
+    except ValidationError as exc:
+        e = exc.errors(include_url=False)[0]
+        recs.warnings.append(f"a {stage} verdict on record is not a valid verdict ({'.'.join(map(str, e['loc']))}: "
+                             f"{e['msg']}); it was left out")
 
 
 def read_seals(ws: Path) -> dict[str, dict[str, Any]]:
@@ -133,10 +131,11 @@ def _from_transcript(recs: Records, events: list[dict[str, Any]]) -> None:
             facts = e.get("facts") if isinstance(e.get("facts"), dict) else None
             attempt = e.get("attempt")
             facts = facts or _facts_file(recs.workspace, e.get("stage", ""), attempt, e.get("gate", ""))
-            recs.gates.append(_gate_record(str(e.get("stage")), attempt, e["verdict"], facts))
+            _add_gate(recs, str(e.get("stage")), attempt, e["verdict"], facts)
         elif kind == "skill_started":
             m = _ATTEMPT.search(str(e.get("log_path", "")))
-            a = SkillAttempt(stage=str(e.get("stage")), skill=str(e.get("skill")), attempt=int(m.group(1)) if m else None,
+            a = SkillAttempt(stage=str(e.get("stage")), skill=str(e.get("skill")),
+                             attempt=int(m.group(1)) if m else None,
                              input=dict(inputs.get(e.get("tool_use_id")) or {}))
             started[str(e.get("tool_use_id"))] = a
             recs.attempts.append(a)
@@ -159,15 +158,19 @@ def _from_seals(recs: Records) -> None:
         attempt = seal.get("attempt")
         for v in seal.get("verdicts") or []:
             if isinstance(v, dict):
-                recs.gates.append(_gate_record(stage, attempt, v, _facts_file(recs.workspace, stage, attempt,
-                                                                               str(v.get("gate", "")))))
+                _add_gate(recs, stage, attempt, v, _facts_file(recs.workspace, stage, attempt, str(v.get("gate", ""))))
         if isinstance(seal.get("result"), dict):
             recs.attempts.append(SkillAttempt(stage=stage, skill=stage, attempt=attempt, input=seal.get("input") or {},
                                               ok=True, result=seal["result"]))
 
 
 def load_records(workspace: Path, config: dict[str, Any], decision: dict[str, Any]) -> Records:
-    ws = Path(workspace)
+    recs = _read(Path(workspace), config, decision)
+    recs.report = fold_report(recs)
+    return recs
+
+
+def _read(ws: Path, config: dict[str, Any], decision: dict[str, Any]) -> Records:
     recs = Records(workspace=ws, config=config, decision=decision, seals=read_seals(ws))
     transcript = ws / "transcript.jsonl"
     if transcript.is_file():
@@ -183,3 +186,16 @@ def load_records(workspace: Path, config: dict[str, Any], decision: dict[str, An
                              "the report rests on the seals alone")
     _from_seals(recs)
     return recs
+
+
+def fold_report(recs: Records) -> ReleaseReport:
+    """The release report model of these records: every verdict in order, then the decision."""
+    report = ReleaseReport.for_config(recs.config)
+    for g in recs.gates:
+        report.add_verdict(g.stage, g.attempt, g.verdict, facts=g.facts)
+    d = recs.decision
+    if d.get("decision") in {x.value for x in Decision}:
+        code = d.get("exit_code")
+        report.decide(d["decision"], code if isinstance(code, int) else Decision(d["decision"]).exit_code,
+                      str(d.get("reason") or ""), d.get("failure_class"), d.get("stage"))
+    return report

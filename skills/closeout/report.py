@@ -1,8 +1,10 @@
 """The report's content as data (report.json); `render.py` turns the same dict into report.md.
 
-Every figure comes from a gate's verdict or facts, or from a sealed result: the size from the ptq
-verdict, the per-task table from the compare verdict, the evaluation settings from the eval_run
-facts, the canary from the serve verdict, the machine from preflight's sealed result.
+Every figure comes from a gate's verdict or facts, or from a sealed result: the size, the per-task
+table, the verdict table and the decision from the release report model (`recs.report`,
+conductor.runtime.report: the same figures the TUI and the headless summary show), the evaluation
+settings from the eval_run facts, the canary from the serve verdict, the machine from preflight's
+sealed result. The decision's wording is `gates.failure_classes.Decision`'s.
 
     report = build_report(load_records(ws, config, decision))
     report["recommendation"]      # {"publish": False, "verdict": "do not publish", "why": "..."}
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from skills.closeout.records import GateRecord, Records
+from conductor.runtime.report import Judged, fc_name
+from gates.failure_classes import Decision
+from skills.closeout.records import Records
 
 SCHEMA_VERSION = 1
 ENDPOINT_BACKENDS = ("local-completions", "local-chat-completions", "openai-completions",
@@ -26,17 +30,8 @@ ENDPOINT_BACKENDS = ("local-completions", "local-chat-completions", "openai-comp
 EVAL_STAGES = {"baseline": "eval_baseline", "candidate": "eval_candidate"}
 NOT_SERVABLE = "CHECKPOINT_NOT_SERVABLE"
 
-DO_NOT = {
-    "REGRESSION": "the candidate drops beyond the threshold",
-    "ANOMALOUS": "the results cannot be trusted either way; a person must review the evidence first",
-    "INFEASIBLE": "this model and recipe cannot be released on this machine",
-    "NEEDS_HUMAN": "a decision only a person may take was not answered",
-    "CONFIG_ERROR": "the release configuration is invalid",
-    "SYSTEMIC": "the infrastructure failed after its retries",
-    "BUDGET_EXHAUSTED": "a budget ran out before the chain reached a decision",
-    "INTERNAL_ERROR": "the conductor itself failed",
-    "INTERRUPTED": "the run was interrupted before a decision",
-}
+SIZE_KEYS = ("source_weight_bytes", "export_weight_bytes", "size_ratio", "estimated_ratio", "source_file_bytes",
+             "export_file_bytes", "quantized_matrices", "matrices", "source_precision", "recipe")
 
 
 def _d(v: Any) -> dict[str, Any]:
@@ -46,48 +41,36 @@ def _d(v: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- size (ptq)
 
 def size_section(recs: Records) -> Optional[dict[str, Any]]:
-    g = recs.latest("ptq", prefer_pass=True)
+    g, size = recs.report.ptq, recs.report.size
     if g is None:
         return None
-    ev = g.evidence
-    keys = ("source_weight_bytes", "export_weight_bytes", "size_ratio", "estimated_ratio", "source_file_bytes",
-            "export_file_bytes", "quantized_matrices", "matrices", "source_precision", "recipe")
-    out = {k: ev.get(k) for k in keys}
-    out.update(gate_passed=g.passed, failure_class=g.failure_class, attempt=g.attempt)
+    out = {k: getattr(size, k) if size is not None else None for k in SIZE_KEYS}
+    out.update(gate_passed=g.verdict.passed, failure_class=fc_name(g.verdict), attempt=g.attempt)
     return out
 
 
 # ---------------------------------------------------------------- per-task table (compare)
 
-def task_rows(g: Optional[GateRecord]) -> list[dict[str, Any]]:
-    if g is None:
-        return []
-    rows = []
-    for r in g.evidence.get("tasks") or []:
-        if not isinstance(r, dict):
-            continue
-        unit = r.get("baseline_unit") is not None
-        rows.append({
-            "task": r.get("task"),
-            "baseline": r.get("baseline_unit") if unit else r.get("baseline"),
-            "candidate": r.get("candidate_unit") if unit else r.get("candidate"),
-            "delta": r.get("delta"), "stderr_diff": r.get("stderr_diff"), "threshold": r.get("threshold"),
-            "within": r.get("within"), "verdict": r.get("verdict"), "scale": "unit" if unit else r.get("scale"),
-            "samples": r.get("samples_baseline"), "mde": r.get("mde"), "significant_drop": r.get("significant_drop"),
-            "higher_is_better": r.get("higher_is_better", True),
-        })
-    return rows
+def task_rows(recs: Records) -> list[dict[str, Any]]:
+    """The compare gate's rows (the report model's), on the unit scale when the gate put them there."""
+    return [{"task": r.task, "baseline": r.shown_baseline, "candidate": r.shown_candidate, "delta": r.delta,
+             "stderr_diff": r.stderr_diff, "threshold": r.threshold, "within": r.within, "verdict": r.verdict,
+             "scale": "unit" if r.on_unit_scale else r.scale, "samples": r.samples_baseline, "mde": r.mde,
+             "significant_drop": r.significant_drop, "higher_is_better": r.higher_is_better}
+            for r in recs.report.rows]
 
 
 def compare_section(recs: Records) -> Optional[dict[str, Any]]:
-    g = recs.latest("compare")
+    g, figures = recs.report.compare, recs.report.compare_figures
     if g is None:
         return None
-    thr = _d(g.evidence.get("threshold")) or _d(_d(g.facts).get("threshold"))
-    return {"passed": g.passed, "failure_class": g.failure_class, "detail": g.detail, "attempt": g.attempt,
-            "decision": g.evidence.get("decision"), "threshold": thr or None,
-            "anomalous_gain": g.evidence.get("anomalous_gain"), "confidence": g.evidence.get("confidence"),
-            "settings_diff": g.evidence.get("settings_diff") or [], "tasks": task_rows(g)}
+    v = g.verdict
+    thr = figures.threshold.model_dump() if figures is not None and figures.threshold is not None else None
+    return {"passed": v.passed, "failure_class": fc_name(v), "detail": v.detail, "attempt": g.attempt,
+            "decision": figures.decision if figures else None, "threshold": thr,
+            "anomalous_gain": figures.anomalous_gain if figures else None,
+            "confidence": figures.confidence if figures else None,
+            "settings_diff": (figures.settings_diff if figures else None) or [], "tasks": task_rows(recs)}
 
 
 # ---------------------------------------------------------------- what was evaluated how
@@ -95,7 +78,7 @@ def compare_section(recs: Records) -> Optional[dict[str, Any]]:
 def _how(backend: Optional[str], data: dict[str, Any]) -> str:
     sim = data.get("simulated_quantization")
     if backend in ENDPOINT_BACKENDS:
-        where = data.get("base_url") or data.get("endpoint")
+        where = data.get("base_url")
         return f"through the vLLM endpoint (lm-eval `{backend}`" + (f", {where})" if where else ")")
     if backend == "hf":
         extra = ""
@@ -123,25 +106,22 @@ def side_section(recs: Records, side: str) -> dict[str, Any]:
         "stage": stage, "evaluated": facts.get("model_identity") or data.get("model_identity"),
         "backend": backend, "how": _how(backend, data), "settings": settings,
         "served": None if backend is None else backend in ENDPOINT_BACKENDS,
-        "used_cache": facts.get("used_cache"), "eval_run_passed": g.passed if g else None,
+        "used_cache": facts.get("used_cache"), "eval_run_passed": g.verdict.passed if g else None,
         "num_fewshot": {t: _d(v).get("num_fewshot") for t, v in sorted(tasks.items())},
         "samples": {t: _d(v).get("samples_scored") for t, v in sorted(tasks.items())},
-        "detail": data.get("description") or data.get("backend_detail"),
+        "detail": data.get("description"),
     }
 
 
 def _not_servable_reason(recs: Records) -> Optional[str]:
     for g in reversed(recs.gates):
-        if g.failure_class == NOT_SERVABLE and "serve" in (g.stage, g.gate):
-            return f"{NOT_SERVABLE} at {g.stage}: {g.detail}"
+        if fc_name(g.verdict) == NOT_SERVABLE and "serve" in (g.stage, g.gate):
+            return f"{NOT_SERVABLE} at {g.stage}: {g.verdict.detail}"
     for a in reversed(recs.attempts):
         if a.failure_class == NOT_SERVABLE and a.stage in ("serve", "eval_candidate"):
             return f"{NOT_SERVABLE} at {a.stage}: {a.error or ''}".rstrip(": ")
-    serve = _d(recs.result_of("serve").get("data"))
-    for key in ("not_servable_reason", "candidate_not_servable", "candidate_reason"):
-        if isinstance(serve.get(key), str) and serve[key]:
-            return serve[key]
-    return None
+    reason = _d(recs.result_of("serve").get("data")).get("not_servable_reason")  # as skills/serve/run.py writes it
+    return reason if isinstance(reason, str) and reason else None
 
 
 def evaluation_section(recs: Records, compare: Optional[dict[str, Any]]) -> dict[str, Any]:
@@ -153,7 +133,7 @@ def evaluation_section(recs: Records, compare: Optional[dict[str, Any]]) -> dict
         served = cand["backend"] in ENDPOINT_BACKENDS
     if serve.get("served") == "candidate":  # the serve stage ran the canary on the candidate itself
         served = True
-    if serve.get("candidate_servable") is False or serve.get("candidate_served") is False:
+    if serve.get("candidate_servable") is False:
         served = False
     out = {"baseline": base, "candidate": cand, "tasks": list(recs.config.get("tasks") or []),
            "lm_eval_version": s.get("lm_eval_version"), "limit": s.get("limit"),
@@ -179,8 +159,8 @@ def canary_section(recs: Records) -> Optional[dict[str, Any]]:
     g = recs.latest("serve", prefer_pass=True)
     if g is None:
         return None
-    ev = g.evidence
-    return {"passed": g.passed, "failure_class": g.failure_class, "detail": g.detail, "attempt": g.attempt,
+    v, ev = g.verdict, g.verdict.evidence
+    return {"passed": v.passed, "failure_class": fc_name(v), "detail": v.detail, "attempt": g.attempt,
             "server_kind": ev.get("server_kind"), "server_version": ev.get("server_version"),
             "model_requested": ev.get("model_requested"),
             "time_to_healthy_s": _d(ev.get("health")).get("time_to_healthy_s"),
@@ -201,11 +181,11 @@ def attempts_section(recs: Records) -> list[dict[str, Any]]:
         history, prev = [], None
         for i, a in enumerate(runs, 1):
             n = a.attempt if a.attempt is not None else i
-            failed_gates = [g for g in recs.gates if g.stage == stage and g.attempt == n and not g.passed]
+            failed_gates = [g for g in recs.gates if g.stage == stage and g.attempt == n and not g.verdict.passed]
             if a.ok is False:
                 outcome = f"skill failed: {a.failure_class}" + (f" ({a.error[:200]})" if a.error else "")
             elif failed_gates:
-                outcome = "; ".join(f"{g.gate} FAIL {g.failure_class}" for g in failed_gates)
+                outcome = "; ".join(f"{g.gate} FAIL {fc_name(g.verdict)}" for g in failed_gates)
             elif a.ok is None:
                 outcome = "did not finish"
             else:
@@ -235,8 +215,8 @@ def environment_section(recs: Records) -> Optional[dict[str, Any]]:
 
 # ---------------------------------------------------------------- the recommendation
 
-def _latest_per_gate(recs: Records) -> list[GateRecord]:
-    last: dict[tuple[str, str], GateRecord] = {}
+def _latest_per_gate(recs: Records) -> list[Judged]:
+    last: dict[tuple[str, str], Judged] = {}
     for g in recs.gates:
         last[(g.stage, g.gate)] = g
     return list(last.values())
@@ -251,7 +231,8 @@ def recommendation(recs: Records, size: Optional[dict[str, Any]], compare: Optio
         problems = []
         if compare is None or not compare["passed"] or compare.get("decision") not in (None, "ACCEPT"):
             problems.append("no passing compare verdict is on record")
-        failing = [f"{g.stage}/{g.gate} ({g.failure_class})" for g in _latest_per_gate(recs) if not g.passed]
+        failing = [f"{g.stage}/{g.gate} ({fc_name(g.verdict)})" for g in _latest_per_gate(recs)
+                   if not g.verdict.passed]
         if failing:
             problems.append(f"the last verdict of {', '.join(failing)} is a FAIL")
         if not problems:
@@ -272,8 +253,10 @@ def recommendation(recs: Records, size: Optional[dict[str, Any]], compare: Optio
                              "not verified here")
             return {"publish": True, "verdict": "publish", "why": _sentence("; ".join(parts))}
         return {"publish": False, "verdict": "do not publish",
-                "why": _sentence("the decision says ACCEPT, but the records it rests on do not: " + "; ".join(problems))}
-    why = DO_NOT.get(decision, f"the decision is {decision}")
+                "why": _sentence("the decision says ACCEPT, but the records it rests on do not: "
+                                 + "; ".join(problems))}
+    known = decision in {d.value for d in Decision}
+    why = Decision(decision).why_not if known else f"the decision is {decision}"
     if decision == "REGRESSION" and compare:
         bad = [r for r in compare.get("tasks") or [] if r.get("verdict") == "REGRESSION"]
         if bad:
@@ -309,7 +292,7 @@ def build_report(recs: Records) -> dict[str, Any]:
         "recommendation": recommendation(recs, size, compare, evaluation),
         "size": size,
         "compare": compare,
-        "gates": [g.row() for g in recs.gates],
+        "gates": [g.record() for g in recs.report.gates],
         "evaluation": evaluation,
         "canary": canary_section(recs),
         "attempts": attempts_section(recs),

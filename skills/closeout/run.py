@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conductor.fsutil import atomic_write_json, atomic_write_text
+from conductor.runtime.fsutil import atomic_write_json, atomic_write_text
 from skills.closeout import CloseoutInput
 from skills.closeout.records import load_records
 from skills.closeout.render import render_markdown

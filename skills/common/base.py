@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
-from conductor.fsutil import atomic_write_json
-from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.fsutil import atomic_write_json
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 
 LAUNCH = Path(__file__).resolve().with_name("launch.py")
 ARGS_FILE = "args.json"

@@ -31,8 +31,9 @@ from typing import Any, Callable, Optional, Union
 
 from pydantic import BaseModel, ValidationError
 
-from conductor.fsutil import atomic_write_json
-from conductor.skill import RESULT_FILE, SkillResult
+from conductor.runtime.fsutil import atomic_write_json
+from conductor.runtime.progress import format_progress
+from conductor.runtime.skill import RESULT_FILE, SkillResult
 
 SKILL_FAILED = "SKILL_FAILED"
 USER_CONFIG_ERROR = "USER_CONFIG_ERROR"
@@ -87,10 +88,8 @@ class RunContext:
 
 
 def progress(fraction: float, message: str = "") -> None:
-    """`PROGRESS <fraction> <message>` on stdout: the conductor's log stream shows it as progress."""
-    frac = min(1.0, max(0.0, float(fraction)))
-    text = " ".join(str(message).split())
-    print(f"PROGRESS {frac:.3f} {text}".rstrip(), flush=True)
+    """A progress line on stdout (conductor.runtime.progress owns its format); the conductor shows it as progress."""
+    print(format_progress(fraction, message), flush=True)
 
 
 def write_result(out_dir: Path, result: SkillResult) -> Path:
@@ -102,13 +101,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="run one skill and write DIR/result.json")
     p.add_argument("--input", required=True, help="the skill's input (JSON, valid against its input model)")
     p.add_argument("--out-dir", required=True, help="this attempt's folder; result.json goes here")
-    p.add_argument("--workspace", required=True, help="the run's folder")
+    p.add_argument("--workspace", default=None, help="the run's folder (default: the working directory)")
     p.add_argument("--context", default=None, help="context.json: config, sealed results, decision")
     return p.parse_args(argv)
 
 
 def load_context(args: argparse.Namespace) -> RunContext:
-    rc = RunContext(out_dir=Path(args.out_dir).absolute(), workspace=Path(args.workspace).absolute())
+    rc = RunContext(out_dir=Path(args.out_dir).absolute(), workspace=Path(args.workspace or ".").absolute())
     if args.context:
         raw = json.loads(Path(args.context).read_text(encoding="utf-8"))
         rc.config = dict(raw.get("config") or {})
@@ -139,10 +138,15 @@ def execute(input_model: type[BaseModel], fn: Callable[[Any, RunContext], Any],
     """Load the input and context, call fn, and turn whatever happens into a SkillResult."""
     try:
         inp = input_model.model_validate_json(Path(args.input).read_text(encoding="utf-8"))
-    except (OSError, ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        e = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        return SkillResult(ok=False, failure_class=USER_CONFIG_ERROR, summary="invalid skill input",
+                           error=f"the skill's input {args.input} is invalid: field '{where}': {e['msg']}")
+    except (OSError, ValueError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         return SkillResult(ok=False, failure_class=USER_CONFIG_ERROR, summary="invalid skill input",
-                           error=f"the skill's input {args.input} is unreadable or invalid: {first}")
+                           error=f"the skill's input {args.input} is unreadable: {first}")
     try:
         rc = load_context(args)
         rc.out_dir.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from skills.common.base import RunnerSkill
 from skills.common.sealed import eval_dirs
 

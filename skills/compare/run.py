@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conductor.fsutil import atomic_write_json
+from conductor.runtime.fsutil import atomic_write_json
 from skills.common.runner import SKILL_FAILED, RunContext, SkillFailure, main, progress
 from skills.common.sealed import MissingArtifact, describe_eval_dir, eval_dirs
 from skills.compare import CompareInput, criterion

@@ -18,8 +18,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from conductor.skill import GateCall, SkillContext, SkillResult
-from conductor.redact import HUB_SECRETS
+from conductor.runtime.redact import HUB_SECRETS
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from skills.common.base import RunnerSkill, runner_argv
 from skills.common.sealed import resolve
 
@@ -61,7 +61,8 @@ class EvaluateInput(BaseModel):
                                     "quantize stage's simulated_state.pt; 'export' loads the export with plain "
                                     "transformers; auto = simulated when the state exists.")
     include_path: Optional[str] = Field(default=None, min_length=1,
-                                        description="An extra lm-eval task directory (the shipped tasks are always included).")
+                                        description="An extra lm-eval task directory "
+                                                    "(the shipped tasks are always included).")
     timeout_s: Optional[float] = Field(default=None, gt=0, le=48 * 3600,
                                        description="lm-eval wall-clock limit. Default: config eval.timeout_s.")
 

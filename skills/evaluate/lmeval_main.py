@@ -85,7 +85,10 @@ def install_include_hook(extra: list[str]) -> None:
     orig = TaskManager.__init__
 
     def __init__(self: Any, *args: Any, include_path: Any = None, **kwargs: Any) -> None:
-        paths = list(include_path) if isinstance(include_path, (list, tuple)) else ([include_path] if include_path else [])
+        if isinstance(include_path, (list, tuple)):
+            paths = list(include_path)
+        else:
+            paths = [include_path] if include_path else []
         orig(self, *args, include_path=paths + [p for p in extra if p not in paths], **kwargs)
 
     TaskManager.__init__ = __init__  # type: ignore[method-assign]
@@ -125,7 +128,7 @@ def install_simulated_hook() -> None:
 
 def check_export(model: Any, export: str) -> None:
     """The export must hold the weights being evaluated; else stop before any score exists."""
-    from conductor.fsutil import atomic_write_json
+    from conductor.runtime.fsutil import atomic_write_json
     from skills.evaluate.fidelity import compare_export
 
     report = compare_export(model, export)

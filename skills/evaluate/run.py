@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.executor import LocalExecutor, ProcessSpec, exit_cleanly_on_signals
+from conductor.runtime.executor import LocalExecutor, ProcessSpec, exit_cleanly_on_signals
 from gates.eval_run.decide import signal_of
 from gates.eval_run.run_record import NULL_RESPONSE_MARKER, RunRecord, write_run_record
 from skills.common.runner import USER_CONFIG_ERROR, RunContext, SkillFailure, main, progress

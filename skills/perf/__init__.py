@@ -19,7 +19,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from skills.common.base import RunnerSkill
 from skills.common.endpoint import check_base_url, endpoint_root
 from skills.common.sealed import resolve
@@ -92,7 +92,7 @@ class PerfInput(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _roles(self) -> "PerfInput":
+    def _roles(self) -> PerfInput:
         roles = [t.role for t in self.targets]
         if len(set(roles)) != len(roles) or ("endpoint" in roles and len(roles) > 1):
             raise ValueError(f"targets: one 'endpoint', or a 'baseline' and a 'candidate'; got {roles}")

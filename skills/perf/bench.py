@@ -22,8 +22,9 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from conductor.executor import LocalExecutor, ProcessSpec
-from conductor.fsutil import atomic_write_text
+from conductor.runtime.command import Command
+from conductor.runtime.executor import LocalExecutor, ProcessSpec
+from conductor.runtime.fsutil import atomic_write_text
 from skills.common.runner import USER_CONFIG_ERROR, RunContext, SkillFailure
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -130,3 +131,8 @@ def run_bench(args: argparse.Namespace) -> int:
         head = "PASS" if verdict.get("pass") else f"FAIL {verdict.get('failure_class')}"
         print(f"{head}: {verdict.get('detail')}\nrecord: {out / 'perf_record.json'}  verdict: {out / 'verdict.json'}")
     return EXIT_PASS if verdict.get("pass") else EXIT_FAIL
+
+
+COMMAND = Command("bench", help="throughput of an OpenAI-compatible endpoint, with MLPerf's TEST04 caching audit; "
+                                "exit 0 pass, 1 failed, 2 bad input",
+                  add_arguments=add_arguments, run=run_bench)  # entry point conductor.commands (pyproject.toml)

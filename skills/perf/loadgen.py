@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.fsutil import atomic_write_json
+from conductor.runtime.fsutil import atomic_write_json
 from skills.common.endpoint import Endpoint
 from skills.perf.cachemetrics import delta, hits_total
 

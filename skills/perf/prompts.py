@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from conductor.fsutil import atomic_write_text
+from conductor.runtime.fsutil import atomic_write_text
 from skills.common.runner import USER_CONFIG_ERROR, SkillFailure
 
 SHIPPED = Path(__file__).resolve().with_name("data") / "prompts.jsonl"

@@ -21,8 +21,8 @@ import statistics
 import sys
 from typing import Any, Optional
 
-from conductor.executor import LocalExecutor, ProcessSpec, exit_cleanly_on_signals
-from conductor.fsutil import atomic_write_json
+from conductor.runtime.executor import LocalExecutor, ProcessSpec, exit_cleanly_on_signals
+from conductor.runtime.fsutil import atomic_write_json
 from gates.perf.collect import run_facts
 from gates.perf.decide import spread
 from gates.perf.models import DEFAULT_THRESHOLDS, PhaseRun
@@ -149,7 +149,7 @@ def measure(inp: PerfInput, rc: RunContext, pools: dict[str, P.PromptPool]) -> d
     sides = [_side(t) for t in inp.targets]
     record_path = rc.out_dir / RECORD_FILE
     jobs, entries = [], []
-    for t, side in zip(inp.targets, sides):
+    for t, side in zip(inp.targets, sides, strict=True):
         for mode in inp.modes:
             js, entry = _jobs(inp, rc, t, mode, 1, pools[t.role])
             jobs += js

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from conductor.redact import HUB_SECRETS
+from conductor.runtime.redact import HUB_SECRETS
 from skills.common.base import RunnerSkill
 
 

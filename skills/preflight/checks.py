@@ -139,7 +139,8 @@ def shipped_tasks(root: Path = SHIPPED_TASKS) -> dict[str, dict[str, Any]]:
             continue
         if not isinstance(cfg, dict) or not isinstance(cfg.get("task"), str):
             continue
-        files = ((cfg.get("dataset_kwargs") or {}).get("data_files") or {}) if isinstance(cfg.get("dataset_kwargs"), dict) else {}
+        kwargs = cfg.get("dataset_kwargs")
+        files = (kwargs.get("data_files") or {}) if isinstance(kwargs, dict) else {}
         names = [f for v in (files.values() if isinstance(files, dict) else [files])
                  for f in (v if isinstance(v, list) else [v]) if isinstance(f, str)]
         out[cfg["task"]] = {"yaml": str(path), "data_files": names,

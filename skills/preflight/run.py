@@ -10,8 +10,7 @@ from typing import Any
 
 from skills.common.runner import USER_CONFIG_ERROR, RunContext, SkillFailure, main, progress
 from skills.common.vllm_env import locate_vllm
-from skills.preflight import PreflightInput
-from skills.preflight import checks
+from skills.preflight import PreflightInput, checks
 
 EMBEDDED_PREFIX = "embedded:"
 VLLM_PROBE = ("import importlib.util, importlib.metadata as m, json\n"
@@ -51,7 +50,7 @@ def probe_vllm() -> dict[str, Any]:
                            "version": None, "importable": None}
     if loc.python is None:
         return out
-    from conductor.executor import LocalExecutor, ProcessSpec
+    from conductor.runtime.executor import LocalExecutor, ProcessSpec
 
     res = LocalExecutor().run(ProcessSpec(argv=[loc.python, "-c", VLLM_PROBE], capture_stdout=True,
                                           timeout_s=60, name="preflight:vllm-probe", grace_s=1.0))

@@ -1,8 +1,9 @@
 """The `quantize` skill: nvidia-modelopt PTQ of a Hugging Face checkpoint, judged by the ptq gate.
 
-    from skills.quantize import SKILL          # a conductor.skill.Skill
+    from skills.quantize import SKILL          # a conductor.runtime.skill.Skill
     argv = SKILL.command(QuantizeInput(recipe="fp8"), ctx)   # writes input.json (+ recipe.json) in ctx.out_dir
-    SKILL.gates(inp, ctx, result)              # [GateCall(gate="ptq", args=["--artifacts", src, export, "--recipe", r])]
+    SKILL.gates(inp, ctx, result)              # [GateCall(gate="ptq", args=["--artifacts", src, export,
+                                               #                            "--recipe", r])]
 
 The agent reads SKILL.md; the runner is `python -m skills.quantize.run` (run.py).
 """
@@ -15,9 +16,9 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
-from conductor.fsutil import atomic_write_text
-from conductor.redact import HUB_SECRETS
-from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.fsutil import atomic_write_text
+from conductor.runtime.redact import HUB_SECRETS
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from gates.recipes import known_recipes
 from skills.common.sealed import resolve
 from skills.quantize import plan
@@ -108,7 +109,10 @@ class QuantizeSkill:
         src = inp.source or default_source(ctx)
         if not src.startswith(plan.EMBEDDED_PREFIX):
             src = str(Path(src).expanduser().absolute())
-        resolved = inp.model_copy(update={"source": src, "recipe": _recipe_arg(inp.recipe)})
+        update = {"source": src, "recipe": _recipe_arg(inp.recipe)}
+        if inp.calib_data:
+            update["calib_data"] = str(Path(inp.calib_data).expanduser().absolute())
+        resolved = inp.model_copy(update=update)
         atomic_write_text(ctx.out_dir / INPUT_FILE, resolved.model_dump_json(indent=2) + "\n")
         gate_recipe(inp, ctx)  # the effective recipe file, written before the run: what the gate will use
         return [ctx.python, "-m", "skills.quantize.run", "--input", str(ctx.out_dir / INPUT_FILE),

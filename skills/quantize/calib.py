@@ -56,6 +56,25 @@ def load_corpus(path: Optional[Path] = None) -> list[Doc]:
     return parse_corpus(p.read_text(encoding="utf-8"))
 
 
+def calibration_set(path: Optional[Path] = None) -> tuple[list[Doc], list[Doc]]:
+    """(calibration documents, held-out documents). The shipped text: its own split. A user's file: all
+    of its documents calibrate, and the held-out loss is measured on the shipped held-out documents (so
+    it stays comparable across calibrations); ValueError when the file is empty or contains an
+    evaluation question or a held-out document (see `contamination`)."""
+    shipped_cal, shipped_held = split(load_corpus())
+    if path is None or Path(path).resolve() == CALIBRATION_FILE:
+        return shipped_cal, shipped_held
+    docs = load_corpus(path)
+    if not docs:
+        raise ValueError(f"{path} holds no document (one per line; '#' lines are comments)")
+    extra = [(f"calibration.txt held-out document {i + 1}", d) for i, d in enumerate(shipped_held)]
+    bad = contamination(docs, extra)
+    if bad:
+        raise ValueError(f"{path} contains text the candidate is judged on, so calibrating on it would tune the "
+                         f"candidate to its own test: {'; '.join(bad)}")
+    return docs, shipped_held
+
+
 def split(docs: Sequence[Doc]) -> tuple[list[Doc], list[Doc]]:
     """(calibration, held-out)."""
     return ([d for i, d in enumerate(docs) if i % HOLDOUT_EVERY != HOLDOUT_EVERY - 1],
@@ -110,3 +129,46 @@ def pack(docs: Sequence[Doc], tokenizer: Any, size: int, seq_len: int, seed: int
 def heldout_batch(docs: Sequence[Doc], tokenizer: Any, max_seqs: int = 4, seq_len: int = 128) -> Any:
     """A fixed held-out batch (no shuffling): the same docs give the same tokens before and after."""
     return pack(docs, tokenizer, max_seqs, seq_len, seed=0).input_ids
+
+
+# ------------------------------------------------------------------ contamination guard
+
+EVAL_TASKS_DIR = Path(__file__).resolve().parent.parent / "evaluate" / "tasks"
+HELDOUT_FILE = Path(__file__).resolve().parent.parent / "data" / "heldout.txt"
+MIN_GUARDED_CHARS = 12  # shorter texts ("Paris") would match innocent prose
+
+
+def _norm(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+def guarded_texts() -> list[tuple[str, str]]:
+    """(where, normalised text) that calibration must never contain: every question of the evaluation
+    tasks shipped in skills/evaluate/tasks, and every document of the held-out text the sensitivity
+    skill measures on. Calibrating on them would tune the candidate on what judges it."""
+    import json
+
+    out = []
+    for path in sorted(EVAL_TASKS_DIR.rglob("*.jsonl")):
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            q = json.loads(line).get("question") if line.strip() else None
+            if isinstance(q, str) and len(_norm(q)) >= MIN_GUARDED_CHARS:
+                out.append((f"{path.relative_to(EVAL_TASKS_DIR)}:{i + 1}", _norm(q)))
+    if HELDOUT_FILE.is_file():
+        for i, d in enumerate(load_corpus(HELDOUT_FILE)):
+            out.append((f"heldout.txt document {i + 1}", _norm(d.text or " ".join(d.turns))[:200]))
+    return out
+
+
+def contamination(docs: Sequence[Doc], extra: Sequence[tuple[str, Doc]] = (), limit: int = 3) -> list[str]:
+    """Where `docs` contain an evaluation question, a held-out document, or one of `extra` (where, doc)
+    (at most `limit` findings)."""
+    text = "\n".join(_norm(d.text or " ".join(d.turns)) for d in docs)
+    found = []
+    guarded = guarded_texts() + [(w, _norm(d.text or " ".join(d.turns))[:200]) for w, d in extra]
+    for where, needle in guarded:
+        if needle in text:
+            found.append(f"{where} ({needle[:60]!r})")
+            if len(found) >= limit:
+                break
+    return found

@@ -13,6 +13,27 @@ from skills.quantize.plan import PlanError, backend_for, load_recipe
 PATTERN_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]+$")
 
 
+def check_recipe(v: str) -> str:
+    """A recipe name or file this skill can produce; ValueError (one sentence) otherwise."""
+    try:
+        backend_for(load_recipe(v))
+    except InputError as exc:
+        raise ValueError(exc.message) from None
+    except PlanError as exc:
+        raise ValueError(str(exc)) from None
+    return v
+
+
+def check_patterns(v: list[str]) -> list[str]:
+    """Module-name globs, each once; ValueError (one sentence) otherwise."""
+    for p in v:
+        if not p or not PATTERN_RE.match(p):
+            raise ValueError(f"exclude pattern {p!r} must be a module-name glob (letters, digits, _ . - * ? [ ])")
+    if len(set(v)) != len(v):
+        raise ValueError("exclude patterns must be unique")
+    return v
+
+
 class QuantizeInput(BaseModel):
     """Post-training quantization of one Hugging Face checkpoint with nvidia-modelopt."""
 
@@ -36,6 +57,11 @@ class QuantizeInput(BaseModel):
         default=256, ge=16, le=8192,
         description="Tokens per calibration sequence (the shipped calibration text is packed to this length). "
                     "Lower it to save memory/time; calib_size x calib_seq_len is the calibration cost.")
+    calib_data: Optional[str] = Field(
+        default=None, min_length=1, max_length=4096,
+        description="Calibration text file (the format of skills/data/calibration.txt: one document per line, "
+                    "'[chat] user ||| assistant' lines for conversations). Default (null): the shipped text. Refused "
+                    "when it contains a question of the evaluation tasks or a document of the held-out text.")
     exclude: list[str] = Field(
         default_factory=list, max_length=256,
         description="Module-name globs left unquantized, added to the recipe's own exclusions "
@@ -56,20 +82,9 @@ class QuantizeInput(BaseModel):
     @field_validator("recipe")
     @classmethod
     def _recipe_known(cls, v: str) -> str:
-        try:
-            backend_for(load_recipe(v))
-        except InputError as exc:
-            raise ValueError(exc.message) from None
-        except PlanError as exc:
-            raise ValueError(str(exc)) from None
-        return v
+        return check_recipe(v)
 
     @field_validator("exclude")
     @classmethod
     def _patterns(cls, v: list[str]) -> list[str]:
-        for p in v:
-            if not p or not PATTERN_RE.match(p):
-                raise ValueError(f"exclude pattern {p!r} must be a module-name glob (letters, digits, _ . - * ? [ ])")
-        if len(set(v)) != len(v):
-            raise ValueError("exclude patterns must be unique")
-        return v
+        return check_patterns(v)

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
-from gates.recipes import Recipe, load_recipe, matcher, recipe_classifier  # noqa: F401  (load_recipe re-exported)
+from gates.recipes import Recipe, load_recipe, matcher, recipe_classifier, with_exclusions  # noqa: F401  (load_recipe re-exported)
 
 EMBEDDED_PREFIX = "embedded:"
 
@@ -79,18 +79,7 @@ def cuda_reason(recipe: Recipe) -> str:
 
 def effective_recipe(base: Recipe, exclude: Sequence[str] = (), kv_cache: Optional[str] = None) -> Recipe:
     """`base` with the call's exclusions appended and its KV-cache format: what the run does and the gate checks."""
-    extra = [p for p in dict.fromkeys(exclude) if p not in base.exclude]
-    kv = KV_FORMATS[kv_cache] if kv_cache else base.kv_cache_quant_algo
-    if not extra and kv == base.kv_cache_quant_algo:
-        return base
-    notes = []
-    if extra:
-        notes.append(f"{len(extra)} exclusion pattern(s) added by the quantize call: {', '.join(extra)}")
-    if kv != base.kv_cache_quant_algo:
-        notes.append(f"KV cache {kv} added by the quantize call")
-    desc = f"{base.description} [{'; '.join(notes)}]".strip()
-    return base.model_copy(update={"exclude": list(base.exclude) + extra, "kv_cache_quant_algo": kv,
-                                   "description": desc})
+    return with_exclusions(base, exclude, KV_FORMATS[kv_cache] if kv_cache else None)
 
 
 def is_modified(base: Recipe, eff: Recipe) -> bool:
@@ -232,7 +221,8 @@ def compact_patterns(names: Sequence[str], universe: Sequence[str]) -> list[str]
 
 def repair_advice(recipe: Recipe, bad: Sequence[Unpackable], patterns: Sequence[str]) -> str:
     shapes = sorted({u.in_features for u in bad if u.in_features is not None})
-    blocks = [d for d in (64, 32, 16) if recipe.block_size and d < recipe.block_size and all(s % d == 0 for s in shapes)]
+    blocks = [d for d in (64, 32, 16)
+              if recipe.block_size and d < recipe.block_size and all(s % d == 0 for s in shapes)]
     alt = (f"or a recipe file copied from {recipe.name} with block_size: {blocks[0]} (every offending in_features "
            f"is a multiple of {blocks[0]}), " if blocks else "")
     return (f"repair: exclude them (exclude={list(patterns)}; they stay bf16 and the report must say so), "

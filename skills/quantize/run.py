@@ -2,11 +2,12 @@
 
     python -m skills.quantize.run --input args.json --out-dir DIR [--workspace W]
 
-args.json is a QuantizeInput. Writes, in DIR: result.json (a SkillResult, always, atomically),
-<out_name>/ (the export: weights, config, hf_quant_config.json, tokenizer, generation config),
-simulated_state.pt (see simulated.py), unpackable_layers.json (when the block pre-check fails).
+A runner on the common skill runner (skills.common.runner): args.json is a QuantizeInput. Writes,
+in DIR: result.json (a SkillResult, always, atomically), <out_name>/ (the export: weights, config,
+hf_quant_config.json, tokenizer, generation config), simulated_state.pt (see simulated.py),
+unpackable_layers.json (when the block pre-check fails).
 
-stdout: the log, with machine-readable progress lines `PROGRESS <fraction 0..1> <message>`.
+stdout: the log, with the runner's progress lines (conductor.runtime.progress).
 Exit code: 0 ok, 1 a failure classified in result.json, 2 bad command line (argparse; no result.json).
 Order, so that nothing slow runs before a cheap refusal: recipe -> hardware -> source -> model ->
 coverage and block pre-check -> calibration -> held-out loss -> simulated state -> export.
@@ -14,7 +15,6 @@ coverage and block pre-check -> calibration -> held-out loss -> simulated state 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.fsutil import atomic_write_json, atomic_write_text
-from conductor.skill import RESULT_FILE, SkillResult
+from conductor.runtime.fsutil import atomic_write_json, atomic_write_text
+from conductor.runtime.skill import SkillResult
+from skills.common import runner
+from skills.common.runner import RunContext, SkillFailure, progress
 from skills.quantize import plan
 from skills.quantize.models import QuantizeInput
 from skills.quantize.plan import Failure
@@ -36,6 +38,7 @@ COPY_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "spe
               "generation_config.json", "preprocessor_config.json")
 PROVENANCE = "conductor_quantization.json"
 CALIB_TOKENS_PER_BATCH = 1024
+EXCLUDED_NAMES_CAP = 1024  # module names kept unquantized by request, listed in the result (the count is exact)
 
 
 class Stop(Exception):
@@ -44,10 +47,6 @@ class Stop(Exception):
     def __init__(self, failure: Failure):
         super().__init__(failure.error)
         self.failure = failure
-
-
-def progress(fraction: float, message: str) -> None:
-    print(f"PROGRESS {max(0.0, min(1.0, fraction)):.3f} {message}", flush=True)
 
 
 class Steps:
@@ -65,10 +64,6 @@ class Steps:
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-def write_result(out_dir: Path, result: SkillResult) -> None:
-    atomic_write_json(out_dir / RESULT_FILE, result.model_dump(mode="json"))
 
 
 def resolve_source(source: str) -> Path:
@@ -320,6 +315,8 @@ class Job:
     modules: list[plan.ModuleInfo] = field(default_factory=list)
     cov: plan.Coverage = field(default_factory=plan.Coverage)
     facts: dict[str, Any] = field(default_factory=dict)  # becomes result.data
+    calib_docs: list[Any] = field(default_factory=list)  # calib.Doc: calibration documents
+    held_docs: list[Any] = field(default_factory=list)  # calib.Doc: held-out documents
 
     @property
     def universe(self) -> list[str]:
@@ -333,8 +330,27 @@ def prepare(inp: QuantizeInput, out_dir: Path, t0: float) -> Job:
               plan.backend_for(base))
     job.step("check", 0.01, f"recipe {job.recipe.name} ({job.recipe.modelopt_config})")
     job.device = check_hardware(job.recipe)
+    load_calibration(job)
     job.source = resolve_source(inp.source or "embedded:smollm2-135m-instruct")
     return job
+
+
+def load_calibration(job: Job) -> None:
+    """The calibration and held-out documents (calib.calibration_set), refused before any model is loaded."""
+    import hashlib
+
+    from skills.quantize import calib
+
+    path = Path(job.inp.calib_data).expanduser() if job.inp.calib_data else calib.CALIBRATION_FILE
+    try:
+        job.calib_docs, job.held_docs = calib.calibration_set(path)
+    except OSError as exc:
+        raise Stop(Failure("USER_CONFIG_ERROR", f"cannot read calib_data {str(path)!r}: {exc.strerror}")) from None
+    except ValueError as exc:
+        raise Stop(Failure("USER_CONFIG_ERROR", f"calib_data: {exc}")) from None
+    job.facts["calib_data"] = {"file": str(path), "shipped": path.resolve() == calib.CALIBRATION_FILE,
+                               "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                               "documents": len(job.calib_docs), "heldout_documents": len(job.held_docs)}
 
 
 def load_and_check(job: Job) -> None:
@@ -371,7 +387,7 @@ def calibrate(job: Job) -> Any:
 
     inp, recipe = job.inp, job.recipe
     job.step("tokenize", 0.10, "tokenizing calibration text")
-    docs, held = calib.split(calib.load_corpus())
+    docs, held = job.calib_docs, job.held_docs
     packed = calib.pack(docs, job.tok, inp.calib_size, inp.calib_seq_len, inp.seed)
     held_ids = calib.heldout_batch(held, job.tok)
     log(f"calibration: {inp.calib_size} x {inp.calib_seq_len} tokens from {len(docs)} documents ({packed.chat_docs} "
@@ -403,7 +419,8 @@ def calibrate(job: Job) -> Any:
     nll_quant = heldout_nll(job.model, held_ids, job.device)
     log(f"held-out loss: source {nll_source}, simulated {recipe.name} {nll_quant} ({nll_quant - nll_source:+.4f})")
     job.facts.update({
-        "calib_size": inp.calib_size, "calib_seq_len": inp.calib_seq_len, "calib_tokens": inp.calib_size * inp.calib_seq_len,
+        "calib_size": inp.calib_size, "calib_seq_len": inp.calib_seq_len,
+        "calib_tokens": inp.calib_size * inp.calib_seq_len,
         "calib_corpus_tokens": packed.corpus_tokens, "calib_epochs": packed.epochs, "calib_seconds": round(t_cal, 2),
         "calib_dtype": str(job.dtype).replace("torch.", ""),
         "layers_quantized": summary["layers_quantized"], "weight_modules": len(job.modules),
@@ -461,15 +478,17 @@ def finish(job: Job, out: Path, state_path: str, t0: float) -> SkillResult:
 
     inp, recipe = job.inp, job.recipe
     by_request = [m.name for m, why in job.cov.left if any(why == f"excluded by {p}" for p in inp.exclude)]
+    per_pattern = {p: sum(1 for _, why in job.cov.left if why == f"excluded by {p}") for p in inp.exclude}
     data = {"recipe": job.base.name, "quant_algo": recipe.quant_algo, "kv_cache_quant_algo": recipe.kv_cache_quant_algo,
             "modelopt_config": job.backend.cfg_name, "recipe_modified": plan.is_modified(job.base, recipe),
             "seed": inp.seed, "seconds": round(time.monotonic() - t0, 2), "device": job.device,
             "modelopt_version": modelopt.__version__, "torch_version": torch.__version__,
             "excluded_by_request": {"patterns": list(inp.exclude), "modules": len(by_request),
-                                    "examples": by_request[:8]},
+                                    "examples": by_request[:8], "per_pattern": per_pattern,
+                                    "names": by_request[:EXCLUDED_NAMES_CAP]},
             "left_unquantized": len(job.cov.left), **job.facts}
-    keep = ("recipe", "quant_algo", "kv_cache_quant_algo", "calib_size", "calib_seq_len", "seed", "modelopt_version",
-            "torch_version", "excluded_by_request")
+    keep = ("recipe", "quant_algo", "kv_cache_quant_algo", "calib_size", "calib_seq_len", "calib_data", "seed",
+            "modelopt_version", "torch_version", "excluded_by_request")
     atomic_write_json(out / PROVENANCE, {"producer": "conductor quantize skill", "source": str(job.source),
                                          **{k: data[k] for k in keep}})
     note = f"; {len(by_request)} modules left unquantized by request ({', '.join(inp.exclude)})" if by_request else ""
@@ -492,53 +511,35 @@ def quantize(inp: QuantizeInput, out_dir: Path, t0: float) -> SkillResult:
     return finish(job, out, state_path, t0)
 
 
-def _parse_input(path: str) -> QuantizeInput:
-    from pydantic import ValidationError
-
+def run(inp: QuantizeInput, rc: RunContext) -> SkillResult:
+    """The quantization, its classified failures raised as SkillFailure (the runner writes result.json)."""
+    t0 = time.monotonic()
+    if inp.source and not inp.source.startswith(plan.EMBEDDED_PREFIX) and not Path(inp.source).is_absolute():
+        inp = inp.model_copy(update={"source": str(rc.workspace / inp.source)})
+    if inp.calib_data and not Path(inp.calib_data).expanduser().is_absolute():
+        inp = inp.model_copy(update={"calib_data": str(rc.workspace / inp.calib_data)})
     try:
-        raw = Path(path).read_text(encoding="utf-8") if path != "-" else sys.stdin.read()
-        return QuantizeInput.model_validate_json(raw)
-    except OSError as exc:
-        raise Stop(Failure("USER_CONFIG_ERROR", f"cannot read --input {path!r}: {exc.strerror}")) from None
-    except ValidationError as exc:
-        e = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in e["loc"]) or "(input)"
-        raise Stop(Failure("USER_CONFIG_ERROR", f"invalid quantize input '{loc}': {e['msg']}")) from None
+        return quantize(inp, rc.out_dir, t0)
+    except Stop as stop:
+        if stop.__cause__ is not None:
+            log("".join(traceback.format_exception(stop.__cause__)[-12:]).rstrip())
+        raise _failure(stop.failure, t0) from None
+    except Exception as exc:  # a bug or an unforeseen library error: classified, with the traceback in the log
+        log(traceback.format_exc().rstrip())
+        raise _failure(plan.classify_error(exc, None, None, [], "quantizing"), t0) from None
+
+
+def _failure(f: Failure, t0: float) -> SkillFailure:
+    log(f"FAILED {f.failure_class}: {f.error}")
+    return SkillFailure(f.failure_class, f.error, summary=f"{f.failure_class}: {f.error}"[:300],
+                        data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m skills.quantize.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--input", required=True, help="QuantizeInput JSON file ('-' for stdin)")
-    ap.add_argument("--out-dir", required=True, help="this attempt's folder: result.json and the export go here")
-    ap.add_argument("--workspace", default=None, help="the run's workspace (relative paths are resolved against it)")
-    args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    out_dir = Path(args.out_dir).absolute()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    try:
-        inp = _parse_input(args.input)
-        if args.workspace and inp.source and not inp.source.startswith(plan.EMBEDDED_PREFIX) \
-                and not Path(inp.source).is_absolute():
-            inp = inp.model_copy(update={"source": str(Path(args.workspace) / inp.source)})
-        result = quantize(inp, out_dir, t0)
-    except Stop as stop:
-        f = stop.failure
-        if stop.__cause__ is not None:
-            log("".join(traceback.format_exception(stop.__cause__)[-12:]).rstrip())
-        log(f"FAILED {f.failure_class}: {f.error}")
-        result = SkillResult(ok=False, summary=f"{f.failure_class}: {f.error}"[:300], error=f.error,
-                             failure_class=f.failure_class, data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
-    except Exception as exc:  # a bug or an unforeseen library error: classified, with the traceback in the log
-        log(traceback.format_exc().rstrip())
-        f = plan.classify_error(exc, None, None, [], "quantizing")
-        log(f"FAILED {f.failure_class}: {f.error}")
-        result = SkillResult(ok=False, summary=f"{f.failure_class}: {f.error}"[:300], error=f.error,
-                             failure_class=f.failure_class, data={**f.data, "seconds": round(time.monotonic() - t0, 2)})
-    write_result(out_dir, result)
-    return 0 if result.ok else 1
+    return runner.main(QuantizeInput, run, argv)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ def save_simulated_state(model: Any, path: Path, before: dict[str, str], meta: d
     weight_dtype: store changed model weights in this dtype (their values must already be exact in it,
     see run.round_to_export_precision); quantizer buffers keep theirs.
     """
-    import torch
     import modelopt.torch.opt as mto
+    import torch
 
     sd = model.state_dict()
     delta, unchanged = {}, {}
@@ -98,8 +98,8 @@ def load_simulated_model(path: Path | str, source: Optional[str] = None, dtype: 
     device: default CUDA when there is one, else the CPU (modelopt's NVFP4 block quantizer runs on CUDA
     tensors only, so a state calibrated on a GPU must be rebuilt, and its weights folded, there).
     """
-    import torch
     import modelopt.torch.opt as mto
+    import torch
     from transformers import AutoModelForCausalLM
 
     obj = read_state(Path(path))

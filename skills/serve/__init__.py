@@ -1,7 +1,7 @@
 """The `serve` skill: start the checkpoint in vLLM's OpenAI-compatible server, prove it answers
 (health, model list, canary questions), stop it, and leave the record the serve gate judges.
 
-    from skills.serve import SKILL                 # a conductor.skill.Skill
+    from skills.serve import SKILL                 # a conductor.runtime.skill.Skill
     SKILL.operator_call(ctx, None)                 # {"checkpoint": "candidate", "load_ceiling_s": 900.0}
     SKILL.gates(inp, ctx, result)                  # [GateCall(gate="serve", args=["--artifacts", <serve_record.json>])]
 
@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from conductor.skill import GateCall, SkillContext, SkillResult
-from conductor.redact import HUB_SECRETS
+from conductor.runtime.redact import HUB_SECRETS
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 from skills.common.base import RunnerSkill
 from skills.common.sealed import resolve
 

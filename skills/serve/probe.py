@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from conductor.fsutil import atomic_write_json
+from conductor.runtime.fsutil import atomic_write_json
 from gates.serve.canaries import as_records
 from skills.common.apikey import api_key_from_env
 from skills.common.endpoint import Endpoint, Probe, check_base_url, endpoint_root

@@ -15,14 +15,13 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.executor import LocalExecutor, exit_cleanly_on_signals, group_alive
-from conductor.fsutil import atomic_write_json
+from conductor.runtime.executor import LocalExecutor, exit_cleanly_on_signals, group_alive
+from conductor.runtime.fsutil import atomic_write_json
 from gates.serve.canaries import as_records
 from skills.common.endpoint import Endpoint
 from skills.common.runner import RunContext, SkillFailure, main, progress
 from skills.common.vllm_env import locate_vllm
-from skills.serve import NO_VLLM, RECORD_FILE, SERVER_LOG, SKIPPED, ServeInput
-from skills.serve import roles
+from skills.serve import NO_VLLM, RECORD_FILE, SERVER_LOG, SKIPPED, ServeInput, roles
 from skills.serve.server import ManagedServer, ServerPlan, error_lines, not_servable_evidence, plan_server, vllm_build
 
 NOT_SERVABLE = "CHECKPOINT_NOT_SERVABLE"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from conductor.executor import ChildHandle, LocalExecutor, ProcessSpec, free_port
+from conductor.runtime.executor import ChildHandle, LocalExecutor, ProcessSpec, free_port
 from skills.common.endpoint import Endpoint
 
 HOST = "127.0.0.1"

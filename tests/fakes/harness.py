@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from conductor.approver import Approver, NoHumanApprover
-from conductor.config import load_config
-from conductor.loop import RunOutcome
+from conductor.engine.approver import Approver, NoHumanApprover
+from conductor.engine.config import load_config
+from conductor.engine.loop import RunOutcome
+from conductor.engine.session import run_session
 from conductor.providers.scripted import ScriptedProvider, tool_use
-from conductor.session import run_session
-from conductor.transcript import read_transcript
-from conductor.workspace import Workspace
+from conductor.runtime.workspace import Workspace
+from conductor.transcript.jsonl import read_transcript
 
 FAKE_GATES = "tests.fakes.gates"
 

@@ -25,8 +25,34 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-WORDS = ("the sea holds salt and light while ships cross slowly under a grey sky and birds "
-         "follow the wake toward harbours far away where people wait").split()
+WORDS = [
+    "the",
+    "sea",
+    "holds",
+    "salt",
+    "and",
+    "light",
+    "while",
+    "ships",
+    "cross",
+    "slowly",
+    "under",
+    "a",
+    "grey",
+    "sky",
+    "and",
+    "birds",
+    "follow",
+    "the",
+    "wake",
+    "toward",
+    "harbours",
+    "far",
+    "away",
+    "where",
+    "people",
+    "wait",
+]
 
 
 class _Base:
@@ -88,6 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 # ---------------------------------------------------------------- the generator
 
+
 def _prompt_text(body: dict[str, Any]) -> str:
     msgs = body.get("messages")
     if isinstance(msgs, list):
@@ -109,9 +136,12 @@ class _GenHandler(_Handler):
         elif self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": app.model, "object": "model"}]})
         elif self.path == "/metrics" and app.metrics:
-            self._text(200, f"# TYPE vllm:prefix_cache_hits counter\n"
-                            f'vllm:prefix_cache_hits_total{{engine="0",model_name="{app.model}"}} {app.hits}.0\n'
-                            f'vllm:prefix_cache_queries_total{{engine="0",model_name="{app.model}"}} {app.queries}.0\n')
+            self._text(
+                200,
+                f"# TYPE vllm:prefix_cache_hits counter\n"
+                f'vllm:prefix_cache_hits_total{{engine="0",model_name="{app.model}"}} {app.hits}.0\n'
+                f'vllm:prefix_cache_queries_total{{engine="0",model_name="{app.model}"}} {app.queries}.0\n',
+            )
         else:
             self._json(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -142,11 +172,23 @@ class _GenHandler(_Handler):
 class FakeOpenAI(_Base):
     handler = _GenHandler
 
-    def __init__(self, model: str = "fake", *, ttft_s: float = 0.02, token_delay_s: float = 0.005,
-                 usage: bool = True, fail_after: Optional[int] = None, api_key: Optional[str] = None,
-                 metrics: bool = True, prefix_cache: bool = False, slots: Optional[int] = 1,
-                 slow_after: Optional[int] = None, slow_factor: float = 3.0,
-                 answers: Optional[dict[str, str]] = None, health: bool = True):
+    def __init__(
+        self,
+        model: str = "fake",
+        *,
+        ttft_s: float = 0.02,
+        token_delay_s: float = 0.005,
+        usage: bool = True,
+        fail_after: Optional[int] = None,
+        api_key: Optional[str] = None,
+        metrics: bool = True,
+        prefix_cache: bool = False,
+        slots: Optional[int] = 1,
+        slow_after: Optional[int] = None,
+        slow_factor: float = 3.0,
+        answers: Optional[dict[str, str]] = None,
+        health: bool = True,
+    ):
         self.model, self.ttft_s, self.token_delay_s, self.usage = model, ttft_s, token_delay_s, usage
         self.fail_after, self.api_key, self.metrics, self.prefix_cache = fail_after, api_key, metrics, prefix_cache
         self.requests, self.hits, self.queries, self.seen = 0, 0, 0, set()
@@ -176,15 +218,30 @@ class FakeOpenAI(_Base):
         toks, created = self.tokens(body), int(time.time())
         slow = self.slow_factor if self.slow_after is not None and n > self.slow_after else 1.0
         ttft_s, token_delay_s = self.ttft_s * slow, self.token_delay_s * slow
-        usage = {"prompt_tokens": len(_prompt_text(body).split()), "completion_tokens": len(toks),
-                 "total_tokens": len(_prompt_text(body).split()) + len(toks)}
+        usage = {
+            "prompt_tokens": len(_prompt_text(body).split()),
+            "completion_tokens": len(toks),
+            "total_tokens": len(_prompt_text(body).split()) + len(toks),
+        }
         if not body.get("stream"):
             time.sleep(ttft_s + token_delay_s * len(toks))
             text = "".join(toks)
-            choice = {"index": 0, "finish_reason": "length",
-                      **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
-            h._json(200, {"id": "x", "object": "chat.completion", "created": created, "model": self.model,
-                          "choices": [choice], **({"usage": usage} if self.usage else {})})
+            choice = {
+                "index": 0,
+                "finish_reason": "length",
+                **({"message": {"role": "assistant", "content": text}} if chat else {"text": text}),
+            }
+            h._json(
+                200,
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": self.model,
+                    "choices": [choice],
+                    **({"usage": usage} if self.usage else {}),
+                },
+            )
             return
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
@@ -195,10 +252,24 @@ class FakeOpenAI(_Base):
             if i:
                 time.sleep(token_delay_s)
             delta = {"delta": {"content": tok}} if chat else {"text": tok}
-            _chunk(h, {"id": "x", "created": created, "model": self.model,
-                       "choices": [{"index": 0, **delta, "finish_reason": None}]})
-        _chunk(h, {"id": "x", "created": created, "model": self.model,
-                   "choices": [{"index": 0, **({"delta": {}} if chat else {"text": ""}), "finish_reason": "length"}]})
+            _chunk(
+                h,
+                {
+                    "id": "x",
+                    "created": created,
+                    "model": self.model,
+                    "choices": [{"index": 0, **delta, "finish_reason": None}],
+                },
+            )
+        _chunk(
+            h,
+            {
+                "id": "x",
+                "created": created,
+                "model": self.model,
+                "choices": [{"index": 0, **({"delta": {}} if chat else {"text": ""}), "finish_reason": "length"}],
+            },
+        )
         if self.usage and (body.get("stream_options") or {}).get("include_usage"):
             _chunk(h, {"id": "x", "created": created, "model": self.model, "choices": [], "usage": usage})
         _raw(h, b"data: [DONE]\n\n")
@@ -215,6 +286,7 @@ def _chunk(h: _Handler, obj: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- the cache
+
 
 class _ProxyHandler(_Handler):
     def _forward(self, method: str, body: Optional[bytes]) -> tuple[int, dict[str, str], bytes]:

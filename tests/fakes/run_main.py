@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import sys
 
-from conductor.approver import NoHumanApprover
-from conductor.config import load_config
-from conductor.headless import HeadlessPrinter
-from conductor.resume import resume_run
-from conductor.session import run_session
+from conductor.app.headless import HeadlessPrinter
+from conductor.engine.approver import NoHumanApprover
+from conductor.engine.config import load_config
+from conductor.engine.session import run_session
+from conductor.replay.resume import resume_run
 from tests.fakes.harness import FAKE_GATES, operator_script
 from tests.fakes.skills import FakeSkill
 

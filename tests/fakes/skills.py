@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
 
 MAIN = str(Path(__file__).with_name("skill_main.py"))
 

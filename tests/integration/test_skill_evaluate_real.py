@@ -19,10 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from conductor.skill import SkillResult
+from conductor.runtime.skill import SkillResult
 from skills.common.vllm_env import find_vllm_python
 from tests.embedded_release import (
-    NOT_SERVED, context, embedded_checkpoint, fp8_candidate, gate, processes_in_group, release_config, run_skill,
+    NOT_SERVED,
+    context,
+    embedded_checkpoint,
+    fp8_candidate,
+    gate,
+    processes_in_group,
+    release_config,
+    run_skill,
     wait_for_no_vllm,
 )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conductor.skill import SkillResult
+from conductor.runtime.skill import SkillResult
 from tests.embedded_release import gate, run_skill
 from tests.fakes.openai_server import CachingProxy, FakeOpenAI
 

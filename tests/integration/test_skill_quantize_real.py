@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conductor.skill import SkillContext, SkillResult
+from conductor.runtime.skill import SkillContext, SkillResult
 from skills.quantize import SKILL, QuantizeInput
 
 pytestmark = pytest.mark.integration
@@ -247,9 +247,10 @@ def test_real_modelopt_configs_keep_their_shape():
 
 
 def test_simulated_state_rebuilds_the_model_and_refuses_other_weights(tmp_path, tiny_src):
+    from transformers import AutoTokenizer
+
     from skills.quantize import calib, simulated
     from skills.quantize.run import heldout_nll
-    from transformers import AutoTokenizer
 
     ran = run_skill(tmp_path, tiny_src, recipe="int8_sq")
     assert ran.result.ok, ran.result.error

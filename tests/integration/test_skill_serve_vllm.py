@@ -13,10 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from conductor.skill import SkillResult
+from conductor.runtime.skill import SkillResult
 from skills.common.vllm_env import find_vllm_python
 from tests.embedded_release import (
-    context, embedded_checkpoint, fp8_candidate, gate, processes_in_group, run_skill, wait_for_no_vllm,
+    context,
+    embedded_checkpoint,
+    fp8_candidate,
+    gate,
+    processes_in_group,
+    run_skill,
+    wait_for_no_vllm,
 )
 from tests.proctools import alive
 

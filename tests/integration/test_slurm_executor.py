@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from conductor.attempt import read_result
-from conductor.executor import ProcessSpec
-from conductor.redact import Redactor
+from conductor.engine.attempt import read_result
+from conductor.runtime.executor import ProcessSpec
+from conductor.runtime.redact import Redactor
 from conductor.slurm import SlurmExecutor, SlurmOptions, SlurmSettings
 from conductor.slurm.jobs import parse_sacct
 from conductor.slurm.serve import ServeJob, port_open
-from tests.proctools import alive, wait_dead
 from tests import slurm_cluster as cluster_fixture
+from tests.proctools import alive, wait_dead
 
 slurm_cluster = cluster_fixture.slurm_cluster  # the session fixture: a real cluster, started when needed
 
@@ -118,6 +118,9 @@ print('job env', os.environ.get('SLURM_JOB_ID'), os.environ.get('CONDUCTOR_EXTRA
 print('secret-looking names:', sorted(k for k in os.environ if 'KEY' in k or 'TOKEN' in k), flush=True)
 print('token-shaped argument', sys.argv[2], flush=True)
 print('unlisted variable:', os.environ.get('CONDUCTOR_UNLISTED'), flush=True)
+log, deadline = os.path.join(os.getcwd(), 'skill.log'), time.time() + 60
+while os.path.exists(log) and 'RUNNING on' not in open(log).read() and time.time() < deadline:
+    time.sleep(0.2)  # a job faster than one poll would go PENDING -> COMPLETED unseen: stay until seen running
 ok = sys.argv[1] == 'ok'
 res = {'ok': ok, 'summary': 'done', 'data': {'node': os.uname().nodename}}
 if not ok:

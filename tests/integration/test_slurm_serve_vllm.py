@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor.executor import ProcessSpec
+from conductor.runtime.executor import ProcessSpec
 from conductor.slurm import SlurmExecutor, SlurmOptions, SlurmSettings
 from conductor.slurm.serve import ServeJob
 from skills.common.vllm_env import find_vllm_python

@@ -62,7 +62,6 @@ async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 10.0, wha
 async def settled(pilot: Any) -> None:
     """Wait for the run to finish and its last batch to be drawn."""
     from conductor.tui.screens.run import RunScreen
-
     from conductor.tui.widgets import Conversation
 
     screen = next(s for s in pilot.app.screen_stack if isinstance(s, RunScreen))

@@ -25,11 +25,29 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from conductor.config import ReleaseConfig
-from conductor.events import (
-    ApprovalDecided, ApprovalRequested, AssistantMessage, BudgetUpdate, DecisionMade, EventBus, GateVerdict,
-    RunFinished, RunStarted, SkillFinished, SkillLog, SkillProgress, SkillStarted, StageOpened, StageRetry,
-    StageSealed, TextDelta, ToolCall, ToolResult, TranscriptHeader, Usage,
+from conductor.engine.config import ReleaseConfig
+from conductor.transcript.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    BudgetUpdate,
+    DecisionMade,
+    EventBus,
+    GateVerdict,
+    RunFinished,
+    RunStarted,
+    SkillFinished,
+    SkillLog,
+    SkillProgress,
+    SkillStarted,
+    StageOpened,
+    StageRetry,
+    StageSealed,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TranscriptHeader,
+    Usage,
 )
 from gates.compare.decide import decide as compare_decide
 from gates.compare.models import CompareFacts
@@ -101,16 +119,32 @@ class Scenario:
         content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
         if tool:
             content.append({"type": "tool_use", "id": tid, "name": tool, "input": inp or {}})
-        u = Usage(input_tokens=2400 + 310 * self.turn, output_tokens=180, cache_read_input_tokens=9000 + 250 * self.turn,
-                  cache_creation_input_tokens=0 if self.turn > 1 else 9000)
+        u = Usage(
+            input_tokens=2400 + 310 * self.turn,
+            output_tokens=180,
+            cache_read_input_tokens=9000 + 250 * self.turn,
+            cache_creation_input_tokens=0 if self.turn > 1 else 9000,
+        )
         cost = round((u.input_tokens * 3 + u.output_tokens * 15 + u.cache_read_input_tokens * 0.3) / 1e6, 6)
-        self.usage = Usage(input_tokens=self.usage.input_tokens + u.input_tokens,
-                           output_tokens=self.usage.output_tokens + u.output_tokens,
-                           cache_read_input_tokens=self.usage.cache_read_input_tokens + u.cache_read_input_tokens)
+        self.usage = Usage(
+            input_tokens=self.usage.input_tokens + u.input_tokens,
+            output_tokens=self.usage.output_tokens + u.output_tokens,
+            cache_read_input_tokens=self.usage.cache_read_input_tokens + u.cache_read_input_tokens,
+        )
         self.cost += cost
-        self.emit(AssistantMessage(turn=self.turn, stage=stage, content=content,
-                                   stop_reason="tool_use" if tool else "end_turn", model="autopilot-1", usage=u,
-                                   cost_usd=cost, latency_s=1.2), after=1.2)
+        self.emit(
+            AssistantMessage(
+                turn=self.turn,
+                stage=stage,
+                content=content,
+                stop_reason="tool_use" if tool else "end_turn",
+                model="autopilot-1",
+                usage=u,
+                cost_usd=cost,
+                latency_s=1.2,
+            ),
+            after=1.2,
+        )
         if tool:
             self.emit(ToolCall(turn=self.turn, stage=stage, tool_use_id=tid, name=tool, input=inp or {}))
         self.budget()
@@ -118,52 +152,122 @@ class Scenario:
 
     def budget(self) -> None:
         b = self.config.budgets
-        self.emit(BudgetUpdate(turns=self.turn, input_tokens=self.usage.input_tokens,
-                               output_tokens=self.usage.output_tokens,
-                               cache_read_tokens=self.usage.cache_read_input_tokens, cost_usd=round(self.cost, 6),
-                               elapsed_s=self.t - T0, limits={"max_turns": b.max_turns, "max_cost_usd": b.max_cost_usd,
-                                                              "max_input_tokens": b.max_input_tokens,
-                                                              "max_wall_s": b.max_wall_s}), after=0)
+        self.emit(
+            BudgetUpdate(
+                turns=self.turn,
+                input_tokens=self.usage.input_tokens,
+                output_tokens=self.usage.output_tokens,
+                cache_read_tokens=self.usage.cache_read_input_tokens,
+                cost_usd=round(self.cost, 6),
+                elapsed_s=self.t - T0,
+                limits={
+                    "max_turns": b.max_turns,
+                    "max_cost_usd": b.max_cost_usd,
+                    "max_input_tokens": b.max_input_tokens,
+                    "max_wall_s": b.max_wall_s,
+                },
+            ),
+            after=0,
+        )
 
-    def skill(self, stage: str, skill: str, tid: str, seconds: float, lines: list[str], *, ok: bool = True,
-              result: Optional[dict[str, Any]] = None, attempt: int = 1, finish: bool = True) -> None:
+    def skill(
+        self,
+        stage: str,
+        skill: str,
+        tid: str,
+        seconds: float,
+        lines: list[str],
+        *,
+        ok: bool = True,
+        result: Optional[dict[str, Any]] = None,
+        attempt: int = 1,
+        finish: bool = True,
+    ) -> None:
         argv = ["python", "-m", f"skills.{skill}.run", "--out", f"runs/{self.run_id}/stages/{stage}/attempt-{attempt}"]
-        self.emit(SkillStarted(stage=stage, skill=skill, tool_use_id=tid, argv=argv,
-                               log_path=f"runs/{self.run_id}/logs/{stage}-{attempt}.log"))
+        self.emit(
+            SkillStarted(
+                stage=stage,
+                skill=skill,
+                tool_use_id=tid,
+                argv=argv,
+                log_path=f"runs/{self.run_id}/logs/{stage}-{attempt}.log",
+            )
+        )
         step = seconds / max(1, len(lines))
         for i, line in enumerate(lines, 1):
             self.emit(SkillLog(stage=stage, skill=skill, lines=[line]), after=step)
-            self.emit(SkillProgress(stage=stage, skill=skill, fraction=i / len(lines), message=f"{i}/{len(lines)}"), after=0)
+            self.emit(
+                SkillProgress(stage=stage, skill=skill, fraction=i / len(lines), message=f"{i}/{len(lines)}"), after=0
+            )
         if finish:
-            self.emit(SkillFinished(stage=stage, skill=skill, tool_use_id=tid, exit_code=0 if ok else 1,
-                                    duration_s=seconds, ok=ok, result=result or {"ok": ok}), after=0.3)
+            self.emit(
+                SkillFinished(
+                    stage=stage,
+                    skill=skill,
+                    tool_use_id=tid,
+                    exit_code=0 if ok else 1,
+                    duration_s=seconds,
+                    ok=ok,
+                    result=result or {"ok": ok},
+                ),
+                after=0.3,
+            )
 
-    def gate(self, stage: str, gate: str, verdict: dict[str, Any], facts: Optional[dict[str, Any]] = None,
-             attempt: int = 1) -> None:
-        self.emit(GateVerdict(stage=stage, gate=gate, attempt=attempt, facts=facts, verdict=verdict,
-                              exit_code=0 if verdict["pass"] else 1, duration_s=0.4), after=0.5)
+    def gate(
+        self, stage: str, gate: str, verdict: dict[str, Any], facts: Optional[dict[str, Any]] = None, attempt: int = 1
+    ) -> None:
+        self.emit(
+            GateVerdict(
+                stage=stage,
+                gate=gate,
+                attempt=attempt,
+                facts=facts,
+                verdict=verdict,
+                exit_code=0 if verdict["pass"] else 1,
+                duration_s=0.4,
+            ),
+            after=0.5,
+        )
 
     def result(self, stage: str, tid: str, name: str, content: str, is_error: bool = False) -> None:
         self.emit(ToolResult(stage=stage, tool_use_id=tid, name=name, is_error=is_error, content=content))
 
     def seal(self, stage: str, artifacts: Optional[dict[str, str]] = None) -> None:
-        self.emit(StageSealed(stage=stage, artifacts=artifacts or {f"stages/{stage}/result.json": "ab" * 32},
-                              seal_path=f"seals/{stage}.json", duration_s=round(self.t + 0.1 - self.opened[stage], 3)),
-                  after=0.1)
+        self.emit(
+            StageSealed(
+                stage=stage,
+                artifacts=artifacts or {f"stages/{stage}/result.json": "ab" * 32},
+                seal_path=f"seals/{stage}.json",
+                duration_s=round(self.t + 0.1 - self.opened[stage], 3),
+            ),
+            after=0.1,
+        )
 
-    def decide(self, decision: str, code: int, reason: str, fc: Optional[str] = None, stage: Optional[str] = None) -> None:
+    def decide(
+        self, decision: str, code: int, reason: str, fc: Optional[str] = None, stage: Optional[str] = None
+    ) -> None:
         self.emit(DecisionMade(decision=decision, exit_code=code, reason=reason, failure_class=fc, stage=stage))
 
     def finish(self, decision: str, code: int) -> None:
         durations = {e.stage: e.duration_s for e in self.events if e.type == "stage_sealed"}
-        self.emit(RunFinished(decision=decision, exit_code=code, stage_durations_s=durations, turns=self.turn,
-                              input_tokens=self.usage.input_tokens, output_tokens=self.usage.output_tokens,
-                              cache_read_tokens=self.usage.cache_read_input_tokens, cost_usd=round(self.cost, 6),
-                              wall_s=round(self.t + 0.1 - T0, 3), transcript=f"runs/{self.run_id}/transcript.jsonl"),
-                  after=0.1)
+        self.emit(
+            RunFinished(
+                decision=decision,
+                exit_code=code,
+                stage_durations_s=durations,
+                turns=self.turn,
+                input_tokens=self.usage.input_tokens,
+                output_tokens=self.usage.output_tokens,
+                cache_read_tokens=self.usage.cache_read_input_tokens,
+                cost_usd=round(self.cost, 6),
+                wall_s=round(self.t + 0.1 - T0, 3),
+                transcript=f"runs/{self.run_id}/transcript.jsonl",
+            ),
+            after=0.1,
+        )
 
     def write(self, path: Path) -> Path:
-        from conductor.transcript import TranscriptWriter
+        from conductor.transcript.jsonl import TranscriptWriter
 
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
@@ -174,15 +278,28 @@ class Scenario:
         return path
 
     # -- stages, as a careful operator drives them
-    def simple_stage(self, stage: str, tool: str, inp: dict[str, Any], text: str, lines: list[str], seconds: float,
-                     verdicts: list[tuple[str, dict[str, Any], Optional[dict[str, Any]]]], result: dict[str, Any]) -> None:
+    def simple_stage(
+        self,
+        stage: str,
+        tool: str,
+        inp: dict[str, Any],
+        text: str,
+        lines: list[str],
+        seconds: float,
+        verdicts: list[tuple[str, dict[str, Any], Optional[dict[str, Any]]]],
+        result: dict[str, Any],
+    ) -> None:
         self.open(stage)
         tid = self.say(stage, text, tool, inp)
         self.skill(stage, tool, tid, seconds, lines, result=result)
         for gate, verdict, facts in verdicts:
             self.gate(stage, gate, verdict, facts)
-        self.result(stage, tid, tool, _json({"ok": True, "summary": result.get("summary", ""),
-                                             "gates": {g: "PASS" for g, _, _ in verdicts}}))
+        self.result(
+            stage,
+            tid,
+            tool,
+            _json({"ok": True, "summary": result.get("summary", ""), "gates": {g: "PASS" for g, _, _ in verdicts}}),
+        )
         self.seal(stage)
 
 
@@ -192,65 +309,115 @@ def _json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def V(gate: str, checks: list[Any], detail: str, evidence: Optional[dict[str, Any]] = None,
-      priority: tuple = ()) -> dict[str, Any]:
-    return verdict_from_checks(gate, checks, pass_detail=detail, evidence=evidence or {},
-                               priority=priority).model_dump(mode="json", by_alias=True)
+def V(
+    gate: str, checks: list[Any], detail: str, evidence: Optional[dict[str, Any]] = None, priority: tuple = ()
+) -> dict[str, Any]:
+    return verdict_from_checks(gate, checks, pass_detail=detail, evidence=evidence or {}, priority=priority).model_dump(
+        mode="json", by_alias=True
+    )
 
 
 def ptq_pass(recipe: str = "fp8", ratio: float = 0.532) -> dict[str, Any]:
     src = 269_060_096
-    return V("ptq", [
-        check("recipe_matches_modules", True, f"recipe {recipe} covers 210 linear layers"),
-        check("layers_quantized", True, "210 of 210 covered linear layers stored as float8_e4m3fn"),
-        check("declaration_matches_tensors", True, "hf_quant_config.json agrees with the tensors"),
-        check("size_reduced", True, f"export weights are {ratio:.3f}x the source's"),
-        check("serving_files_present", True, "config, tokenizer and generation files present"),
-    ], f"quantized as the recipe says ({recipe.upper()}), weights {ratio:.3f}x the source's",
-        {"recipe": recipe, "size_ratio": ratio, "source_weight_bytes": src, "export_weight_bytes": int(src * ratio)})
+    return V(
+        "ptq",
+        [
+            check("recipe_matches_modules", True, f"recipe {recipe} covers 210 linear layers"),
+            check("layers_quantized", True, "210 of 210 covered linear layers stored as float8_e4m3fn"),
+            check("declaration_matches_tensors", True, "hf_quant_config.json agrees with the tensors"),
+            check("size_reduced", True, f"export weights are {ratio:.3f}x the source's"),
+            check("serving_files_present", True, "config, tokenizer and generation files present"),
+        ],
+        f"quantized as the recipe says ({recipe.upper()}), weights {ratio:.3f}x the source's",
+        {"recipe": recipe, "size_ratio": ratio, "source_weight_bytes": src, "export_weight_bytes": int(src * ratio)},
+    )
 
 
 def ptq_coverage_fail() -> dict[str, Any]:
-    return V("ptq", [
-        check("recipe_matches_modules", True, "recipe fp8 covers 210 linear layers"),
-        check("layers_quantized", False, "60 of 210 covered linear layers left in bfloat16 (mlp.down_proj in 30 blocks, "
-              "lm_head excluded by pattern)", failure_class=FC.QUANT_COVERAGE_FAILURE, observed=150, expected=210),
-        check("declaration_matches_tensors", False, "hf_quant_config.json declares FP8 for down_proj but the tensors are bf16",
-              failure_class=FC.QUANT_COVERAGE_FAILURE),
-        check("size_reduced", True, "export weights are 0.689x the source's"),
-    ], "", {"recipe": "fp8", "size_ratio": 0.689}, priority=(FC.QUANT_COVERAGE_FAILURE,))
+    return V(
+        "ptq",
+        [
+            check("recipe_matches_modules", True, "recipe fp8 covers 210 linear layers"),
+            check(
+                "layers_quantized",
+                False,
+                "60 of 210 covered linear layers left in bfloat16 (mlp.down_proj in 30 blocks, "
+                "lm_head excluded by pattern)",
+                failure_class=FC.QUANT_COVERAGE_FAILURE,
+                observed=150,
+                expected=210,
+            ),
+            check(
+                "declaration_matches_tensors",
+                False,
+                "hf_quant_config.json declares FP8 for down_proj but the tensors are bf16",
+                failure_class=FC.QUANT_COVERAGE_FAILURE,
+            ),
+            check("size_reduced", True, "export weights are 0.689x the source's"),
+        ],
+        "",
+        {"recipe": "fp8", "size_ratio": 0.689},
+        priority=(FC.QUANT_COVERAGE_FAILURE,),
+    )
 
 
 def serve_pass() -> dict[str, Any]:
-    return V("serve", [
-        check("health_200", True, "/health returned 200 after 38.2s (ceiling 900s)"),
-        check("model_listed", True, "/v1/models lists the checkpoint"),
-        check("canary_coherent", True, "3 of 3 canary answers contain the expected fact"),
-    ], "server healthy in 38.2s; canary answers coherent")
+    return V(
+        "serve",
+        [
+            check("health_200", True, "/health returned 200 after 38.2s (ceiling 900s)"),
+            check("model_listed", True, "/v1/models lists the checkpoint"),
+            check("canary_coherent", True, "3 of 3 canary answers contain the expected fact"),
+        ],
+        "server healthy in 38.2s; canary answers coherent",
+    )
 
 
 def eval_pass(side: str, n: int = 20000) -> dict[str, Any]:
-    return V("eval_run", [
-        check("run_terminal_success", True, "run status SUCCESS"),
-        check("samples_accounted", True, f"{n} of {n} samples scored on each task"),
-        check("reported_matches_rederived", True, "re-derived scores equal the reported ones"),
-        check("responses_nonempty", True, "no empty or errored responses"),
-    ], f"{side}: {len(TASKS)} tasks complete; scores re-derived from per-sample logs")
+    return V(
+        "eval_run",
+        [
+            check("run_terminal_success", True, "run status SUCCESS"),
+            check("samples_accounted", True, f"{n} of {n} samples scored on each task"),
+            check("reported_matches_rederived", True, "re-derived scores equal the reported ones"),
+            check("responses_nonempty", True, "no empty or errored responses"),
+        ],
+        f"{side}: {len(TASKS)} tasks complete; scores re-derived from per-sample logs",
+    )
 
 
-def compare_facts(cand: dict[str, float], base: Optional[dict[str, float]] = None, n: int = 20000,
-                  se: float = 0.003) -> dict[str, Any]:
+def compare_facts(
+    cand: dict[str, float], base: Optional[dict[str, float]] = None, n: int = 20000, se: float = 0.003
+) -> dict[str, Any]:
     base = base or {"conductor_facts_mc": 0.6215, "conductor_facts_gen": 0.4830}
 
     def side(scores: dict[str, float], ident: str) -> dict[str, Any]:
-        return {"model_identity": ident, "settings": {"backend": "hf"}, "tasks": {
-            t: {"score": s, "stderr": se, "samples": n, "scale": "unit", "metric": "acc" if t.endswith("mc") else "exact_match",
-                "output_type": "multiple_choice" if t.endswith("mc") else "generate_until", "num_fewshot": 0}
-            for t, s in scores.items()}}
+        return {
+            "model_identity": ident,
+            "settings": {"backend": "hf"},
+            "tasks": {
+                t: {
+                    "score": s,
+                    "stderr": se,
+                    "samples": n,
+                    "scale": "unit",
+                    "metric": "acc" if t.endswith("mc") else "exact_match",
+                    "output_type": "multiple_choice" if t.endswith("mc") else "generate_until",
+                    "num_fewshot": 0,
+                }
+                for t, s in scores.items()
+            },
+        }
 
-    return CompareFacts.model_validate(carry({"baseline": side(base, "smollm2-135m-instruct (bf16)"),
-                                              "candidate": side(cand, "smollm2-135m-instruct-fp8"),
-                                              "threshold": {"kind": "absolute", "value": 0.01}})).model_dump(mode="json")
+    return CompareFacts.model_validate(
+        carry(
+            {
+                "baseline": side(base, "smollm2-135m-instruct (bf16)"),
+                "candidate": side(cand, "smollm2-135m-instruct-fp8"),
+                "threshold": {"kind": "absolute", "value": 0.01},
+            }
+        )
+    ).model_dump(mode="json")
 
 
 def compare_verdict(facts: dict[str, Any]) -> dict[str, Any]:
@@ -258,62 +425,138 @@ def compare_verdict(facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def verbosity_pass() -> dict[str, Any]:
-    return V("verbosity", [check("completion_tokens_within", True, "candidate 41.8 vs baseline 41.2 tokens (+1.5%, limit 5%)")],
-             "completion length within 5% of the baseline")
+    return V(
+        "verbosity",
+        [check("completion_tokens_within", True, "candidate 41.8 vs baseline 41.2 tokens (+1.5%, limit 5%)")],
+        "completion length within 5% of the baseline",
+    )
 
 
 LOG = {
-    "preflight": ["checking python 3.11, torch 2.13 (cpu)", "disk: 51.2 GiB free", "model: embedded smollm2-135m-instruct (gguf -> hf, cached)"],
-    "quantize": ["loading checkpoint (bfloat16, 134.5M params)", "calibrating on 64 samples", "calibration 32/64",
-                 "calibration 64/64", "exporting HF checkpoint", "export written: 143.2 MB"],
-    "serve": ["vllm serve runs/stages/quantize/export --max-model-len 2048", "INFO loading weights took 12.41s",
-              "INFO graph capture 9.8s", "INFO Uvicorn running on http://127.0.0.1:8011", "canary 3/3 ok"],
-    "eval": ["lm_eval --tasks conductor_facts_mc,conductor_facts_gen --log_samples", "conductor_facts_mc 10000/20000",
-             "conductor_facts_mc 20000/20000", "conductor_facts_gen 10000/20000", "conductor_facts_gen 20000/20000",
-             "results written"],
+    "preflight": [
+        "checking python 3.11, torch 2.13 (cpu)",
+        "disk: 51.2 GiB free",
+        "model: embedded smollm2-135m-instruct (gguf -> hf, cached)",
+    ],
+    "quantize": [
+        "loading checkpoint (bfloat16, 134.5M params)",
+        "calibrating on 64 samples",
+        "calibration 32/64",
+        "calibration 64/64",
+        "exporting HF checkpoint",
+        "export written: 143.2 MB",
+    ],
+    "serve": [
+        "vllm serve runs/stages/quantize/export --max-model-len 2048",
+        "INFO loading weights took 12.41s",
+        "INFO graph capture 9.8s",
+        "INFO Uvicorn running on http://127.0.0.1:8011",
+        "canary 3/3 ok",
+    ],
+    "eval": [
+        "lm_eval --tasks conductor_facts_mc,conductor_facts_gen --log_samples",
+        "conductor_facts_mc 10000/20000",
+        "conductor_facts_mc 20000/20000",
+        "conductor_facts_gen 10000/20000",
+        "conductor_facts_gen 20000/20000",
+        "results written",
+    ],
 }
 
 
 def opening(s: Scenario) -> None:
     s.start()
-    s.simple_stage("preflight", "preflight", {}, "Starting the release of smollm2-135m-instruct with FP8. "
-                   "First I check the machine.", LOG["preflight"], 4.0, [], {"summary": "cpu only; 51 GiB free"})
+    s.simple_stage(
+        "preflight",
+        "preflight",
+        {},
+        "Starting the release of smollm2-135m-instruct with FP8. First I check the machine.",
+        LOG["preflight"],
+        4.0,
+        [],
+        {"summary": "cpu only; 51 GiB free"},
+    )
 
 
 def quantize_ok(s: Scenario, recipe: str = "fp8") -> None:
-    s.simple_stage("quantize", "quantize", {"recipe": recipe, "calib_size": 64},
-                   "Preflight passed. Quantizing with the FP8 recipe, 64 calibration samples.",
-                   LOG["quantize"], 95.0, [("ptq", ptq_pass(recipe), None)], {"summary": "exported 143.2 MB"})
+    s.simple_stage(
+        "quantize",
+        "quantize",
+        {"recipe": recipe, "calib_size": 64},
+        "Preflight passed. Quantizing with the FP8 recipe, 64 calibration samples.",
+        LOG["quantize"],
+        95.0,
+        [("ptq", ptq_pass(recipe), None)],
+        {"summary": "exported 143.2 MB"},
+    )
 
 
 def middle(s: Scenario) -> None:
-    s.simple_stage("serve", "serve", {"max_model_len": 2048}, "The checkpoint is quantized. Serving it with a canary.",
-                   LOG["serve"], 41.0, [("serve", serve_pass(), None)], {"summary": "healthy in 38.2s"})
-    s.simple_stage("eval_baseline", "evaluate", {"target": "baseline", "tasks": TASKS},
-                   "Evaluating the bf16 baseline on both tasks.", LOG["eval"], 310.0,
-                   [("eval_run", eval_pass("baseline"), None)], {"summary": "2 tasks, 20000 samples each"})
-    s.simple_stage("eval_candidate", "evaluate", {"target": "candidate", "tasks": TASKS},
-                   "Now the FP8 candidate, same settings.", LOG["eval"], 295.0,
-                   [("eval_run", eval_pass("candidate"), None)], {"summary": "2 tasks, 20000 samples each"})
+    s.simple_stage(
+        "serve",
+        "serve",
+        {"max_model_len": 2048},
+        "The checkpoint is quantized. Serving it with a canary.",
+        LOG["serve"],
+        41.0,
+        [("serve", serve_pass(), None)],
+        {"summary": "healthy in 38.2s"},
+    )
+    s.simple_stage(
+        "eval_baseline",
+        "evaluate",
+        {"target": "baseline", "tasks": TASKS},
+        "Evaluating the bf16 baseline on both tasks.",
+        LOG["eval"],
+        310.0,
+        [("eval_run", eval_pass("baseline"), None)],
+        {"summary": "2 tasks, 20000 samples each"},
+    )
+    s.simple_stage(
+        "eval_candidate",
+        "evaluate",
+        {"target": "candidate", "tasks": TASKS},
+        "Now the FP8 candidate, same settings.",
+        LOG["eval"],
+        295.0,
+        [("eval_run", eval_pass("candidate"), None)],
+        {"summary": "2 tasks, 20000 samples each"},
+    )
 
 
-def compare_stage(s: Scenario, facts: dict[str, Any], verdict: Optional[dict[str, Any]] = None,
-                  seal: bool = True) -> str:
+def compare_stage(
+    s: Scenario, facts: dict[str, Any], verdict: Optional[dict[str, Any]] = None, seal: bool = True
+) -> str:
     s.open("compare")
-    tid = s.say("compare", "Both evaluations are complete and like for like. Comparing.", "compare", {"threshold": 0.01})
+    tid = s.say(
+        "compare", "Both evaluations are complete and like for like. Comparing.", "compare", {"threshold": 0.01}
+    )
     s.skill("compare", "compare", tid, 1.0, ["collecting re-derived scores", "deciding"], result={"ok": True})
     v = verdict or compare_verdict(facts)
     s.gate("compare", "compare", v, facts)
-    s.result("compare", tid, "compare", _json({"gate": "compare", "pass": v["pass"], "failure_class": v["failure_class"],
-                                                 "detail": v["detail"][:200]}), is_error=not v["pass"])
+    s.result(
+        "compare",
+        tid,
+        "compare",
+        _json({"gate": "compare", "pass": v["pass"], "failure_class": v["failure_class"], "detail": v["detail"][:200]}),
+        is_error=not v["pass"],
+    )
     if v["pass"] and seal:
         s.seal("compare")
     return tid
 
 
 def closing(s: Scenario, decision: str = "ACCEPT", code: int = 0, reason: str = "") -> None:
-    s.simple_stage("audits", "verbosity", {}, "Compare passed. Running the verbosity audit.", ["matching completions",
-                   "average completion tokens computed"], 3.0, [("verbosity", verbosity_pass(), None)], {"summary": "+1.5%"})
+    s.simple_stage(
+        "audits",
+        "verbosity",
+        {},
+        "Compare passed. Running the verbosity audit.",
+        ["matching completions", "average completion tokens computed"],
+        3.0,
+        [("verbosity", verbosity_pass(), None)],
+        {"summary": "+1.5%"},
+    )
     s.open("closeout")
     s.say("closeout", "Every gate passed. Writing the decision and the report.", None)
     s.seal("closeout")
@@ -339,25 +582,56 @@ def repair() -> Scenario:
     s = Scenario("r-20250602-repair")
     opening(s)
     s.open("quantize")
-    tid = s.say("quantize", "Preflight passed. Quantizing with FP8; I exclude down_proj to be safe.", "quantize",
-                {"recipe": "fp8", "calib_size": 64, "exclude": ["*down_proj*"]})
+    tid = s.say(
+        "quantize",
+        "Preflight passed. Quantizing with FP8; I exclude down_proj to be safe.",
+        "quantize",
+        {"recipe": "fp8", "calib_size": 64, "exclude": ["*down_proj*"]},
+    )
     s.skill("quantize", "quantize", tid, 88.0, LOG["quantize"], result={"ok": True, "summary": "exported 185.4 MB"})
     v = ptq_coverage_fail()
     s.gate("quantize", "ptq", v)
-    s.result("quantize", tid, "quantize", _json({"gate": "ptq", "pass": False, "failure_class": "QUANT_COVERAGE_FAILURE",
-                                                  "detail": v["detail"][:160], "retries_left": 2,
-                                                  "hint": "quantize every layer the recipe covers; drop the exclusion"}),
-             is_error=True)
+    s.result(
+        "quantize",
+        tid,
+        "quantize",
+        _json(
+            {
+                "gate": "ptq",
+                "pass": False,
+                "failure_class": "QUANT_COVERAGE_FAILURE",
+                "detail": v["detail"][:160],
+                "retries_left": 2,
+                "hint": "quantize every layer the recipe covers; drop the exclusion",
+            }
+        ),
+        is_error=True,
+    )
     s.emit(StageRetry(stage="quantize", failure_class="QUANT_COVERAGE_FAILURE", retries_left=2, budget_for_class=2))
     s.open("quantize", attempt=2)
-    tid = s.say("quantize", "The gate is right: my exclusion left 60 layers in bf16 and the declaration claims FP8. "
-                "Re-running without the exclusion.", "quantize", {"recipe": "fp8", "calib_size": 64})
-    s.skill("quantize", "quantize", tid, 97.0, LOG["quantize"], attempt=2, result={"ok": True, "summary": "exported 143.2 MB"})
+    tid = s.say(
+        "quantize",
+        "The gate is right: my exclusion left 60 layers in bf16 and the declaration claims FP8. "
+        "Re-running without the exclusion.",
+        "quantize",
+        {"recipe": "fp8", "calib_size": 64},
+    )
+    s.skill(
+        "quantize",
+        "quantize",
+        tid,
+        97.0,
+        LOG["quantize"],
+        attempt=2,
+        result={"ok": True, "summary": "exported 143.2 MB"},
+    )
     s.gate("quantize", "ptq", ptq_pass(), attempt=2)
     s.result("quantize", tid, "quantize", _json({"ok": True, "gates": {"ptq": "PASS"}}))
     s.seal("quantize")
     s.open("serve")
-    tid = s.say("serve", "Coverage is complete now. Serving the checkpoint with a canary.", "serve", {"max_model_len": 2048})
+    tid = s.say(
+        "serve", "Coverage is complete now. Serving the checkpoint with a canary.", "serve", {"max_model_len": 2048}
+    )
     s.skill("serve", "serve", tid, 20.0, LOG["serve"][:3], finish=False)
     return s
 
@@ -374,13 +648,24 @@ def approval() -> Scenario:
     rows = v["evidence"]["tasks"]
     need = max(r.get("samples_needed_per_side") or 0 for r in rows)
     worst = max(r["drop"] for r in rows)
-    s.emit(ApprovalRequested(request_id="apr-1", stage="compare", kind="approval",
-                             question=f"The comparison is {v['failure_class']}: with 2000 samples per side it cannot tell "
-                                      f"a 1-point drop from noise (~{need:,} per side needed). Accept the FP8 candidate "
-                                      "anyway?",
-                             context={"failure_class": v["failure_class"], "worst_drop": round(worst, 4),
-                                      "samples_needed_per_side": need}))
-    s.emit(ApprovalDecided(request_id="apr-1", answer="approve", text="fine for an internal preview", by="human"), after=21)
+    s.emit(
+        ApprovalRequested(
+            request_id="apr-1",
+            stage="compare",
+            kind="approval",
+            question=f"The comparison is {v['failure_class']}: with 2000 samples per side it cannot tell "
+            f"a 1-point drop from noise (~{need:,} per side needed). Accept the FP8 candidate "
+            "anyway?",
+            context={
+                "failure_class": v["failure_class"],
+                "worst_drop": round(worst, 4),
+                "samples_needed_per_side": need,
+            },
+        )
+    )
+    s.emit(
+        ApprovalDecided(request_id="apr-1", answer="approve", text="fine for an internal preview", by="human"), after=21
+    )
     s.seal("compare")
     closing(s, reason="a person accepted an INDETERMINATE comparison: fine for an internal preview")
     return s
@@ -418,13 +703,27 @@ def big(n_events: int = 10_000) -> Scenario:
     i = 0
     while s.recorded < n_events - 120:
         i += 1
-        tid = s.say("serve", f"Reading artifact {i} to check the server settings.", "read_artifact",
-                    {"path": f"stages/serve/attempt-1/log-{i}.txt"}, stream=False)
+        tid = s.say(
+            "serve",
+            f"Reading artifact {i} to check the server settings.",
+            "read_artifact",
+            {"path": f"stages/serve/attempt-1/log-{i}.txt"},
+            stream=False,
+        )
         s.result("serve", tid, "read_artifact", f"line {i}: INFO engine ready, max_model_len=2048")
         if i % 50 == 0:
-            s.gate("serve", "serve", serve_pass() if i % 100 else V(
-                "serve", [check("health_200", False, "/health 503 after 900s", failure_class=FC.DEPLOYMENT_HEALTH_FAILED)],
-                ""), attempt=i // 50)
+            s.gate(
+                "serve",
+                "serve",
+                serve_pass()
+                if i % 100
+                else V(
+                    "serve",
+                    [check("health_200", False, "/health 503 after 900s", failure_class=FC.DEPLOYMENT_HEALTH_FAILED)],
+                    "",
+                ),
+                attempt=i // 50,
+            )
     middle(s)
     compare_stage(s, compare_facts({"conductor_facts_mc": 0.6190, "conductor_facts_gen": 0.4795}))
     closing(s)

@@ -23,7 +23,16 @@ from conductor.tui.screens.start import StartScreen
 from conductor.tui.widgets import Conversation, StageRail, Timeline
 from tests.tui import synthetic as mk
 from tests.tui.conftest import (
-    ALTERED, APPROVAL, PASS, REPAIR, clock_at, curated, make_app, recorded, settled, until,
+    ALTERED,
+    APPROVAL,
+    PASS,
+    REPAIR,
+    clock_at,
+    curated,
+    make_app,
+    recorded,
+    settled,
+    until,
 )
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio]
@@ -230,14 +239,14 @@ async def test_replay_stepping_and_jumps():
         assert tl.cursor == 1
         await pilot.press("f")
         assert rp.events[tl.cursor].type == "gate_verdict"
-        assert rp.events[tl.cursor].verdict["failure_class"] == "QUANT_COVERAGE_FAILURE"
+        assert rp.events[tl.cursor].verdict.failure_class == "QUANT_COVERAGE_FAILURE"
         failure = tl.cursor
         assert screen.query_one(StageRail)._stages["quantize"].status == "failed"
         await pilot.press("right")  # the loop's order: verdict, retry, then the failed tool result
         assert rp.events[tl.cursor].type == "stage_retry"
         assert screen.query_one(StageRail)._stages["quantize"].label == "retrying (1 of 2)"
         await pilot.press("g")
-        assert rp.events[tl.cursor].type == "gate_verdict" and rp.events[tl.cursor].verdict["pass"]
+        assert rp.events[tl.cursor].type == "gate_verdict" and rp.events[tl.cursor].verdict.passed
         await pilot.press("G")
         assert tl.cursor == failure
         await pilot.press("end")
@@ -304,7 +313,7 @@ async def test_start_form_takes_calibration_and_eval_limit_and_names_them_when_w
         await pilot.press("0", "ctrl+s")
         err = str(app.screen.query_one("#error", Static).render())
         assert "eval.limit" in err and app.screen.query_one("#eval_limit").has_class("-invalid")
-    from conductor.config import load_config
+    from conductor.engine.config import load_config
     from conductor.tui.screens.start import form_overrides
 
     cfg = load_config(overrides=form_overrides({"calib_size": " 8 ", "eval_limit": "5"}, None)[1])

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # conductor.tui itself, its view model and its bridge to the core are textual-free too: the CLI
 # imports `launch`, and the model is unit-tested without a terminal
-TEXTUAL_FREE_TUI = ("conductor.tui", "conductor.tui.model", "conductor.tui.report_model", "conductor.tui.replay_model",
+TEXTUAL_FREE_TUI = ("conductor.tui", "conductor.tui.model", "conductor.tui.chart", "conductor.tui.replay_model",
                     "conductor.tui.bridge")
 
 PROGRAM = textwrap.dedent("""

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.events import (
-    ApprovalDecided, ApprovalRequested, AssistantMessage, BudgetUpdate, GateVerdict, RunFinished, StageOpened,
-    StageRetry, TextDelta, Usage,
+from conductor.engine.stages import Status
+from conductor.replay.replayer import Divergence
+from conductor.runtime.report import TaskRow
+from conductor.transcript.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    AssistantMessage,
+    BudgetUpdate,
+    GateVerdict,
+    RunFinished,
+    StageOpened,
+    StageRetry,
+    TextDelta,
+    Usage,
 )
-from conductor.tui.model import FAILED, PASSED, PENDING, RETRYING, RUNNING, SEALED, STOPPED, RunModel, fmt_duration, parse_ts
-from conductor.tui.replay_model import Divergence, ReplayModel, event_summary
-from conductor.tui.report_model import TaskRow, delta_chart, rows_from_compare
+from conductor.tui.chart import delta_chart
+from conductor.tui.model import RunModel, fmt_duration, parse_ts
+from conductor.tui.replay_model import ReplayModel, event_summary
+from gates.contract import check, verdict_from_checks
+from gates.failure_classes import FailureClass
 from tests.tui import synthetic as mk
 
 
@@ -23,7 +36,7 @@ def fold(events, header=None, **kw) -> RunModel:
 def test_passing_run_seals_every_stage_and_reports_accept():
     s = mk.passing()
     m = fold(s.events, s.header().model_dump(mode="json"))
-    assert [st.status for st in m.stages.values()] == [SEALED] * 8
+    assert [st.status for st in m.stages.values()] == [Status.SEALED] * 8
     assert m.finished and m.report.decision == "ACCEPT" and m.report.exit_code == 0
     assert {r.task for r in m.report.rows} == set(mk.TASKS)
     assert all(r.within for r in m.report.rows)
@@ -42,12 +55,12 @@ def test_failure_then_repair_walks_failed_retrying_sealed():
         q = m.stages["quantize"]
         if not seen or seen[-1] != q.label:
             seen.append(q.label)
-    assert seen == [PENDING, RUNNING, FAILED, "retrying (1 of 2)", PASSED, SEALED]
-    assert m.stages["serve"].status == RUNNING and not m.finished
+    assert seen == [Status.PENDING, Status.RUNNING, Status.FAILED, "retrying (1 of 2)", Status.PASSED, Status.SEALED]
+    assert m.stages["serve"].status == Status.RUNNING and not m.finished
     gate_items = [i for i in m.items if i.kind == "gate"]
     assert [g.ok for g in gate_items] == [False, True]
     assert gate_items[0].data["failure_class"] == "QUANT_COVERAGE_FAILURE"
-    assert any(not c["pass"] for c in gate_items[0].data["checks"])
+    assert any(not c.passed for c in gate_items[0].data["checks"])
     retry = next(i for i in m.items if i.kind == "retry")
     assert "retry 1 of 2" in retry.body
 
@@ -81,8 +94,19 @@ def test_text_deltas_stream_into_one_item_then_the_message_replaces_them():
 
 def test_budget_events_win_and_budgets_left_are_computed():
     m = RunModel()
-    m.apply(BudgetUpdate(seq=1, ts="", turns=3, input_tokens=1000, output_tokens=50, cache_read_tokens=900,
-                         cost_usd=1.25, elapsed_s=10, limits={"max_turns": 10, "max_cost_usd": 5.0, "max_wall_s": 3600}))
+    m.apply(
+        BudgetUpdate(
+            seq=1,
+            ts="",
+            turns=3,
+            input_tokens=1000,
+            output_tokens=50,
+            cache_read_tokens=900,
+            cost_usd=1.25,
+            elapsed_s=10,
+            limits={"max_turns": 10, "max_cost_usd": 5.0, "max_wall_s": 3600},
+        )
+    )
     assert m.budget.left(elapsed_s=600) == {"turns": "7", "$": "3.75", "time": "50m00s"}
 
 
@@ -98,34 +122,86 @@ def test_approval_is_pending_until_decided():
 
 def test_run_finished_marks_a_cut_off_stage_stopped_not_failed():
     m = fold(mk.repair().events)
-    m.apply(RunFinished(seq=999, ts="", decision="INTERRUPTED", exit_code=130, stage_durations_s={}, turns=4,
-                        input_tokens=1, output_tokens=1, cache_read_tokens=0, cost_usd=0, wall_s=12.0, transcript=""))
-    assert m.stages["serve"].status == STOPPED and m.report.exit_code == 130
-    assert m.stages["eval_baseline"].status == PENDING and m.elapsed(now=None) == 12.0
+    m.apply(
+        RunFinished(
+            seq=999,
+            ts="",
+            decision="INTERRUPTED",
+            exit_code=130,
+            stage_durations_s={},
+            turns=4,
+            input_tokens=1,
+            output_tokens=1,
+            cache_read_tokens=0,
+            cost_usd=0,
+            wall_s=12.0,
+            transcript="",
+        )
+    )
+    assert m.stages["serve"].status == Status.STOPPED and m.report.exit_code == 130
+    assert m.stages["eval_baseline"].status == Status.PENDING and m.elapsed(now=None) == 12.0
 
 
 def test_report_rows_come_from_the_real_compare_evidence_and_flag_the_regression():
     s = mk.report()
     m = fold(s.events)
     rows = {r.task: r for r in m.report.rows}
-    assert rows["conductor_facts_gen"].within is False and rows["conductor_facts_gen"].label == "REGRESSION"
+    assert rows["conductor_facts_gen"].within is False and rows["conductor_facts_gen"].verdict == "REGRESSION"
     assert rows["conductor_facts_mc"].within is True
     assert rows["conductor_facts_gen"].delta == pytest.approx(0.4633 - 0.4830)
     assert m.report.decision == "REGRESSION" and m.report.exit_code == 10
-    assert m.stages["compare"].status == FAILED
+    assert m.stages["compare"].status == Status.FAILED
 
 
-def test_report_rows_fall_back_to_facts():
+def test_report_rows_never_decide_again_from_facts_or_other_spellings():
+    """Rows are the compare gate's evidence.tasks, read by the gate's own names: a verdict without them
+    shows no rows (the screen never re-decides from the facts), and other spellings are not guessed."""
     facts = mk.compare_facts({"conductor_facts_mc": 0.60, "conductor_facts_gen": 0.48})
-    rows = {r.task: r for r in rows_from_compare({"evidence": {}}, facts)}
-    assert rows["conductor_facts_mc"].within is False and rows["conductor_facts_gen"].within is True
-    pct = rows_from_compare({"evidence": {"per_task": {"t": {"baseline": 62.0, "candidate": 61.5}}}}, None)[0]
-    assert pct.unit_scale == 100 and pct.delta_unit == pytest.approx(-0.005)
+    bare = verdict_from_checks("compare", [check("c", True, "ok")], pass_detail="ACCEPT")
+    m = fold(
+        [
+            GateVerdict(
+                seq=1,
+                ts="",
+                stage="compare",
+                gate="compare",
+                attempt=1,
+                facts=facts,
+                verdict=bare,
+                exit_code=0,
+                duration_s=0.1,
+            )
+        ]
+    )
+    assert m.report.rows == [] and m.report.gates[0].passed
+    guessed = verdict_from_checks(
+        "compare",
+        [check("c", True, "ok")],
+        pass_detail="ACCEPT",
+        evidence={"per_task": {"t": {"baseline": 62.0, "candidate": 61.5, "within_threshold": True}}},
+    )
+    m.apply(
+        GateVerdict(
+            seq=2,
+            ts="",
+            stage="compare",
+            gate="compare",
+            attempt=2,
+            facts=None,
+            verdict=guessed,
+            exit_code=0,
+            duration_s=0.1,
+        )
+    )
+    assert m.report.rows == []
 
 
 def test_delta_chart_marks_threshold_zero_and_clamps():
-    rows = [TaskRow("a", 0.5, 0.495, -0.005, 0.001, True), TaskRow("b", 0.5, 0.40, -0.10, 0.001, False),
-            TaskRow("c", 0.5, 0.5, 0.0, 0.001, True)]
+    rows = [
+        TaskRow(task="a", baseline_unit=0.5, candidate_unit=0.495, delta=-0.005, stderr_diff=0.001, within=True),
+        TaskRow(task="b", baseline_unit=0.5, candidate_unit=0.40, delta=-0.10, stderr_diff=0.001, within=False),
+        TaskRow(task="c", baseline_unit=0.5, candidate_unit=0.5, delta=0.0, stderr_diff=0.001, within=True),
+    ]
     chart = dict(delta_chart(rows, 0.01, width=21))
     line = {k: "".join(t for t, _ in v) for k, v in chart.items()}
     assert all(len(v) == 21 for v in line.values())
@@ -143,8 +219,9 @@ def test_replay_state_at_matches_a_full_fold_everywhere():
     for i in [0, 3, 4, 5, 11, len(recorded) - 1, 7, 2]:  # forward and back
         want = fold(recorded[: i + 1], header, keep_items=False)
         got = r.state_at(i)
-        assert [(n, st.status, st.retry_n) for n, st in got.stages.items()] == \
-               [(n, st.status, st.retry_n) for n, st in want.stages.items()]
+        assert [(n, st.status, st.retry_n) for n, st in got.stages.items()] == [
+            (n, st.status, st.retry_n) for n, st in want.stages.items()
+        ]
         assert got.budget.turns == want.budget.turns
 
 
@@ -160,7 +237,7 @@ def test_replay_jumps_to_gates_failures_and_the_divergence():
     rep = mk.repair()
     rr = ReplayModel({}, [e for e in rep.events if not e.ephemeral])
     f = rr.next_failure()
-    assert rr.events[f].type == "gate_verdict" and rr.events[f].verdict["failure_class"] == "QUANT_COVERAGE_FAILURE"
+    assert rr.events[f].type == "gate_verdict" and rr.events[f].verdict.failure_class == "QUANT_COVERAGE_FAILURE"
 
 
 def test_every_event_has_a_summary():
@@ -179,22 +256,54 @@ def test_formatting_helpers():
 def test_gate_verdict_without_facts_or_evidence_is_tolerated():
     m = RunModel()
     m.apply(StageOpened(seq=1, ts="", stage="serve"))
-    m.apply(GateVerdict(seq=2, ts="", stage="serve", gate="serve", attempt=1, facts=None,
-                        verdict={"pass": False, "failure_class": "GATE_ERROR", "detail": "gate crashed"},
-                        exit_code=None, duration_s=0.1))
+    crashed = verdict_from_checks(
+        "serve",
+        [check("gate_ran_cleanly", False, "gate crashed", failure_class=FailureClass.GATE_ERROR)],
+        pass_detail="",
+    )
+    m.apply(
+        GateVerdict(
+            seq=2,
+            ts="",
+            stage="serve",
+            gate="serve",
+            attempt=1,
+            facts=None,
+            verdict=crashed,
+            exit_code=None,
+            duration_s=0.1,
+        )
+    )
     m.apply(StageRetry(seq=3, ts="", stage="serve", failure_class="GATE_ERROR", retries_left=1, budget_for_class=1))
-    assert m.stages["serve"].status == RETRYING and m.stages["serve"].label == "retrying (1 of 1)"
+    assert m.stages["serve"].status == Status.RETRYING and m.stages["serve"].label == "retrying (1 of 1)"
 
 
-def test_unexpected_shapes_never_take_the_view_down():
+def test_unexpected_shapes_never_take_the_view_down(monkeypatch):
     m = RunModel()
-    m.apply(GateVerdict(seq=1, ts="", stage="compare", gate="compare", attempt=1,
-                        facts={"drop": 0.05, "threshold": 0.01}, verdict={"pass": True, "evidence": "odd"},
-                        exit_code=0, duration_s=0.1))
-    assert m.report.gates[0].passed
-    m._on_stage_sealed = lambda e, ts: 1 / 0  # a handler that breaks: a warning, not a crash
-    from conductor.events import StageSealed
+    odd = verdict_from_checks(
+        "compare",
+        [check("c", True, "ok")],
+        pass_detail="ACCEPT",
+        evidence={"tasks": [{"task": "t", "delta": "a lot"}], "threshold": "odd"},
+    )
+    m.apply(
+        GateVerdict(
+            seq=1,
+            ts="",
+            stage="compare",
+            gate="compare",
+            attempt=1,
+            facts={"drop": 0.05, "threshold": 0.01},
+            verdict=odd,
+            exit_code=0,
+            duration_s=0.1,
+        )
+    )
+    assert m.report.gates[0].passed and m.report.rows == [] and m.report.notes  # unreadable figures: said, not shown
+    from conductor.transcript.events import StageSealed
 
+    # a handler that breaks: a warning, not a crash
+    monkeypatch.setitem(RunModel.HANDLERS, StageSealed, lambda model, e, ts: 1 / 0)
     m.apply(StageSealed(seq=2, ts="", stage="compare", artifacts={}, seal_path="", duration_s=1))
     assert "could not show event seq 2" in m.warnings[-1] and m.items[-1].kind == "warning"
 
@@ -228,11 +337,15 @@ def test_curated_transcripts_fold_to_their_decision(name):
 
 
 def test_progress_lines_drive_the_bar_not_the_log_tail():
-    from conductor.events import SkillLog, SkillProgress, SkillStarted
+    from conductor.transcript.events import SkillLog, SkillProgress, SkillStarted
 
-    m = fold([StageOpened(stage="quantize", attempt=1, tools=["quantize"]),
-              SkillStarted(stage="quantize", skill="quantize", tool_use_id="t1", argv=["q"], log_path="l"),
-              SkillLog(stage="quantize", skill="quantize", lines=["PROGRESS 0.150 held-out loss", "loss 3.47"]),
-              SkillProgress(stage="quantize", skill="quantize", fraction=0.15, message="held-out loss")])
+    m = fold(
+        [
+            StageOpened(stage="quantize", attempt=1, tools=["quantize"]),
+            SkillStarted(stage="quantize", skill="quantize", tool_use_id="t1", argv=["q"], log_path="l"),
+            SkillLog(stage="quantize", skill="quantize", lines=["PROGRESS 0.150 held-out loss", "loss 3.47"]),
+            SkillProgress(stage="quantize", skill="quantize", fraction=0.15, message="held-out loss"),
+        ]
+    )
     assert list(m.log.lines) == ["$ q", "loss 3.47"]
     assert m.log.fraction == pytest.approx(0.15) and m.log.message == "held-out loss"

@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.replay import verdict_key
+from conductor.replay.replayer import verdict_key
 from conductor.tui.bridge import ScriptedRun
 from conductor.tui.replay_model import Divergence
 from conductor.tui.screens.modals import ApprovalModal
 from tests.tui.conftest import (
-    ALTERED, APPROVAL, PASS, REGRESSION, REPAIR, clock_at, curated, make_app, recorded, settled, until,
+    ALTERED,
+    APPROVAL,
+    PASS,
+    REGRESSION,
+    REPAIR,
+    clock_at,
+    curated,
+    make_app,
+    recorded,
+    settled,
+    until,
 )
 
 pytestmark = pytest.mark.timeout(120)

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-import conductor.session as session
+import conductor.engine.session as session
 from conductor import cli
+from conductor.app import wiring
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill, fail
 
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.timeout(60)
 def fakes(monkeypatch):
     """`conductor run` over fake skills, the scripted operator and the fake gates."""
     skills = [FakeSkill("quantize", [fail("SIZE_NOT_REDUCED"), {}]), FakeSkill("compare")]
-    monkeypatch.setattr(cli, "build_skills", lambda config=None: skills)
-    monkeypatch.setattr(cli, "build_provider", lambda config, skills=None: H.operator_script(skills))
+    monkeypatch.setattr(wiring, "build_skills", lambda config=None: skills)
+    monkeypatch.setattr(wiring, "build_provider", lambda config, skills=None: H.operator_script(skills))
     monkeypatch.setattr(session, "run_session", functools.partial(session.run_session, gate_prefix=H.FAKE_GATES))
     return skills
 
@@ -64,7 +65,7 @@ def test_unexpected_errors_are_exit_5_without_a_traceback(monkeypatch, capsys, t
     def boom(config=None):
         raise RuntimeError("the registry exploded")
 
-    monkeypatch.setattr(cli, "build_skills", boom)
+    monkeypatch.setattr(wiring, "build_skills", boom)
     assert cli.main(["run", "--headless", "--workspace", str(tmp_path / "ws")]) == 5
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: the registry exploded" in err and "Traceback" not in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import respx
 
-from conductor.executor import free_port
+from conductor.runtime.executor import free_port
 from skills.common.endpoint import Endpoint
 
 BASE = "http://127.0.0.1:9"

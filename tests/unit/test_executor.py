@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conductor.executor import ChildHandle, Executor, LocalExecutor, ProcessSpec, free_port
-from conductor.redact import Redactor
+from conductor.runtime.executor import ChildHandle, Executor, LocalExecutor, ProcessSpec, free_port
+from conductor.runtime.redact import Redactor
 from tests.proctools import alive, wait_dead
 
 PY = sys.executable
@@ -67,7 +66,7 @@ def test_capture_stdout_keeps_stdout_apart_from_the_log(tmp_path):
 
 
 def test_captured_stdout_is_capped(tmp_path, monkeypatch):
-    monkeypatch.setattr("conductor.executor.STDOUT_CAP", 1000)
+    monkeypatch.setattr("conductor.runtime.executor.STDOUT_CAP", 1000)
     out = LocalExecutor().run(spec(tmp_path, "print('x' * 100000)", capture_stdout=True))
     assert out.exit_code == 0 and out.stdout_truncated and len(out.stdout) == 1000
 
@@ -191,7 +190,7 @@ def test_children_die_with_a_killed_parent(tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("PR_SET_PDEATHSIG is Linux only")
     owner = ("import sys\n"
-             "from conductor.executor import LocalExecutor, ProcessSpec\n"
+             "from conductor.runtime.executor import LocalExecutor, ProcessSpec\n"
              "LocalExecutor().run(ProcessSpec(argv=[sys.executable, '-c', "
              "'import os, time; print(os.getpid(), flush=True); time.sleep(1000)']), "
              "on_line=lambda l: print(l, flush=True))\n")
@@ -223,8 +222,8 @@ def test_only_the_executor_starts_or_signals_processes():
     offenders = []
     for pkg in ("conductor", "gates", "skills"):
         for path in (root / pkg).rglob("*.py"):
-            if path == root / "conductor" / "executor.py":
+            if path == root / "conductor" / "runtime" / "executor.py":
                 continue
             if pattern.search(path.read_text(encoding="utf-8")):
                 offenders.append(str(path.relative_to(root)))
-    assert offenders == [], f"only conductor/executor.py may start or signal processes: {offenders}"
+    assert offenders == [], f"only conductor/runtime/executor.py may start or signal processes: {offenders}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gates import GATE_NAMES
-from gates.failure_classes import ALL, EXIT_CODES, Action, Decision, FailureClass, describe
+from gates.failure_classes import ALL, EXIT_CODES, Action, Decision, ExitCode, FailureClass, describe
 from gates.schemas import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +73,11 @@ def test_describe_is_json_ready():
     d = describe("GATE_ERROR")
     assert d["action"] == "retry_once" and d["failure_class"] == "GATE_ERROR"
     json.dumps(d)
+
+
+def test_exit_codes_are_one_int_enum_with_each_decisions_wording():
+    assert {d.exit_code for d in Decision} | {ExitCode.DIVERGED} == set(ExitCode)
+    for d in Decision:
+        assert d.exit_code is EXIT_CODES[d] and d.exit_code.name == d.value
+        assert d.advice.endswith(".") and (d.why_not == "") == (d is Decision.ACCEPT)
+    assert f"{ExitCode.INTERRUPTED}" == "130" and ExitCode.DIVERGED == 1

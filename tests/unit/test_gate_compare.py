@@ -19,6 +19,7 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from gates.compare import SPEC
 from gates.compare.collect import paired_of, scores_of
@@ -28,7 +29,6 @@ from gates.contract import Verdict, run_cli
 from gates.eval_run.models import EvalRunFacts
 from gates.failure_classes import FailureClass as FC
 from gates.schemas import dumps, generated, load
-
 from tests.compare_facts import carry, facts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -292,7 +292,7 @@ def test_paired_statistics_that_disagree_with_the_scores_are_ignored() -> None:
 
 
 def test_paired_statistics_for_an_unknown_task_are_invalid() -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         CompareFacts.model_validate(facts({"t": task(0.5)}, {"t": task(0.5)},
                                           paired={"x": {"n_pairs": 10, "mean_diff": 0.0, "sd_diff": 0.1}}))
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from gates.compare.decide import decide
 from gates.compare.models import CompareFacts
@@ -122,7 +123,7 @@ def test_identical_runs_on_few_documents_do_not_claim_zero_noise():
 
 
 def test_paired_statistics_for_a_task_not_run_on_both_sides_are_invalid_input():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         CompareFacts.model_validate({"baseline": side("f1", 0.9, 0.01), "candidate": side("f1", 0.9, 0.01),
                                      "corpus_paired": {"u": {"n_docs": 2, "replicates": 2, "delta": 0, "se_diff": 0}}})
 

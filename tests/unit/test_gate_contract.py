@@ -15,8 +15,16 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from gates.contract import (FREE_FORM_MAX_DEPTH, Check, FreeDict, GateSpec, StrictModel, Verdict, free_form_fields,
-                            run_cli)
+from gates.contract import (
+    FREE_FORM_MAX_DEPTH,
+    Check,
+    FreeDict,
+    GateSpec,
+    StrictModel,
+    Verdict,
+    free_form_fields,
+    run_cli,
+)
 from gates.eval_run.models import EvalSettings, TaskRun
 from gates.failure_classes import FailureClass as FC
 from gates.schemas import load

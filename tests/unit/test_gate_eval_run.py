@@ -28,8 +28,26 @@ from gates.eval_run.samples import mean_and_stderr, tally_samples
 from gates.eval_run.tokens import WHITESPACE
 from gates.failure_classes import FailureClass as FC
 from gates.schemas import dumps, generated, load
-from tests.eval_run_cases import (BLEU, BPB, CASES, CLOZE, CORPUS_CASES, CORPUS_OUTPUT, CORPUS_TASKS, F1, GEN, MC, MCC,
-                                  PPL, REAL_OUTPUT, copy_run, only_task, results_file, samples_file, set_record)
+from tests.eval_run_cases import (
+    BLEU,
+    BPB,
+    CASES,
+    CLOZE,
+    CORPUS_CASES,
+    CORPUS_OUTPUT,
+    CORPUS_TASKS,
+    F1,
+    GEN,
+    MC,
+    MCC,
+    PPL,
+    REAL_OUTPUT,
+    copy_run,
+    only_task,
+    results_file,
+    samples_file,
+    set_record,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT_VALIDATOR = jsonschema.Draft202012Validator(load("eval_run", "output"))
@@ -254,31 +272,44 @@ def test_a_status_other_than_success_never_passes(status, expected):
     assert fc_of(facts({}, run_status=status, exit_code=None)) == expected  # no tasks: the status says why
 
 
-@pytest.mark.parametrize("error,expected", [
-    ("requests.exceptions.ConnectionError: Connection refused", FC.INFRA_TRANSIENT),
-    ("ReadTimeout: timed out after 600s", FC.INFRA_TRANSIENT),
-    ("HTTP 503 Service Unavailable", FC.INFRA_TRANSIENT),
-    ("RuntimeError: probability tensor contains either `inf`, `nan` or element < 0", FC.INFERENCE_FAILED),
-    ("the judge model returned nothing parseable", FC.EVAL_JUDGE_FAILED),
-    ("KeyError: 'foo'", FC.UNKNOWN),
-    ("Traceback (most recent call last):\n  File \"x.py\", line 3, in post\n    r = requests.post(url, timeout=self.timeout)"
-     "\nValueError: bad payload", FC.UNKNOWN),  # the quoted source line says timeout; the error does not
-    ("Traceback (most recent call last):\n  File \"x.py\", line 3, in f\n    g()\n"
-     "ConnectionRefusedError: [Errno 111] Connection refused", FC.INFRA_TRANSIENT),
-    ("", FC.UNKNOWN),
-    (None, FC.UNKNOWN),
-])
+@pytest.mark.parametrize(
+    "error,expected",
+    [
+        ("requests.exceptions.ConnectionError: Connection refused", FC.INFRA_TRANSIENT),
+        ("ReadTimeout: timed out after 600s", FC.INFRA_TRANSIENT),
+        ("HTTP 503 Service Unavailable", FC.INFRA_TRANSIENT),
+        ("RuntimeError: probability tensor contains either `inf`, `nan` or element < 0", FC.INFERENCE_FAILED),
+        ("the judge model returned nothing parseable", FC.EVAL_JUDGE_FAILED),
+        ("KeyError: 'foo'", FC.UNKNOWN),
+        (
+            'Traceback (most recent call last):\n  File "x.py", line 3, in post\n'
+            "    r = requests.post(url, timeout=self.timeout)"
+            "\nValueError: bad payload",
+            FC.UNKNOWN,
+        ),  # the quoted source line says timeout; the error does not
+        (
+            'Traceback (most recent call last):\n  File "x.py", line 3, in f\n    g()\n'
+            "ConnectionRefusedError: [Errno 111] Connection refused",
+            FC.INFRA_TRANSIENT,
+        ),
+        ("", FC.UNKNOWN),
+        (None, FC.UNKNOWN),
+    ],
+)
 def test_failed_runs_are_classified_by_their_error(error, expected):
     assert classify_error(error) == expected
     assert fc_of(facts(run_status="FAILED", exit_code=1, error=error)) == expected.value
 
 
-@pytest.mark.parametrize("terminal,expected", [
-    ({"samples_scored": 90}, "SAMPLE_ACCOUNTING_FAILED"),
-    ({"reported_score": 0.7}, "REPORTED_MISMATCH"),
-    ({"responses_empty": 100}, "INFERENCE_FAILED"),
-    ({"output_type": "generate_until", "extraction_failed": 50}, "EVAL_JUDGE_FAILED"),
-])
+@pytest.mark.parametrize(
+    "terminal,expected",
+    [
+        ({"samples_scored": 90}, "SAMPLE_ACCOUNTING_FAILED"),
+        ({"reported_score": 0.7}, "REPORTED_MISMATCH"),
+        ({"responses_empty": 100}, "INFERENCE_FAILED"),
+        ({"output_type": "generate_until", "extraction_failed": 50}, "EVAL_JUDGE_FAILED"),
+    ],
+)
 @pytest.mark.parametrize("status", ["RUNNING", "TIMEOUT", "PENDING"])
 def test_a_terminal_task_failure_is_never_masked_by_a_non_terminal_status(terminal, expected, status):
     f = facts({"ok": task(), "bad": task(**terminal)}, run_status=status, exit_code=None)
@@ -286,9 +317,20 @@ def test_a_terminal_task_failure_is_never_masked_by_a_non_terminal_status(termin
 
 
 @pytest.mark.parametrize("status", ["RUNNING", "PENDING", "TIMEOUT", "KILLED"])
-@pytest.mark.parametrize("missing", [{"samples_expected": None}, {"samples_scored": None, "responses_total": 0},
-                                     {"samples_expected": None, "samples_scored": None, "responses_total": 0,
-                                      "rederived_score": None, "rederived_stderr": None}])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        {"samples_expected": None},
+        {"samples_scored": None, "responses_total": 0},
+        {
+            "samples_expected": None,
+            "samples_scored": None,
+            "responses_total": 0,
+            "rederived_score": None,
+            "rederived_stderr": None,
+        },
+    ],
+)
 def test_an_unfinished_run_whose_counts_are_not_written_yet_is_transient(status, missing):
     assert fc_of(facts({"t": task(**missing)}, run_status=status, exit_code=None)) == "INFRA_TRANSIENT"
     # ... unless a terminal failure is also present
@@ -299,14 +341,22 @@ def test_an_unfinished_run_whose_counts_are_not_written_yet_is_transient(status,
 
 def test_a_finished_run_whose_counts_are_missing_is_an_accounting_failure():
     assert fc_of(facts({"t": task(samples_expected=None)})) == "SAMPLE_ACCOUNTING_FAILED"
-    assert fc_of(facts({"t": task(samples_scored=None)}, run_status="FAILED", exit_code=1,
-                       error="KeyError: 'x'")) == "SAMPLE_ACCOUNTING_FAILED"
+    assert (
+        fc_of(facts({"t": task(samples_scored=None)}, run_status="FAILED", exit_code=1, error="KeyError: 'x'"))
+        == "SAMPLE_ACCOUNTING_FAILED"
+    )
 
 
-@pytest.mark.parametrize("error,expected", [("RuntimeError: boom", "UNKNOWN"),
-                                            ("requests.exceptions.ConnectionError: Connection refused",
-                                             "INFRA_TRANSIENT"),
-                                            ("\u200b", None), ("  \n", None), ("", None)])
+@pytest.mark.parametrize(
+    "error,expected",
+    [
+        ("RuntimeError: boom", "UNKNOWN"),
+        ("requests.exceptions.ConnectionError: Connection refused", "INFRA_TRANSIENT"),
+        ("\u200b", None),
+        ("  \n", None),
+        ("", None),
+    ],
+)
 def test_a_success_carrying_an_error_message_does_not_pass(error, expected):
     assert fc_of(facts(error=error)) == expected
 
@@ -320,7 +370,7 @@ def test_a_signal_death_is_transient_and_names_its_signal(status, code, name):
 
 
 def test_the_conductor_retries_a_signal_death_once():
-    from conductor.triage import triage
+    from conductor.engine.triage import triage
 
     fc = decide(facts(run_status="KILLED", exit_code=-9)).failure_class
     first, second = triage(fc, 1), triage(fc, 2)
@@ -335,18 +385,38 @@ def test_a_terminal_task_failure_wins_over_a_transient_run_error():
 
 def test_priority_root_cause_first():
     # everything blank: the scores also disagree and nothing was extracted, but the model did not answer
-    f = facts({"t": task(output_type="generate_until", responses_empty=100, rederived_score=0.0,
-                         rederived_stderr=0.0, extraction_failed=0, samples_scored=99)})
+    f = facts(
+        {
+            "t": task(
+                output_type="generate_until",
+                responses_empty=100,
+                rederived_score=0.0,
+                rederived_stderr=0.0,
+                extraction_failed=0,
+                samples_scored=99,
+            )
+        }
+    )
     assert fc_of(f) == "INFERENCE_FAILED"
     assert PRIORITY[-1] == FC.INFRA_TRANSIENT
 
 
-@pytest.mark.parametrize("kw", [{"samples_expected": None}, {"samples_scored": None},
-                                {"samples_expected": None, "samples_scored": None},
-                                {"samples_expected": 0, "samples_scored": 0, "responses_total": 0},
-                                {"samples_corrupt": 1}, {"samples_duplicated": 1}, {"samples_without_metric": 2},
-                                {"samples_bad_doc_id": 1}, {"samples_out_of_domain": 1},
-                                {"reported_sample_len": 99}, {"samples_scored": 101}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"samples_expected": None},
+        {"samples_scored": None},
+        {"samples_expected": None, "samples_scored": None},
+        {"samples_expected": 0, "samples_scored": 0, "responses_total": 0},
+        {"samples_corrupt": 1},
+        {"samples_duplicated": 1},
+        {"samples_without_metric": 2},
+        {"samples_bad_doc_id": 1},
+        {"samples_out_of_domain": 1},
+        {"reported_sample_len": 99},
+        {"samples_scored": 101},
+    ],
+)
 def test_sample_accounting(kw):
     assert fc_of(facts({"t": task(**kw)})) in ("SAMPLE_ACCOUNTING_FAILED", "INFERENCE_FAILED")
     if kw.get("responses_total") != 0:
@@ -359,9 +429,18 @@ def test_no_tasks_is_not_a_pass():
     assert fc_of(facts({"t": task()}, results_error="truncated")) == "SAMPLE_ACCOUNTING_FAILED"
 
 
-@pytest.mark.parametrize("empty,errored,expected", [
-    (100, 0, "INFERENCE_FAILED"), (0, 100, "INFERENCE_FAILED"), (60, 40, "INFERENCE_FAILED"),
-    (51, 0, "INFERENCE_FAILED"), (50, 0, None), (0, 50, None), (20, 10, None)])
+@pytest.mark.parametrize(
+    "empty,errored,expected",
+    [
+        (100, 0, "INFERENCE_FAILED"),
+        (0, 100, "INFERENCE_FAILED"),
+        (60, 40, "INFERENCE_FAILED"),
+        (51, 0, "INFERENCE_FAILED"),
+        (50, 0, None),
+        (0, 50, None),
+        (20, 10, None),
+    ],
+)
 def test_inference_threshold(empty, errored, expected):
     assert fc_of(facts({"t": task(responses_empty=empty, responses_errored=errored)})) == expected
 
@@ -371,25 +450,28 @@ def test_inference_threshold_is_configurable_but_all_blank_always_fails():
     assert fc_of(facts({"t": task(responses_empty=100)}, max_failed_response_fraction=1.0)) == "INFERENCE_FAILED"
 
 
-@pytest.mark.parametrize("kw,expected", [
-    ({"reported_score": 0.5 + 2e-6}, "REPORTED_MISMATCH"),
-    ({"reported_score": 0.5 + 5e-7}, None),
-    ({"reported_score": 50.0}, "REPORTED_MISMATCH"),  # 0-100 against 0-1 records
-    ({"reported_score": None, "reported_score_raw": "N/A"}, "REPORTED_MISMATCH"),
-    ({"reported_score": None}, "REPORTED_MISMATCH"),
-    ({"reported_score": 1.5, "rederived_score": 1.5}, "REPORTED_MISMATCH"),  # off its unit scale
-    ({"reported_score": -0.1, "rederived_score": -0.1}, "REPORTED_MISMATCH"),
-    ({"reported_score": 50.0, "rederived_score": 50.0, "scale": "percent"}, None),
-    ({"reported_score": 1.5, "rederived_score": 1.5, "scale": None, "primary_metric": "perplexity"}, None),
-    ({"reported_stderr": 0.5}, "REPORTED_MISMATCH"),
-    ({"reported_stderr": None, "reported_stderr_raw": "N/A"}, None),
-    ({"reported_stderr": None, "reported_stderr_raw": "-0.05"}, "REPORTED_MISMATCH"),
-    ({"reported_stderr": None, "reported_stderr_raw": "NaN"}, "REPORTED_MISMATCH"),
-    ({"reported_stderr": None, "reported_stderr_raw": "Infinity"}, "REPORTED_MISMATCH"),
-    ({"reported_stderr": None, "reported_stderr_raw": "n/a "}, "REPORTED_MISMATCH"),
-    ({"rederived_stderr": None, "reported_stderr": None}, "SAMPLE_ACCOUNTING_FAILED"),
-    ({"rederived_score": None, "rederive_note": "no per-sample value"}, "SAMPLE_ACCOUNTING_FAILED"),
-])
+@pytest.mark.parametrize(
+    "kw,expected",
+    [
+        ({"reported_score": 0.5 + 2e-6}, "REPORTED_MISMATCH"),
+        ({"reported_score": 0.5 + 5e-7}, None),
+        ({"reported_score": 50.0}, "REPORTED_MISMATCH"),  # 0-100 against 0-1 records
+        ({"reported_score": None, "reported_score_raw": "N/A"}, "REPORTED_MISMATCH"),
+        ({"reported_score": None}, "REPORTED_MISMATCH"),
+        ({"reported_score": 1.5, "rederived_score": 1.5}, "REPORTED_MISMATCH"),  # off its unit scale
+        ({"reported_score": -0.1, "rederived_score": -0.1}, "REPORTED_MISMATCH"),
+        ({"reported_score": 50.0, "rederived_score": 50.0, "scale": "percent"}, None),
+        ({"reported_score": 1.5, "rederived_score": 1.5, "scale": None, "primary_metric": "perplexity"}, None),
+        ({"reported_stderr": 0.5}, "REPORTED_MISMATCH"),
+        ({"reported_stderr": None, "reported_stderr_raw": "N/A"}, None),
+        ({"reported_stderr": None, "reported_stderr_raw": "-0.05"}, "REPORTED_MISMATCH"),
+        ({"reported_stderr": None, "reported_stderr_raw": "NaN"}, "REPORTED_MISMATCH"),
+        ({"reported_stderr": None, "reported_stderr_raw": "Infinity"}, "REPORTED_MISMATCH"),
+        ({"reported_stderr": None, "reported_stderr_raw": "n/a "}, "REPORTED_MISMATCH"),
+        ({"rederived_stderr": None, "reported_stderr": None}, "SAMPLE_ACCOUNTING_FAILED"),
+        ({"rederived_score": None, "rederive_note": "no per-sample value"}, "SAMPLE_ACCOUNTING_FAILED"),
+    ],
+)
 def test_reported_versus_rederived(kw, expected):
     assert fc_of(facts({"t": task(**kw)})) == expected
 
@@ -398,8 +480,10 @@ def test_mismatch_tolerance_is_configurable():
     assert fc_of(facts({"t": task(reported_score=0.51)}, max_reported_mismatch=0.02)) is None
 
 
-@pytest.mark.parametrize("failed,empty,expected", [(11, 0, "EVAL_JUDGE_FAILED"), (10, 0, None),
-                                                   (10, 10, "EVAL_JUDGE_FAILED"), (9, 10, None), (0, 40, None)])
+@pytest.mark.parametrize(
+    "failed,empty,expected",
+    [(11, 0, "EVAL_JUDGE_FAILED"), (10, 0, None), (10, 10, "EVAL_JUDGE_FAILED"), (9, 10, None), (0, 40, None)],
+)
 def test_extraction_failures_among_answered_samples(failed, empty, expected):
     t = task(output_type="generate_until", extraction_failed=failed, responses_empty=empty)
     assert fc_of(facts({"t": t})) == expected
@@ -428,9 +512,16 @@ def test_mean_and_stderr_match_lm_eval():
 
 # ---------------------------------------------------------------- CLI contract
 
+
 def cli(args: list[str], stdin: str | None = None) -> tuple[int, dict[str, Any]]:
-    p = subprocess.run([sys.executable, "-m", "gates.eval_run", *args], input=stdin, capture_output=True,
-                       text=True, cwd=REPO, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "gates.eval_run", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     out = json.loads(p.stdout)
     OUTPUT_VALIDATOR.validate(out)
     return p.returncode, out
@@ -471,18 +562,31 @@ def test_cli_overrides_re_gate():
     assert cli(["--input", "-", "--max-reported-mismatch", "0.02"], json.dumps(f))[0] == 0
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda f: f["tasks"]["t"].update(reported_score="N/A"),  # a string for a number
-    lambda f: f["tasks"]["t"].update(reported_score="0.5"),
-    lambda f: f["tasks"]["t"].update(samples_scored=True),  # a boolean for a number
-    lambda f: f["tasks"]["t"].update(samples_scored=100.0),  # a float for an integer
-    lambda f: f["tasks"]["t"].update(surprise=1),  # unknown field
-    lambda f: f.update(surprise=1),
-    lambda f: f.update(run_status="DONE"),
-    lambda f: f.pop("run_status"),
-    lambda f: f.update(max_extraction_failure_fraction=2),
-], ids=["string-score", "numeric-string", "bool-count", "float-count", "unknown-task-field", "unknown-field",
-        "bad-status", "missing-status", "out-of-range"])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda f: f["tasks"]["t"].update(reported_score="N/A"),  # a string for a number
+        lambda f: f["tasks"]["t"].update(reported_score="0.5"),
+        lambda f: f["tasks"]["t"].update(samples_scored=True),  # a boolean for a number
+        lambda f: f["tasks"]["t"].update(samples_scored=100.0),  # a float for an integer
+        lambda f: f["tasks"]["t"].update(surprise=1),  # unknown field
+        lambda f: f.update(surprise=1),
+        lambda f: f.update(run_status="DONE"),
+        lambda f: f.pop("run_status"),
+        lambda f: f.update(max_extraction_failure_fraction=2),
+    ],
+    ids=[
+        "string-score",
+        "numeric-string",
+        "bool-count",
+        "float-count",
+        "unknown-task-field",
+        "unknown-field",
+        "bad-status",
+        "missing-status",
+        "out-of-range",
+    ],
+)
 def test_cli_invalid_input_exits_2(mutate):
     f = good_facts()
     mutate(f)
@@ -490,10 +594,16 @@ def test_cli_invalid_input_exits_2(mutate):
     assert code == 2 and out["failure_class"] == "USER_CONFIG_ERROR" and not out["pass"]
 
 
-@pytest.mark.parametrize("text", ['{"run_status": "SUCCESS", "tasks": {"t": ' + json.dumps(task())[:-1]
-                                  + ', "reported_score": NaN}}',
-                                  '{"run_status": "SUCCESS", "max_reported_mismatch": Infinity}',
-                                  "not json", "[]", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"run_status": "SUCCESS", "tasks": {"t": ' + json.dumps(task())[:-1] + ', "reported_score": NaN}}',
+        '{"run_status": "SUCCESS", "max_reported_mismatch": Infinity}',
+        "not json",
+        "[]",
+        "",
+    ],
+)
 def test_cli_nan_and_garbage_exit_2(text):
     code, out = cli(["--input", "-"], text)
     assert code == 2 and out["failure_class"] == "USER_CONFIG_ERROR"
@@ -519,8 +629,9 @@ def test_cli_bad_artifacts_exit_2(tmp_path, run):
 
 def test_schemas_are_committed_and_current():
     for name, schema in generated("eval_run").items():
-        assert (REPO / "gates" / "schemas" / name).read_text(encoding="utf-8") == dumps(schema), \
+        assert (REPO / "gates" / "schemas" / name).read_text(encoding="utf-8") == dumps(schema), (
             "regenerate with: python -m gates.schemas"
+        )
 
 
 def test_run_record_documents_its_fields():
@@ -533,28 +644,41 @@ finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_va
 count = st.integers(min_value=0, max_value=10_000)
 maybe = lambda s: st.none() | s  # noqa: E731
 
-task_strategy = st.fixed_dictionaries({
-    "output_type": st.sampled_from(["loglikelihood", "multiple_choice", "generate_until", "loglikelihood_rolling"]),
-    "primary_metric": st.sampled_from(["acc", "exact_match", "perplexity"]),
-    "scale": maybe(st.sampled_from(["unit", "percent"])),
-    "samples_expected": maybe(count), "samples_scored": maybe(count),
-    "samples_corrupt": count, "samples_duplicated": count, "samples_without_metric": count,
-    "reported_sample_len": maybe(count),
-    "reported_score": maybe(finite), "reported_score_raw": maybe(st.text(max_size=5)),
-    "reported_stderr": maybe(st.floats(min_value=0, max_value=1e3)),
-    "rederived_score": maybe(finite), "rederived_stderr": maybe(st.floats(min_value=0, max_value=1e3)),
-    "responses_total": count, "responses_empty": count, "responses_errored": count, "extraction_failed": count,
-})
+task_strategy = st.fixed_dictionaries(
+    {
+        "output_type": st.sampled_from(["loglikelihood", "multiple_choice", "generate_until", "loglikelihood_rolling"]),
+        "primary_metric": st.sampled_from(["acc", "exact_match", "perplexity"]),
+        "scale": maybe(st.sampled_from(["unit", "percent"])),
+        "samples_expected": maybe(count),
+        "samples_scored": maybe(count),
+        "samples_corrupt": count,
+        "samples_duplicated": count,
+        "samples_without_metric": count,
+        "reported_sample_len": maybe(count),
+        "reported_score": maybe(finite),
+        "reported_score_raw": maybe(st.text(max_size=5)),
+        "reported_stderr": maybe(st.floats(min_value=0, max_value=1e3)),
+        "rederived_score": maybe(finite),
+        "rederived_stderr": maybe(st.floats(min_value=0, max_value=1e3)),
+        "responses_total": count,
+        "responses_empty": count,
+        "responses_errored": count,
+        "extraction_failed": count,
+    }
+)
 
-facts_strategy = st.fixed_dictionaries({
-    "run_status": st.sampled_from(["SUCCESS", "FAILED", "RUNNING", "PENDING", "TIMEOUT", "CANCELLED", "UNKNOWN"]),
-    "exit_code": maybe(st.integers(-9, 255)),
-    "error": maybe(st.text(max_size=40)),
-    "tasks": st.dictionaries(st.text(min_size=1, max_size=6), task_strategy, max_size=4),
-    "task_errors": st.dictionaries(st.text(min_size=1, max_size=4), st.text(max_size=10), max_size=1),
-    "max_extraction_failure_fraction": st.floats(0, 1), "max_failed_response_fraction": st.floats(0, 1),
-    "max_reported_mismatch": st.floats(0, 10),
-})
+facts_strategy = st.fixed_dictionaries(
+    {
+        "run_status": st.sampled_from(["SUCCESS", "FAILED", "RUNNING", "PENDING", "TIMEOUT", "CANCELLED", "UNKNOWN"]),
+        "exit_code": maybe(st.integers(-9, 255)),
+        "error": maybe(st.text(max_size=40)),
+        "tasks": st.dictionaries(st.text(min_size=1, max_size=6), task_strategy, max_size=4),
+        "task_errors": st.dictionaries(st.text(min_size=1, max_size=4), st.text(max_size=10), max_size=1),
+        "max_extraction_failure_fraction": st.floats(0, 1),
+        "max_failed_response_fraction": st.floats(0, 1),
+        "max_reported_mismatch": st.floats(0, 10),
+    }
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -567,8 +691,11 @@ def test_decide_never_raises_and_its_verdict_validates(data):
     assert v.passed == (v.failure_class is None)
     if f.run_status != "SUCCESS" or not f.tasks:
         assert not v.passed
-    blank = [t for t in f.tasks.values() if t.responses_total and
-             t.responses_empty + t.responses_errored >= t.responses_total]
+    blank = [
+        t
+        for t in f.tasks.values()
+        if t.responses_total and t.responses_empty + t.responses_errored >= t.responses_total
+    ]
     if blank:
         assert v.failure_class == FC.INFERENCE_FAILED
     if v.failure_class == FC.INFRA_TRANSIENT:  # transient only when nothing terminal failed
@@ -591,9 +718,27 @@ _bad_values = st.sampled_from(["x", "N/A", True, False, [], {}, -1, 1.5, None, "
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(["run_status", "exit_code", "tasks", "max_reported_mismatch", "max_failed_response_fraction",
-                        "t.samples_scored", "t.samples_expected", "t.reported_score", "t.responses_total",
-                        "t.output_type", "t.scale", "t.responses_empty", "t.bogus", "bogus"]), _bad_values)
+@given(
+    st.sampled_from(
+        [
+            "run_status",
+            "exit_code",
+            "tasks",
+            "max_reported_mismatch",
+            "max_failed_response_fraction",
+            "t.samples_scored",
+            "t.samples_expected",
+            "t.reported_score",
+            "t.responses_total",
+            "t.output_type",
+            "t.scale",
+            "t.responses_empty",
+            "t.bogus",
+            "bogus",
+        ]
+    ),
+    _bad_values,
+)
 def test_malformed_input_exits_2(field, value):
     f = good_facts()
     target, key = (f["tasks"]["t"], field[2:]) if field.startswith("t.") else (f, field)
@@ -614,14 +759,19 @@ def test_arbitrary_text_never_crashes_the_cli(text):
 
 
 def test_math_is_not_fooled_by_negative_zero():
-    assert fc_of(facts({"t": task(reported_score=-0.0, rederived_score=0.0, reported_stderr=0.0,
-                                  rederived_stderr=0.0)})) is None and math.copysign(1, -0.0) < 0
+    assert (
+        fc_of(facts({"t": task(reported_score=-0.0, rederived_score=0.0, reported_stderr=0.0, rederived_stderr=0.0)}))
+        is None
+        and math.copysign(1, -0.0) < 0
+    )
 
 
 def test_a_long_error_keeps_its_explanation_and_its_exception_in_the_detail():
     from gates.eval_run.decide import shorten_error
 
-    note = "the vLLM server exited on its own (code -9) at 41.2s, during the evaluation: connection refused from then on"
+    note = (
+        "the vLLM server exited on its own (code -9) at 41.2s, during the evaluation: connection refused from then on"
+    )
     err = note + "\n" + "x" * 500 + "\nopenai.APIConnectionError: Connection error."
     short = shorten_error(err)
     assert len(short) <= 300
@@ -638,6 +788,7 @@ def test_shortened_errors_never_exceed_the_limit(text):
 
 # ---------------------------------------------------------------- corpus-level aggregates (real lm-eval output)
 
+
 @pytest.fixture
 def corpus_run(tmp_path: Path) -> Path:
     return copy_run(CORPUS_OUTPUT, tmp_path / "corpus")
@@ -647,9 +798,14 @@ def test_corpus_level_scores_are_rederived_with_lm_evals_aggregations():
     f = collect(CORPUS_OUTPUT)
     assert set(f.tasks) == set(CORPUS_TASKS)
     aggs = {n: (t.primary_metric, t.aggregation) for n, t in f.tasks.items()}
-    assert aggs == {F1: ("f1", "f1"), MCC: ("mcc", "matthews_corrcoef"), BLEU: ("bleu", "bleu"),
-                    PPL: ("word_perplexity", "weighted_perplexity"), BPB: ("bits_per_byte", "bits_per_byte"),
-                    CLOZE: ("perplexity", "perplexity")}
+    assert aggs == {
+        F1: ("f1", "f1"),
+        MCC: ("mcc", "matthews_corrcoef"),
+        BLEU: ("bleu", "bleu"),
+        PPL: ("word_perplexity", "weighted_perplexity"),
+        BPB: ("bits_per_byte", "bits_per_byte"),
+        CLOZE: ("perplexity", "perplexity"),
+    }
     for t in f.tasks.values():  # lm-eval's own functions on the logged items: the very same number
         assert t.reported_score == t.rederived_score and t.rederive_note is None and t.samples_out_of_domain == 0
         assert t.stderr_method == "bootstrap" and t.rederived_stderr is not None
@@ -692,8 +848,14 @@ def test_cli_without_lm_eval_fails_closed_in_one_sentence(corpus_run, tmp_path):
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('lm-eval is not installed here')\n")
     env = {**__import__("os").environ, "PYTHONPATH": str(shadow.parent)}
-    p = subprocess.run([sys.executable, "-m", "gates.eval_run", "--artifacts", str(corpus_run)], env=env,
-                       capture_output=True, text=True, cwd=REPO, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "gates.eval_run", "--artifacts", str(corpus_run)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     out = json.loads(p.stdout)
     assert p.returncode == 1 and out["failure_class"] == "SAMPLE_ACCOUNTING_FAILED"
     assert "not importable" in out["detail"] and "Traceback" not in p.stdout + p.stderr

@@ -99,7 +99,7 @@ def test_acc_values_outside_0_1_or_not_the_models_never_pass(tmp_path, edits):
         lines[i]["acc"] = v
     v = verdict(build(tmp_path, lines))
     in_domain = all(x["acc"] in (0, 1) for x in lines)  # True / False are 1 / 0; -0.0 == 0
-    unchanged = all(x["acc"] == y["acc"] for x, y in zip(lines, MC_LINES))
+    unchanged = all(x["acc"] == y["acc"] for x, y in zip(lines, MC_LINES, strict=False))
     assert v.passed is (in_domain and unchanged), v.detail
     if not in_domain:
         assert v.failure_class == FC.SAMPLE_ACCOUNTING_FAILED

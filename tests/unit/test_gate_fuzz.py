@@ -9,7 +9,7 @@ import copy
 import dataclasses
 import random
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,23 @@ from hypothesis import strategies as st
 
 from gates import GATE_NAMES, load_spec
 from gates.contract import Check, Verdict
-from tests.gate_fuzz import (FAMILIES, Raw, check_output, deep, dumps, fuzzed, input_schema_valid, judge,
-                             judge_process, mutate)
+from tests.gate_fuzz import (
+    FAMILIES,
+    Raw,
+    check_output,
+    deep,
+    dumps,
+    fuzzed,
+    input_schema_valid,
+    judge,
+    judge_process,
+    mutate,
+)
 
 WORK = Path(tempfile.mkdtemp(prefix="gate-fuzz-test-"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def seeds() -> dict[str, list[dict[str, Any]]]:
     from tests.gate_fuzz import all_seeds
 

@@ -161,6 +161,19 @@ def test_faster_audit_with_shorter_answers_is_not_called_caching():
     assert v.failure_class == FC.COMPARISON_NOT_LIKE_FOR_LIKE and "shorter" in v.detail
 
 
+def test_a_drift_within_the_noise_band_is_neither_a_pass_nor_a_cache():
+    # seen in CI on a loaded 2-core machine, prefix caching off: medians 1.11x apart, ranges overlapping
+    first = measurement([5.0, 5.4], [5.5, 6.06])
+    v = verdict(facts([first]))
+    assert not v.passed and v.failure_class == FC.INFRA_TRANSIENT and "straddle" in v.detail
+    second = measurement([5.0, 5.4], [5.5, 6.06], reason="re-measure: straddled")
+    assert verdict(facts([first, second])).failure_class == FC.INDETERMINATE
+
+
+def test_every_audit_run_beyond_every_reference_run_is_caching():
+    assert verdict(facts([measurement([5.0, 5.2], [5.8, 6.0])])).failure_class == FC.CACHING_DETECTED
+
+
 # ---------------------------------------------------------------- noise sign-off
 
 def test_noisy_first_measurement_asks_for_one_re_measure():

@@ -267,8 +267,8 @@ def test_sentencepiece_model_is_read_as_protobuf(spm):
     src, _ = spm
     side, problems = fingerprint(src)
     assert problems == [] and side.vocab_size == 40
-    assert {"tokenizer_config.json:bos_token": 1, "tokenizer_config.json:eos_token": 2,
-            "tokenizer_config.json:unk_token": 0} == side.special_token_ids
+    assert side.special_token_ids == {"tokenizer_config.json:bos_token": 1, "tokenizer_config.json:eos_token": 2,
+            "tokenizer_config.json:unk_token": 0}
     assert decide(collect_dirs(*spm, load_recipe("fp8"))).passed
     with pytest.raises(Malformed, match="wire type"):
         proto_fields(b"\x0f")

@@ -150,7 +150,7 @@ def test_generation_errors_and_empty_completions_fail(change: dict[str, Any]) ->
 def test_gibberish_server_that_answers_health_never_passes() -> None:
     gibberish = ["ásdk qwo zmxn vbrt ploq", "xkcd lorem 8t7 qq zzv", "fjdk ruei woqp alsk", "mnbv cxzl kjhg fdsa",
                  "poiu ytre wqas dfgh", "zxcv bnma sdfg hjkl"]
-    cs = [canary(c.prompt, g) for c, g in zip(DEFAULT_CANARIES, gibberish)]
+    cs = [canary(c.prompt, g) for c, g in zip(DEFAULT_CANARIES, gibberish, strict=False)]
     v = verdict(record(canaries=cs))
     assert not v.passed and v.failure_class == FC.INFERENCE_FAILED and "coherent" in failed(v)
 
@@ -410,7 +410,7 @@ def test_property_malformed_input_is_exit_2_never_a_pass(data: dict[str, Any], p
 @given(junk=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40), min_size=6,
                      max_size=6))
 def test_property_pass_iff_two_thirds_correct_and_no_bad_completion(junk: list[str]) -> None:
-    cs = [canary(c.prompt, j) for c, j in zip(DEFAULT_CANARIES, junk)]
+    cs = [canary(c.prompt, j) for c, j in zip(DEFAULT_CANARIES, junk, strict=False)]
     v = verdict(record(canaries=cs))
     correct = sum(1 for r in v.evidence["canaries"] if r["status"] == "ok")
     assert v.passed == (correct >= 4 and all(r["status"] in ("ok", "wrong_answer") for r in v.evidence["canaries"]))

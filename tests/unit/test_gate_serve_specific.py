@@ -37,7 +37,7 @@ def canary(prompt: str, completion: str, must: list[str] | None = None) -> dict[
 
 
 def verdict(completions: list[str], canaries: list[dict[str, Any]] | None = None):
-    cs = canaries or [canary(c.prompt, t) for c, t in zip(DEFAULT_CANARIES, completions)]
+    cs = canaries or [canary(c.prompt, t) for c, t in zip(DEFAULT_CANARIES, completions, strict=False)]
     return decide(ServeFacts.model_validate({
         "server_kind": "vllm", "model_requested": "m", "base_url": "http://127.0.0.1:1", "load_ceiling_s": 60.0,
         "health_probes": [{"t_s": 1.0, "http_status": 200}], "models_listed": ["m"], "canaries": cs}))
@@ -89,7 +89,7 @@ def test_two_answers_named_together_for_two_questions_are_not_specific():
 def test_a_server_that_echoes_the_prompt_does_not_pass_on_answers_inside_the_prompt():
     prompts = ["Say the word apple.", "Repeat: banana.", "Type cherry please.", "Write the word plum."]
     answers = [["apple"], ["banana"], ["cherry"], ["plum"]]
-    v = verdict([], [canary(p, p, a) for p, a in zip(prompts, answers)])
+    v = verdict([], [canary(p, p, a) for p, a in zip(prompts, answers, strict=False)])
     assert v.failure_class == FC.INFERENCE_FAILED and "coherent" in failed(v)
     assert all("appear in the prompt" in r["reason"] for r in v.evidence["canaries"])
 
@@ -171,7 +171,7 @@ def test_property_answers_given_to_the_wrong_questions_never_pass(perm):
                         min_size=6, max_size=6))
 def test_property_invisible_characters_inside_good_answers_change_nothing(inserts):
     texts = []
-    for text, ins in zip(GOOD, inserts):
+    for text, ins in zip(GOOD, inserts, strict=False):
         for pos, ch in ins:
             pos %= len(text) + 1
             text = text[:pos] + ch + text[pos:]
@@ -187,7 +187,7 @@ def _served(**kw: Any):
     return decide(ServeFacts.model_validate({
         "server_kind": "vllm", "model_requested": "baseline", "base_url": "http://127.0.0.1:1", "load_ceiling_s": 60.0,
         "health_probes": [{"t_s": 1.0, "http_status": 200}], "models_listed": ["baseline"],
-        "canaries": [canary(c.prompt, t) for c, t in zip(DEFAULT_CANARIES, GOOD)], **kw}))
+        "canaries": [canary(c.prompt, t) for c, t in zip(DEFAULT_CANARIES, GOOD, strict=False)], **kw}))
 
 
 def test_a_listed_name_serving_another_checkpoint_is_a_health_failure():

@@ -22,8 +22,10 @@ OUT_SCHEMA = load("verbosity", "output")
 
 
 def run_(avg_b=20.0, avg_c=20.0, n=50, complete=True, method="tokenizer", tol=None, tasks_c=None):
-    t = lambda avg: {"avg_completion_tokens": avg, "samples": n, "complete": complete, "token_count_method": method,
-                     "doc_tokens": {str(i): avg for i in range(n)} if isinstance(avg, float) else {}}
+    def t(avg):
+        return {"avg_completion_tokens": avg, "samples": n, "complete": complete, "token_count_method": method,
+                "doc_tokens": {str(i): avg for i in range(n)} if isinstance(avg, float) else {}}
+
     facts = {"baseline": {"tasks": {"gen": t(avg_b)}},
              "candidate": {"tasks": {name: t(avg_c) for name in (tasks_c or ["gen"])}}}
     if tol is not None:
@@ -93,21 +95,34 @@ def test_cli_exit_codes():
     assert _cli(["--input", "-"], json.dumps(run_()))[0] == 0
     assert _cli(["--input", "-"], json.dumps(run_(avg_c=30.0)))[0] == 1
     assert _cli(["--input", "-", "--tolerance", "0.6"], json.dumps(run_(avg_c=30.0)))[0] == 0
-    for bad in ['{"baseline": {"tasks": {"g": {"avg_completion_tokens": NaN, "samples": 1, "complete": true}}}, "candidate": {"tasks": {}}}',
-                json.dumps(run_(avg_b=True)), json.dumps(run_(avg_b="20")), json.dumps({**run_(), "extra": 1}),
-                "[]", "not json"]:
+    for bad in [
+        '{"baseline": {"tasks": {"g": {"avg_completion_tokens": NaN, "samples": 1, "complete": true}}}, '
+        '"candidate": {"tasks": {}}}',
+        json.dumps(run_(avg_b=True)),
+        json.dumps(run_(avg_b="20")),
+        json.dumps({**run_(), "extra": 1}),
+        "[]",
+        "not json",
+    ]:
         code, out = _cli(["--input", "-"], bad)
         assert code == 2 and out["failure_class"] == "USER_CONFIG_ERROR", bad
 
 
 finite = st.floats(min_value=0, max_value=1e6, allow_nan=False)
-task = st.fixed_dictionaries({"avg_completion_tokens": finite, "samples": st.integers(0, 10_000),
-                              "complete": st.booleans()})
+task = st.fixed_dictionaries(
+    {"avg_completion_tokens": finite, "samples": st.integers(0, 10_000), "complete": st.booleans()}
+)
 junk = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.floats(), st.integers(-5, 5))
-facts_st = st.fixed_dictionaries({
-    "baseline": st.fixed_dictionaries({"tasks": st.dictionaries(st.sampled_from("abc"), st.one_of(task, junk), max_size=3)}),
-    "candidate": st.fixed_dictionaries({"tasks": st.dictionaries(st.sampled_from("abc"), st.one_of(task, junk), max_size=3)}),
-})
+facts_st = st.fixed_dictionaries(
+    {
+        "baseline": st.fixed_dictionaries(
+            {"tasks": st.dictionaries(st.sampled_from("abc"), st.one_of(task, junk), max_size=3)}
+        ),
+        "candidate": st.fixed_dictionaries(
+            {"tasks": st.dictionaries(st.sampled_from("abc"), st.one_of(task, junk), max_size=3)}
+        ),
+    }
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

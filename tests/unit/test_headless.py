@@ -6,10 +6,10 @@ import io
 import json
 import time
 
-from conductor import events as E
-from conductor.events import EventBus
-from conductor.headless import HeadlessPrinter, describe_event
-from conductor.redact import Redactor
+from conductor.app.headless import HeadlessPrinter, describe_event
+from conductor.runtime.redact import Redactor
+from conductor.transcript import events as E
+from conductor.transcript.events import EventBus
 from tests.eventfactory import small_run, synthetic_events
 
 
@@ -83,8 +83,8 @@ def test_cost_per_event_is_well_under_5_ms():
 def test_skill_progress_is_shown_throttled_on_stderr():
     import io
 
-    from conductor.events import SkillProgress
-    from conductor.headless import HeadlessPrinter
+    from conductor.app.headless import HeadlessPrinter
+    from conductor.transcript.events import SkillProgress
 
     now = [0.0]
     err = io.StringIO()
@@ -95,3 +95,15 @@ def test_skill_progress_is_shown_throttled_on_stderr():
     lines = err.getvalue().splitlines()
     assert len(lines) == 3  # 0.2 at 1 s is throttled; the last (done) always shows
     assert "10%" in lines[0] and "50%" in lines[1] and "100%" in lines[2]
+
+
+def test_the_transcript_writer_the_printer_and_the_tui_pump_are_displays(tmp_path):
+    from conductor.transcript.events import Display
+    from conductor.transcript.jsonl import TranscriptWriter
+    from conductor.tui.bridge import EventPump
+    from tests.eventfactory import header
+
+    writer = TranscriptWriter(tmp_path / "t.jsonl", header())
+    for display in (writer, HeadlessPrinter(stream=io.StringIO()), EventPump(lambda: None)):
+        assert isinstance(display, Display)  # runtime_checkable: each is called with one event
+    writer.close()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conductor.approver import PolicyApprover, QueueApprover
-from conductor.events import Usage
+from conductor.engine.approver import PolicyApprover, QueueApprover
+from conductor.engine.steering import Steering
 from conductor.providers.scripted import ScriptedProvider, end_turn, tool_use, tool_uses
-from conductor.steering import Steering
+from conductor.transcript.events import Usage
 from gates.failure_classes import EXIT_CODES, Decision
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill, chain, fail, skill_fail
@@ -113,9 +113,11 @@ def test_accept_failure_ends_with_the_class_decision_not_infeasible(tmp_path):
 
 
 def test_autopilot_without_a_repair_accepts_the_failure(tmp_path):
-    from conductor.providers.autopilot import AutopilotProvider
+    from conductor.engine.autopilot import AutopilotProvider
 
-    no_repair = lambda ctx, last: {} if last is None else None
+    def no_repair(ctx, last):
+        return {} if last is None else None
+
     skills = two(quantize=[fail("CACHING_DETECTED")], operator=no_repair)
     r = H.run(tmp_path, skills, AutopilotProvider(skills))
     assert r.decision == "ANOMALOUS", r.outcome.reason
@@ -223,7 +225,6 @@ def test_turn_budget_exhausted(tmp_path):
 
 
 def test_cost_budget_exhausted(tmp_path):
-    skills = two()
     p = ScriptedProvider(lambda req: tool_use(req.stage, {}, usage=Usage(input_tokens=100, output_tokens=10),
                                               cost_usd=0.75))
     r = H.run(tmp_path, [FakeSkill("quantize", [fail("SIZE_NOT_REDUCED")]), FakeSkill("compare")], p,
@@ -337,7 +338,7 @@ def test_gate_crash_fails_closed_and_retries_once(tmp_path):
     r = H.run(tmp_path, skills, H.operator_script(skills))
     assert r.decision == "ACCEPT"
     v = r.of("gate_verdict")[0]
-    assert v.verdict["failure_class"] == "GATE_ERROR" and not v.verdict["pass"]
+    assert v.verdict.failure_class == "GATE_ERROR" and not v.verdict.passed
     assert r.of("stage_retry")[0].retries_left == 1
 
 
@@ -354,14 +355,14 @@ def test_gate_that_hangs_is_killed(tmp_path):
     r = H.run(tmp_path, skills, H.operator_script(skills), cfg={"budgets": {"gate_timeout_s": 2.5}})
     assert time.monotonic() - t0 < 20
     assert r.decision == "ACCEPT"
-    assert "timed out" in r.of("gate_verdict")[0].verdict["detail"]
+    assert "timed out" in r.of("gate_verdict")[0].verdict.detail
 
 
 def test_missing_required_gate_fails_closed(tmp_path):
     skills = [FakeSkill("quantize", gates=[]), FakeSkill("compare")]
     r = H.run(tmp_path, skills, H.operator_script(skills))
     assert r.decision == "INTERNAL_ERROR"
-    assert "must be judged by gate 'ptq'" in r.of("gate_verdict")[0].verdict["detail"]
+    assert "must be judged by gate 'ptq'" in r.of("gate_verdict")[0].verdict.detail
 
 
 def test_skill_that_hangs_is_stopped_with_its_children(tmp_path):
@@ -492,3 +493,14 @@ def test_two_tool_calls_in_one_turn(tmp_path):
     r = H.run(tmp_path, two(), p)
     assert r.decision == "ACCEPT"
     assert len(p.requests[1].messages[-1]["content"]) == 2
+
+
+def test_a_progress_line_travels_once_as_progress_never_as_a_log_line(tmp_path):
+    lines = ["loading", "PROGRESS 0.500 half way", "PROGRESS 2.0 not a fraction", "done"]
+    skills = two(quantize=({"lines": lines},))
+    r = H.run(tmp_path, skills, H.operator_script(skills))
+    logged = [ln for e in r.of("skill_log") if e.stage == "quantize" for ln in e.lines]
+    assert logged == ["loading", "PROGRESS 2.0 not a fraction", "done"]
+    assert [(p.fraction, p.message) for p in r.of("skill_progress")] == [(0.5, "half way")]
+    log = next((r.workspace.root / "stages" / "quantize").glob("attempt-1/skill.log")).read_text()
+    assert "PROGRESS 0.500 half way" in log  # the skill's own log keeps every line

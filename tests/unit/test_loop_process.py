@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor.transcript import read_transcript
+from conductor.transcript.jsonl import read_transcript
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]

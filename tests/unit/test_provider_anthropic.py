@@ -14,11 +14,17 @@ from typing import Any, Callable, Optional, Union
 import httpx2
 import pytest
 
-from conductor.events import Usage
-from conductor.pricing import default_price_table, normalize_model
 from conductor.providers.anthropic_provider import (
-    AnthropicProvider, RetryNotice, build_params, mark_system, normalize_base_url, parse_retry_after)
+    AnthropicProvider,
+    RetryNotice,
+    build_params,
+    mark_system,
+    normalize_base_url,
+    parse_retry_after,
+)
 from conductor.providers.base import ModelRequest, Provider, ProviderError
+from conductor.providers.pricing import default_price_table, normalize_model
+from conductor.transcript.events import Usage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
 KEY = "sk-ant-api03-TESTSECRET-0123456789abcdef"
@@ -75,7 +81,9 @@ def make(api: FakeAPI, **kw: Any) -> tuple[AnthropicProvider, list[float]]:
     kw.setdefault("api_key", KEY)
     kw.setdefault("sleep", slept.append)
     kw.setdefault("rng", random.Random(0))
-    provider = AnthropicProvider("claude-sonnet-4-6", http_client=httpx2.Client(transport=httpx2.MockTransport(api)), **kw)
+    provider = AnthropicProvider(
+        "claude-sonnet-4-6", http_client=httpx2.Client(transport=httpx2.MockTransport(api)), **kw
+    )
     return provider, slept
 
 
@@ -87,6 +95,7 @@ def request(**kw: Any) -> ModelRequest:
 
 
 # ---- replies passed through ------------------------------------------------------------------
+
 
 def test_text_reply() -> None:
     api = FakeAPI(ok("text_reply.json"))
@@ -113,8 +122,12 @@ def test_tool_use_reply_keeps_thinking_and_input_verbatim() -> None:
     assert resp.content == [
         {"type": "thinking", "thinking": "The stage needs the quantize skill.", "signature": "sig-abc123"},
         {"type": "text", "text": "Quantizing with fp8."},
-        {"type": "tool_use", "id": "toolu_01A", "name": "quantize",
-         "input": {"recipe": "fp8", "calib_size": 64, "note": None}},
+        {
+            "type": "tool_use",
+            "id": "toolu_01A",
+            "name": "quantize",
+            "input": {"recipe": "fp8", "calib_size": 64, "note": None},
+        },
     ]
 
 
@@ -122,8 +135,12 @@ def test_max_tokens_with_truncated_tool_use_is_passed_through() -> None:
     api = FakeAPI(ok("max_tokens_truncated_tool_use.json"))
     resp = make(api)[0].complete(request(tools=TOOLS))
     assert resp.stop_reason == "max_tokens"  # the loop must not run the tool_use below
-    assert resp.content[-1] == {"type": "tool_use", "id": "toolu_01CUT", "name": "evaluate",
-                                "input": {"tasks": ["conductor_facts_mc"]}}
+    assert resp.content[-1] == {
+        "type": "tool_use",
+        "id": "toolu_01CUT",
+        "name": "evaluate",
+        "input": {"tasks": ["conductor_facts_mc"]},
+    }
 
 
 @pytest.mark.parametrize("name, reason", [("refusal.json", "refusal"), ("pause_turn.json", "pause_turn")])
@@ -137,6 +154,7 @@ def test_refusal_and_pause_turn_pass_through(name: str, reason: str) -> None:
 
 
 # ---- retries ---------------------------------------------------------------------------------
+
 
 def test_429_then_success_honours_retry_after() -> None:
     api = FakeAPI(err(429, "error_429.json", {"retry-after": "7"}), ok("text_reply.json"))
@@ -152,8 +170,11 @@ def test_429_then_success_honours_retry_after() -> None:
 
 
 def test_retry_after_ms_wins_and_is_clamped() -> None:
-    api = FakeAPI(err(429, "error_429.json", {"retry-after-ms": "1500", "retry-after": "9"}),
-                  err(429, "error_429.json", {"retry-after": "100000"}), ok("text_reply.json"))
+    api = FakeAPI(
+        err(429, "error_429.json", {"retry-after-ms": "1500", "retry-after": "9"}),
+        err(429, "error_429.json", {"retry-after": "100000"}),
+        ok("text_reply.json"),
+    )
     provider, slept = make(api, max_retry_after_s=60)
     provider.complete(request())
     assert slept == [1.5, 60.0]
@@ -168,9 +189,9 @@ def test_529_overloaded_gives_up_transient_after_max_retries() -> None:
     assert len(api.requests) == 4 and len(slept) == 3
     assert "after 4 attempts" in str(info.value) and "529 overloaded_error" in str(info.value)
     for n, delay in enumerate(slept):  # exponential backoff with jitter in [d/2, d]
-        full = 2.0 ** n
+        full = 2.0**n
         assert full / 2 <= delay <= full
-    assert getattr(info.value, "status_code") == 529
+    assert info.value.status_code == 529
 
 
 def test_500_then_success() -> None:
@@ -222,6 +243,7 @@ def test_no_key_and_no_base_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
 
 # ---- streaming -------------------------------------------------------------------------------
 
+
 def test_streaming_delivers_text_deltas_and_assembles_tool_use() -> None:
     api = FakeAPI(stream("stream_text_tool.json"))
     provider, _ = make(api)
@@ -267,7 +289,7 @@ def test_stream_cut_before_message_stop_is_retried() -> None:
 
 def test_malformed_streamed_tool_json_is_retried() -> None:
     events = fixture("stream_max_tokens_tool.json")
-    events[2]["data"]["delta"]["partial_json"] = "{\"recipe\": ]"
+    events[2]["data"]["delta"]["partial_json"] = '{"recipe": ]'
     bad = httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=sse(events))
     provider, _ = make(FakeAPI(bad, stream("stream_text_tool.json")))
     assert provider.complete(request(), on_text=lambda t: None).stop_reason == "tool_use"
@@ -297,17 +319,22 @@ def test_stream_false_calls_on_text_once_with_the_whole_text() -> None:
 
 # ---- caching, pricing, endpoints -------------------------------------------------------------
 
+
 def test_cache_control_on_last_tool_and_last_stable_system_block() -> None:
     api = FakeAPI(ok("text_reply.json"))
-    system = [{"type": "text", "text": "role", "stable": True},
-              {"type": "text", "text": "skill docs", "stable": True},
-              {"type": "text", "text": "budget left: 12 turns"}]
+    system = [
+        {"type": "text", "text": "role", "stable": True},
+        {"type": "text", "text": "skill docs", "stable": True},
+        {"type": "text", "text": "budget left: 12 turns"},
+    ]
     req = request(system=system, tools=TOOLS)
     make(api)[0].complete(req)
     body = api.body()
-    assert body["system"] == [{"type": "text", "text": "role"},
-                              {"type": "text", "text": "skill docs", "cache_control": {"type": "ephemeral"}},
-                              {"type": "text", "text": "budget left: 12 turns"}]
+    assert body["system"] == [
+        {"type": "text", "text": "role"},
+        {"type": "text", "text": "skill docs", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "budget left: 12 turns"},
+    ]
     assert [("cache_control" in t) for t in body["tools"]] == [False, True]
     assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert "cache_control" not in json.dumps(body["messages"])
@@ -320,10 +347,14 @@ def test_stable_prefix_rules() -> None:
     out = mark_system([{"type": "text", "text": "a"}, {"type": "text", "text": "b", "stable": True}])
     assert all("cache_control" not in b and "stable" not in b for b in out)
     # a cache_control the loop set itself is left as given
-    given = [{"type": "text", "text": "a", "stable": True, "cache_control": {"type": "ephemeral", "ttl": "1h"}},
-             {"type": "text", "text": "b", "stable": True}]
-    assert mark_system(given) == [{"type": "text", "text": "a", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
-                                  {"type": "text", "text": "b"}]
+    given = [
+        {"type": "text", "text": "a", "stable": True, "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+        {"type": "text", "text": "b", "stable": True},
+    ]
+    assert mark_system(given) == [
+        {"type": "text", "text": "a", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+        {"type": "text", "text": "b"},
+    ]
     params = build_params("m", request(system=[], tools=[]))
     assert "system" not in params and "tools" not in params
 
@@ -331,12 +362,17 @@ def test_stable_prefix_rules() -> None:
 def test_cache_usage_is_priced_from_the_table() -> None:
     provider, _ = make(FakeAPI(ok("cache_usage.json")))
     resp = provider.complete(request())
-    assert resp.usage == Usage(input_tokens=1000, output_tokens=2000,
-                               cache_creation_input_tokens=10000, cache_read_input_tokens=100000)
+    assert resp.usage == Usage(
+        input_tokens=1000, output_tokens=2000, cache_creation_input_tokens=10000, cache_read_input_tokens=100000
+    )
     # sonnet 4.6: $3 in, $15 out, $3.75 5m write, $6 1h write, $0.30 read (per MTok)
     expected = (1000 * 3 + 2000 * 15 + 8000 * 3.75 + 2000 * 6 + 100000 * 0.30) / 1e6
     assert resp.cost_usd == pytest.approx(expected)
-    assert provider.last_cost is not None and provider.last_cost.priced and provider.last_cost.price_key == "claude-sonnet-4-6"
+    assert (
+        provider.last_cost is not None
+        and provider.last_cost.priced
+        and provider.last_cost.price_key == "claude-sonnet-4-6"
+    )
 
 
 def test_price_table_snapshot_and_unknown_model_fallback() -> None:
@@ -359,7 +395,12 @@ def test_base_url_goes_to_the_self_hosted_endpoint_at_zero_cost(monkeypatch: pyt
     provider, _ = make(api, api_key=None, base_url="http://vllm.internal:8000/v1/")
     resp = provider.complete(request())
     sent = api.requests[0]
-    assert (sent.url.scheme, sent.url.host, sent.url.port, sent.url.path) == ("http", "vllm.internal", 8000, "/v1/messages")
+    assert (sent.url.scheme, sent.url.host, sent.url.port, sent.url.path) == (
+        "http",
+        "vllm.internal",
+        8000,
+        "/v1/messages",
+    )
     assert sent.headers["authorization"] == "Bearer EMPTY"
     assert resp.cost_usd == 0.0 and provider.last_cost is not None and provider.last_cost.priced
     assert provider.price_table_snapshot()["name"] == "self-hosted"

@@ -14,13 +14,13 @@ import functools
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import conductor.session as session
+import conductor.engine.session as session
 from conductor import cli
+from conductor.app import wiring
 from conductor.providers.scripted import ScriptedProvider, tool_use
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill
@@ -66,7 +66,7 @@ def endpoint():
 @pytest.fixture
 def fake_skills(monkeypatch):
     skills = [FakeSkill("quantize"), FakeSkill("compare")]
-    monkeypatch.setattr(cli, "build_skills", lambda config=None: skills)
+    monkeypatch.setattr(wiring, "build_skills", lambda config=None: skills)
     monkeypatch.setattr(session, "run_session", functools.partial(session.run_session, gate_prefix=H.FAKE_GATES))
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     return skills

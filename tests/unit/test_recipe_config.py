@@ -11,9 +11,10 @@ import functools
 
 import pytest
 
-import conductor.session as session
+import conductor.engine.session as session
 from conductor import cli
-from conductor.config import ConfigError, load_config
+from conductor.app import wiring
+from conductor.engine.config import ConfigError, load_config
 from gates.recipes import known_recipes
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill
@@ -26,8 +27,8 @@ def started(monkeypatch):
     """Records every skill command built and every session started (there must be none)."""
     skills = [FakeSkill("preflight"), FakeSkill("quantize"), FakeSkill("compare")]
     sessions = []
-    monkeypatch.setattr(cli, "build_skills", lambda config=None: skills)
-    monkeypatch.setattr(cli, "build_provider", lambda config, skills=None: H.operator_script(skills))
+    monkeypatch.setattr(wiring, "build_skills", lambda config=None: skills)
+    monkeypatch.setattr(wiring, "build_provider", lambda config, skills=None: H.operator_script(skills))
     real = functools.partial(session.run_session, gate_prefix=H.FAKE_GATES)
     monkeypatch.setattr(session, "run_session", lambda *a, **k: sessions.append(a) or real(*a, **k))
     return skills, sessions

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conductor import events as E
-from conductor.executor import LocalExecutor, ProcessSpec
-from conductor.redact import REDACTED, Redactor
-from conductor.transcript import TranscriptWriter
+from conductor.runtime.executor import LocalExecutor, ProcessSpec
+from conductor.runtime.redact import REDACTED, Redactor
+from conductor.transcript import events as E
+from conductor.transcript.jsonl import TranscriptWriter
 from tests.eventfactory import header
 
 ANT = "sk-ant-api03-" + "a1B2_c3-D4" * 6
@@ -125,7 +125,7 @@ def test_url_and_base64_forms_of_a_secret_are_redacted():
 
 
 def test_the_process_redactor_follows_the_environment_and_added_secrets(monkeypatch):
-    from conductor import redact
+    from conductor.runtime import redact
 
     monkeypatch.setattr(redact, "_extra", [])
     monkeypatch.setenv("LATE_API_KEY", "late-secret-value")
@@ -135,7 +135,7 @@ def test_the_process_redactor_follows_the_environment_and_added_secrets(monkeypa
 
 
 def test_a_child_gets_no_secret_it_was_not_given(tmp_path, monkeypatch):
-    from conductor.redact import child_env
+    from conductor.runtime.redact import child_env
 
     env = {"HF_TOKEN": "hf-value-123456", "ANTHROPIC_API_KEY": "sk-value-123456", "PATH": "/bin",
            "TOKENIZERS_PARALLELISM": "false", "SSH_KEY_FILE": "/home/u/.ssh/id"}
@@ -150,7 +150,7 @@ def test_a_child_gets_no_secret_it_was_not_given(tmp_path, monkeypatch):
 
 
 def test_the_scrubber_redacts_text_masks_binary_and_never_follows_links(tmp_path):
-    from conductor.scrub import scrub_tree
+    from conductor.runtime.scrub import scrub_tree
 
     secret = "scrub-me-secret-42"
     r = Redactor(env={"X_SECRET": secret})
@@ -170,7 +170,7 @@ def test_the_scrubber_redacts_text_masks_binary_and_never_follows_links(tmp_path
 
 
 def test_run_folder_writes_are_redacted(tmp_path, monkeypatch):
-    from conductor.fsutil import atomic_write_json, atomic_write_text
+    from conductor.runtime.fsutil import atomic_write_json, atomic_write_text
 
     monkeypatch.setenv("SOME_PASSWORD", "fsutil-pass-99")
     atomic_write_json(tmp_path / "a.json", {"fsutil-pass-99": ["x fsutil-pass-99"]})

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from conductor.approver import NoHumanApprover, QueueApprover
-from conductor.providers.autopilot import AutopilotProvider
+from conductor.engine.approver import NoHumanApprover, QueueApprover
+from conductor.engine.autopilot import AutopilotProvider
+from conductor.engine.stages import plan_stages
+from conductor.engine.steering import Steering
 from conductor.providers.scripted import ScriptedProvider, tool_use
-from conductor.replay import GATE_MODES, replay_transcript
-from conductor.resume import ResumeError, resume_run
-from conductor.stages import plan_stages
-from conductor.steering import Steering
+from conductor.replay.replayer import GATE_MODES, replay_transcript
+from conductor.replay.resume import ResumeError, resume_run
+from tests.compare_facts import carry
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill, fail, skill_fail
-from tests.compare_facts import carry
 
 pytestmark = pytest.mark.timeout(60)
 TRANSCRIPTS = Path(__file__).resolve().parents[2] / "transcripts"
@@ -25,7 +25,8 @@ TRANSCRIPTS = Path(__file__).resolve().parents[2] / "transcripts"
 REAL_COMPARE = carry({"baseline": {"settings": {"backend": "hf"},
                                    "tasks": {"t1": {"score": 0.60, "stderr": 0.005, "samples": 2000, "scale": "unit"}}},
                       "candidate": {"settings": {"backend": "hf"},
-                                    "tasks": {"t1": {"score": 0.595, "stderr": 0.005, "samples": 2000, "scale": "unit"}}},
+                                    "tasks": {"t1": {"score": 0.595, "stderr": 0.005, "samples": 2000,
+                                                     "scale": "unit"}}},
                       "threshold": {"kind": "absolute", "value": 0.02}})
 REAL_VERBOSITY = {"baseline": {"tasks": {"g": {"avg_completion_tokens": 20.0, "samples": 50, "complete": True,
                                                 "doc_tokens": {str(i): 20.0 for i in range(50)}}}},
@@ -125,13 +126,21 @@ def test_the_altered_transcript_diverges_at_its_compare_verdict():
     recorded compare facts: the real compare gate now finds a regression where the record says ACCEPT."""
     altered, original = TRANSCRIPTS / "scripted_pass_altered.jsonl", TRANSCRIPTS / "scripted_pass.jsonl"
     seq = int(altered.with_suffix(".seq").read_text())
-    diff = [(a, b) for a, b in zip(original.read_text().splitlines(), altered.read_text().splitlines()) if a != b]
+    diff = [
+        (a, b)
+        for a, b in zip(original.read_text().splitlines(), altered.read_text().splitlines(), strict=False)
+        if a != b
+    ]
     assert len(diff) == 1 and json.loads(diff[0][1])["seq"] == seq, "only the one compare verdict's facts differ"
     rep = replay_transcript(altered)
     assert rep.divergence is not None and rep.divergence.seq == seq and rep.exit_code == 1
     assert rep.divergence.expected == {"gate": "compare", "pass": True, "failure_class": None, "decision": "ACCEPT"}
-    assert rep.divergence.found == {"gate": "compare", "pass": False, "failure_class": "ACCURACY_REGRESSION",
-                                    "decision": "REGRESSION"}
+    assert rep.divergence.found == {
+        "gate": "compare",
+        "pass": False,
+        "failure_class": "ACCURACY_REGRESSION",
+        "decision": "REGRESSION",
+    }
 
 
 def _alter(src: Path, dst: Path, gate: str, change) -> int:
@@ -182,8 +191,9 @@ def test_fork_continues_live_with_another_provider(recorded, tmp_path):
     events = [json.loads(x) for x in path.read_text().splitlines()[1:]]
     first_fail = next(e["seq"] for e in events if e["type"] == "tool_result" and e["is_error"])
     skills = [FakeSkill("quantize", [{}]), FakeSkill("compare", [{"facts": {"drop": 0.5, "threshold": 0.01}}])]
-    rep = replay_transcript(path, fork_at=first_fail, provider=AutopilotProvider(skills), skills=skills,
-                            workspace=str(tmp_path / "fork"))
+    rep = replay_transcript(
+        path, fork_at=first_fail, provider=AutopilotProvider(skills), skills=skills, workspace=str(tmp_path / "fork")
+    )
     assert rep.decision == "REGRESSION" and rep.exit_code == 10
     forked = [json.loads(x) for x in (tmp_path / "fork" / "transcript.jsonl").read_text().splitlines()[1:]]
     # the first quantize attempt is served from the record, the rest ran live
@@ -206,15 +216,19 @@ def test_interrupt_then_resume_in_process_and_replay_both_segments(tmp_path):
     skills = [FakeSkill("quantize"), FakeSkill("compare")]
     r = H.run(tmp_path, skills, ScriptedProvider(respond), steering=steering)
     assert r.decision == "INTERRUPTED"
-    out = resume_run(str(r.workspace.root), provider=H.operator_script(skills), skills=skills,
-                     approver=NoHumanApprover(), gate_prefix=H.FAKE_GATES)
+    out = resume_run(
+        str(r.workspace.root),
+        provider=H.operator_script(skills),
+        skills=skills,
+        approver=NoHumanApprover(),
+        gate_prefix=H.FAKE_GATES,
+    )
     assert out.decision == "ACCEPT"
     assert (r.workspace.root / "stages/quantize/attempt-2").exists() is False
     rep = replay_transcript(r.workspace.transcript_path)
     assert rep.divergence is None and rep.segments == 2 and rep.decision == "ACCEPT"
     with pytest.raises(ResumeError, match="already has its decision"):
-        resume_run(str(r.workspace.root), provider=H.operator_script(skills), skills=skills,
-                   approver=NoHumanApprover())
+        resume_run(str(r.workspace.root), provider=H.operator_script(skills), skills=skills, approver=NoHumanApprover())
 
 
 def test_resume_reruns_a_stage_whose_artifacts_changed(tmp_path):
@@ -229,8 +243,14 @@ def test_resume_reruns_a_stage_whose_artifacts_changed(tmp_path):
     r = H.run(tmp_path, skills, ScriptedProvider(respond), steering=steering)
     (r.workspace.root / "stages/quantize/attempt-1/artifact.txt").write_text("tampered")
     events = []
-    out = resume_run(str(r.workspace.root), provider=H.operator_script(skills), skills=skills,
-                     approver=NoHumanApprover(), gate_prefix=H.FAKE_GATES, listeners=[events.append])
+    out = resume_run(
+        str(r.workspace.root),
+        provider=H.operator_script(skills),
+        skills=skills,
+        approver=NoHumanApprover(),
+        gate_prefix=H.FAKE_GATES,
+        listeners=[events.append],
+    )
     assert out.decision == "ACCEPT"
     assert [e.stage for e in events if e.type == "skill_started"] == ["quantize", "compare"]
     assert any("runs again" in e.message for e in events if e.type == "warning")
@@ -240,8 +260,14 @@ def test_resume_after_budget_with_a_larger_budget(tmp_path):
     skills = [FakeSkill("quantize", [fail("SIZE_NOT_REDUCED"), {}]), FakeSkill("compare")]
     r = H.run(tmp_path, skills, H.operator_script(skills), cfg={"budgets": {"max_turns": 1}})
     assert r.decision == "BUDGET_EXHAUSTED"
-    out = resume_run(str(r.workspace.root), provider=H.operator_script(skills), skills=skills,
-                     approver=NoHumanApprover(), gate_prefix=H.FAKE_GATES, overrides={"budgets.max_turns": 10})
+    out = resume_run(
+        str(r.workspace.root),
+        provider=H.operator_script(skills),
+        skills=skills,
+        approver=NoHumanApprover(),
+        gate_prefix=H.FAKE_GATES,
+        overrides={"budgets.max_turns": 10},
+    )
     assert out.decision == "ACCEPT" and out.budget["turns"] == 3  # the first segment's turn counts
     assert (r.workspace.root / "decision.superseded-1.json").exists()
 
@@ -263,24 +289,31 @@ def test_autopilot_drives_repairs_and_declares_infeasible(tmp_path):
 
 
 def test_autopilot_asks_a_person_when_it_has_no_repair(tmp_path):
-    skills = [FakeSkill("quantize"), FakeSkill("compare", [fail("INDETERMINATE")], operator=lambda c, l: None if l else {})]
+    skills = [
+        FakeSkill("quantize"),
+        FakeSkill("compare", [fail("INDETERMINATE")], operator=lambda c, last: None if last else {}),
+    ]
     r = H.run(tmp_path, skills, AutopilotProvider(skills), approver=QueueApprover(["approve", ("answer", "hm")]))
     assert r.decision == "NEEDS_HUMAN"
     assert [e.kind for e in r.of("approval_requested")] == ["approval", "question"]
 
 
 def test_a_run_judged_by_the_real_gates_and_replayed(tmp_path):
-    skills = [FakeSkill("compare", [{"facts": REAL_COMPARE}]), FakeSkill("audits", [{"facts": REAL_VERBOSITY}],
-                                                                         gates=["verbosity"])]
-    plan = plan_stages({"compare": ["compare"], "audits": ["audits"]}, {"compare": ["compare"], "audits": ["verbosity"]})
+    skills = [
+        FakeSkill("compare", [{"facts": REAL_COMPARE}]),
+        FakeSkill("audits", [{"facts": REAL_VERBOSITY}], gates=["verbosity"]),
+    ]
+    plan = plan_stages(
+        {"compare": ["compare"], "audits": ["audits"]}, {"compare": ["compare"], "audits": ["verbosity"]}
+    )
     cfg = H.config(tmp_path)
-    from conductor.session import run_session
+    from conductor.engine.session import run_session
 
     events = []
     out = run_session(cfg, H.operator_script(skills), skills, NoHumanApprover(), listeners=[events.append], plan=plan)
     assert out.decision == "ACCEPT", out.reason
     v = [e for e in events if e.type == "gate_verdict"]
-    assert [x.gate for x in v] == ["compare", "verbosity"] and v[0].verdict["evidence"]["decision"] == "ACCEPT"
+    assert [x.gate for x in v] == ["compare", "verbosity"] and v[0].verdict.evidence["decision"] == "ACCEPT"
     rep = replay_transcript(Path(out.transcript))
     assert rep.divergence is None and rep.gates_rerun == 2
     assert replay_transcript(Path(out.transcript), threshold=0.001).decision == "REGRESSION"

@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 
 from conductor import schemas as cschemas
-from conductor.config import ReleaseConfig
-from conductor.events import EventBus
-from conductor.transcript import TranscriptWriter
+from conductor.engine.config import ReleaseConfig
+from conductor.transcript.events import EventBus
+from conductor.transcript.jsonl import TranscriptWriter
 from gates import GATE_NAMES
 from tests.eventfactory import header, small_run
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-import conductor.session as session
+import conductor.engine.session as session
 from conductor import cli
+from conductor.app import wiring
 from conductor.providers.scripted import ScriptedProvider, tool_use
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill
@@ -78,8 +78,8 @@ def planted(tmp_path, monkeypatch):
         return tool_use(req.stage, {"recipe": "fp8", "calib_size": 64}, text=said) if req.turn == 1 \
             else tool_use(req.stage, {"recipe": "fp8"})
 
-    monkeypatch.setattr(cli, "build_skills", lambda config=None: skills)
-    monkeypatch.setattr(cli, "build_provider", lambda config, skills=None: ScriptedProvider(respond))
+    monkeypatch.setattr(wiring, "build_skills", lambda config=None: skills)
+    monkeypatch.setattr(wiring, "build_provider", lambda config, skills=None: ScriptedProvider(respond))
     monkeypatch.setattr(session, "run_session", functools.partial(session.run_session, gate_prefix=H.FAKE_GATES))
     return release, tmp_path / "ws", skills
 

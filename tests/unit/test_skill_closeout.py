@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor.skill import SkillContext
+from conductor.runtime.skill import SkillContext
 from skills.closeout import SKILL as CLOSEOUT
 from skills.closeout import CloseoutInput
 from skills.closeout import run as C

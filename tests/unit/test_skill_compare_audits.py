@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conductor.executor import LocalExecutor
-from conductor.gate_runner import run_gate
-from conductor.skill import GateCall, SkillContext, SkillResult
-from conductor.workspace import Workspace
+from conductor.gating.runner import run_gate
+from conductor.runtime.executor import LocalExecutor
+from conductor.runtime.skill import GateCall, SkillContext, SkillResult
+from conductor.runtime.workspace import Workspace
 from skills.audits import SKILL as AUDITS
 from skills.audits import AuditsInput
 from skills.compare import SKILL as COMPARE
@@ -128,6 +128,6 @@ def test_the_real_gates_accept_these_arguments(tmp_path):
     for name, r in runs.items():
         assert r.error is None and r.exit_code in (0, 1), (name, r.verdict)
         assert r.facts is not None
-    assert runs["verbosity"].passed
-    assert runs["audit"].verdict["failure_class"] == "CACHING_DETECTED"
-    assert runs["compare"].verdict["evidence"]["tasks"]
+    assert runs["verbosity"].verdict.passed
+    assert runs["audit"].verdict.failure_class == "CACHING_DETECTED"
+    assert runs["compare"].verdict.evidence["tasks"]

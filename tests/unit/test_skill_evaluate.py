@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from conductor.skill import SkillContext, SkillResult
+from conductor.runtime.skill import SkillContext, SkillResult
 from gates.eval_run.collect import collect_run
 from gates.eval_run.decide import decide
 from gates.eval_run.run_record import read_run_record
@@ -20,17 +20,27 @@ from skills.evaluate import SKILLS, EvaluateInput, skill_for_stage
 from skills.evaluate import plan as P
 from skills.evaluate import run as ev_run
 
-CFG = {"tasks": ["conductor_facts_mc", "conductor_facts_gen"], "eval": {"backend": "auto", "limit": 20, "batch_size": 4}}
+CFG = {
+    "tasks": ["conductor_facts_mc", "conductor_facts_gen"],
+    "eval": {"backend": "auto", "limit": 20, "batch_size": 4},
+}
 
 
 def sealed(**stages) -> dict:
     return {k: SkillResult(ok=True, **v) for k, v in stages.items()}
 
 
-def resolve(inp: dict, side: str, sealed_: dict | None = None, config: dict | None = None, chat: bool = True,
-            cuda: bool = False) -> P.EvalSettings:
-    return P.resolve_settings(EvaluateInput.model_validate(inp), side=side, config=config or CFG,
-                              sealed=sealed_ or {}, chat_template=chat, cuda=cuda)
+def resolve(
+    inp: dict, side: str, sealed_: dict | None = None, config: dict | None = None, chat: bool = True, cuda: bool = False
+) -> P.EvalSettings:
+    return P.resolve_settings(
+        EvaluateInput.model_validate(inp),
+        side=side,
+        config=config or CFG,
+        sealed=sealed_ or {},
+        chat_template=chat,
+        cuda=cuda,
+    )
 
 
 # ------------------------------------------------------------------ input and skills
@@ -82,8 +92,9 @@ def test_gates_and_operator(tmp_path):
 
 
 def test_backend_auto_follows_the_serve_stage():
-    not_served = sealed(serve={"data": {"served": "baseline", "candidate_servable": False,
-                                        "not_servable_reason": "FP8 needs CUDA"}})
+    not_served = sealed(
+        serve={"data": {"served": "baseline", "candidate_servable": False, "not_servable_reason": "FP8 needs CUDA"}}
+    )
     b, why = P.decide_backend(None, CFG, not_served)
     assert b == "hf" and "FP8 needs CUDA" in why and "both sides" in why
     assert P.decide_backend(None, CFG, {})[0] == "hf"
@@ -108,17 +119,30 @@ def test_baseline_settings_from_config_and_defaults():
 
 def test_candidate_takes_the_baselines_settings():
     base = resolve({"limit": 7, "gen_kwargs": {"max_gen_toks": 16}}, "baseline")
-    sd = sealed(eval_baseline={"data": {"settings": base.model_dump(mode="json")}},
-                serve={"data": {"served": "candidate", "candidate_servable": True}})  # would say endpoint now
+    sd = sealed(
+        eval_baseline={"data": {"settings": base.model_dump(mode="json")}},
+        serve={"data": {"served": "candidate", "candidate_servable": True}},
+    )  # would say endpoint now
     cand = resolve({}, "candidate", sd, config={"tasks": ["other"], "eval": {"limit": 99, "backend": "endpoint"}})
     assert cand.parity() == base.parity()
     assert cand.backend == "hf" and cand.limit == 7 and cand.tasks == CFG["tasks"]
     assert resolve({"limit": 7, "timeout_s": 60}, "candidate", sd).timeout_s == 60  # not a parity field
 
 
-@pytest.mark.parametrize("override", [{"limit": 8}, {"backend": "endpoint"}, {"tasks": ["conductor_facts_mc"]},
-                                      {"apply_chat_template": False}, {"seed": "1"}, {"dtype": "bfloat16"},
-                                      {"num_fewshot": 2}, {"batch_size": 1}, {"gen_kwargs": {"max_gen_toks": 3}}])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"limit": 8},
+        {"backend": "endpoint"},
+        {"tasks": ["conductor_facts_mc"]},
+        {"apply_chat_template": False},
+        {"seed": "1"},
+        {"dtype": "bfloat16"},
+        {"num_fewshot": 2},
+        {"batch_size": 1},
+        {"gen_kwargs": {"max_gen_toks": 3}},
+    ],
+)
 def test_a_candidate_setting_that_differs_is_refused(override):
     base = resolve({}, "baseline")
     sd = sealed(eval_baseline={"data": {"settings": base.model_dump(mode="json")}})
@@ -134,12 +158,19 @@ def test_hf_argv():
     margs = P.hf_model_args("/ck", s)
     a = P.lmeval_argv(s, model="hf", model_args=margs, output="/out", device="cpu")
     assert a[:5] == ["run", "--model", "hf", "--model_args", "pretrained=/ck,dtype=float32"]
-    for flag, val in (("--tasks", "conductor_facts_mc,conductor_facts_gen"), ("--include_path", str(P.TASKS_DIR)),
-                      ("--output_path", "/out"), ("--seed", P.DEFAULT_SEED), ("--batch_size", "4"),
-                      ("--limit", "20"), ("--num_fewshot", "0"), ("--device", "cpu")):
+    for flag, val in (
+        ("--tasks", "conductor_facts_mc,conductor_facts_gen"),
+        ("--include_path", str(P.TASKS_DIR)),
+        ("--output_path", "/out"),
+        ("--seed", P.DEFAULT_SEED),
+        ("--batch_size", "4"),
+        ("--limit", "20"),
+        ("--num_fewshot", "0"),
+        ("--device", "cpu"),
+    ):
         assert a[a.index(flag) + 1] == val
     assert "--log_samples" in a and "--apply_chat_template" in a and "--use_cache" not in a
-    g = a[a.index("--gen_kwargs") + 1:]
+    g = a[a.index("--gen_kwargs") + 1 :]
     assert g == ["max_gen_toks=16", "until=['\\n']"]
 
 
@@ -187,8 +218,10 @@ def test_lmeval_main_ends_redrawn_bars_at_once():
 def test_lmeval_main_splits_its_options():
     from skills.evaluate import lmeval_main as M
 
-    assert M._split(["--also-include", "/x", "--", "run", "--model", "hf"]) == (["--also-include", "/x"],
-                                                                              ["run", "--model", "hf"])
+    assert M._split(["--also-include", "/x", "--", "run", "--model", "hf"]) == (
+        ["--also-include", "/x"],
+        ["run", "--model", "hf"],
+    )
     assert M._ours(["--also-include", "/x", "--also-include", "/y"]) == ["/x", "/y"]
     with pytest.raises(SystemExit):
         M._ours(["--bogus"])
@@ -220,7 +253,7 @@ def test_progress_lines_from_the_api_models(capsys):
 
 # ------------------------------------------------------------------ the runner, with a stand-in lm-eval child
 
-FAKE_CHILD = r'''
+FAKE_CHILD = r"""
 import json, os, sys, pathlib
 mode = os.environ["FAKE_LMEVAL"]
 out = pathlib.Path(sys.argv[sys.argv.index("--output_path") + 1])
@@ -241,15 +274,20 @@ d = out / "m"; d.mkdir(parents=True)
 if mode == "ok":
     (d / "results_2026-01-01T00-00-00.000000.json").write_text("{}")
     (d / "samples_t_2026-01-01T00-00-00.000000.jsonl").write_text('{"doc_id": 0}\n{"doc_id": 1}\n')
-'''
+"""
 
 
 def _runner_rc(tmp: Path, base: Path, settings_extra: dict | None = None) -> RunContext:
     out = tmp / "ws" / "stages" / "eval_baseline" / "attempt-1"
     out.mkdir(parents=True)
-    return RunContext(out_dir=out, workspace=tmp / "ws", config={**CFG, "eval": {**CFG["eval"], **(settings_extra or {})}},
-                      sealed=sealed(preflight={"artifacts": {"checkpoint": str(base)},
-                                               "data": {"hardware": {"cuda_available": False}}}))
+    return RunContext(
+        out_dir=out,
+        workspace=tmp / "ws",
+        config={**CFG, "eval": {**CFG["eval"], **(settings_extra or {})}},
+        sealed=sealed(
+            preflight={"artifacts": {"checkpoint": str(base)}, "data": {"hardware": {"cuda_available": False}}}
+        ),
+    )
 
 
 @pytest.fixture
@@ -330,8 +368,9 @@ def test_simulated_candidate_target(tmp_path, fake_child):
     export.mkdir()
     state = tmp_path / "simulated_state.pt"
     state.write_bytes(b"x")
-    rc.sealed["quantize"] = SkillResult(ok=True, artifacts={"export": str(export), "simulated_state": str(state)},
-                                        data={"quant_algo": "FP8"})
+    rc.sealed["quantize"] = SkillResult(
+        ok=True, artifacts={"export": str(export), "simulated_state": str(state)}, data={"quant_algo": "FP8"}
+    )
     t = ev_run.hf_target("candidate", EvaluateInput(), rc, fake_child)
     assert t.mode == "hf-simulated" and t.checkpoint == fake_child and t.simulated_state == state
     assert str(export) in t.identity and "simulated FP8" in t.identity and t.identity != str(fake_child)
@@ -358,14 +397,47 @@ def test_sigterm_to_the_skill_stops_lmeval_and_records_cancelled(tmp_path):
     out = tmp_path / "ws" / "stages" / "eval_baseline" / "attempt-1"
     out.mkdir(parents=True)
     (tmp_path / "args.json").write_text(json.dumps({"side": "baseline"}))
-    (tmp_path / "ctx.json").write_text(json.dumps({"config": CFG, "cwd": str(tmp_path), "sealed": {
-        "preflight": {"ok": True, "artifacts": {"checkpoint": str(base)}, "data": {"hardware": {"cuda_available": False}}}}}))
+    (tmp_path / "ctx.json").write_text(
+        json.dumps(
+            {
+                "config": CFG,
+                "cwd": str(tmp_path),
+                "sealed": {
+                    "preflight": {
+                        "ok": True,
+                        "artifacts": {"checkpoint": str(base)},
+                        "data": {"hardware": {"cuda_available": False}},
+                    }
+                },
+            }
+        )
+    )
     pidfile = tmp_path / "lmeval.pid"
-    env = {**os.environ, "PYTHONPATH": str(root / "tests" / "fakes" / "lmeval_stub"), "FAKE_LMEVAL_PIDFILE": str(pidfile)}
-    proc = subprocess.Popen([sys.executable, str(root / "skills/common/launch.py"), "skills.evaluate.run", "--input",
-                             str(tmp_path / "args.json"), "--out-dir", str(out), "--workspace", str(tmp_path / "ws"),
-                             "--context", str(tmp_path / "ctx.json")], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root / "tests" / "fakes" / "lmeval_stub"),
+        "FAKE_LMEVAL_PIDFILE": str(pidfile),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(root / "skills/common/launch.py"),
+            "skills.evaluate.run",
+            "--input",
+            str(tmp_path / "args.json"),
+            "--out-dir",
+            str(out),
+            "--workspace",
+            str(tmp_path / "ws"),
+            "--context",
+            str(tmp_path / "ctx.json"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
@@ -385,7 +457,9 @@ def test_sigterm_to_the_skill_stops_lmeval_and_records_cancelled(tmp_path):
 
 def test_error_text_keeps_the_server_note_whole_before_a_long_log_tail():
     """The note says why (the server died mid-run); a front-cut of note + tail used to drop its head."""
-    note = "the vLLM server exited on its own (code -9) at 80.2s, during the evaluation: connection refused from then on"
+    note = (
+        "the vLLM server exited on its own (code -9) at 80.2s, during the evaluation: connection refused from then on"
+    )
     text = ev_run.error_text([f"line {i} " + "x" * 300 for i in range(100)], note)
     assert text.startswith(note + "\n") and len(text) <= 4000 and text.endswith("x" * 300)
     assert "line 99 " in text and "line 60 " not in text  # the last 30 lines at most
@@ -396,7 +470,7 @@ def test_endpoint_backend_is_refused_when_serve_skip_is_set(tmp_path):
     rc = RunContext(out_dir=tmp_path, workspace=tmp_path, sealed={}, config={"serve": {"skip": True}})
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / "config.json").write_text("{}")
-    from conductor.executor import LocalExecutor
+    from conductor.runtime.executor import LocalExecutor
 
     srv = ev_run.Endpoint(LocalExecutor(), rc, tmp_path / "ckpt", "baseline")
     with pytest.raises(SkillFailure) as e:
@@ -428,8 +502,12 @@ def _tiny_export(tmp: Path, fmt: str):
         model.proj.weight.copy_(deq)
     export = tmp / f"export-{fmt}"
     export.mkdir()
-    tensors = {"proj.weight": q, "proj.weight_scale": scale.float(), "proj.input_scale": torch.tensor(1.0),
-               "norm.weight": model.norm.weight.detach().to(torch.bfloat16)}
+    tensors = {
+        "proj.weight": q,
+        "proj.weight_scale": scale.float(),
+        "proj.input_scale": torch.tensor(1.0),
+        "norm.weight": model.norm.weight.detach().to(torch.bfloat16),
+    }
     return model, export, tensors, save_file
 
 
@@ -476,7 +554,23 @@ def test_the_simulated_candidate_names_its_export_for_the_fidelity_check(tmp_pat
     assert args["simulated_export"] == "/q/export" and args["simulated_state"] == "/q/simulated_state.pt"
     assert "simulated_export" not in P.hf_model_args("/base", s, simulated_export="/q/export")
     assert ev_run.read_fidelity(tmp_path) is None
-    (tmp_path / "fidelity.json").write_text(json.dumps({"ok": False, "checked": 3, "worst": 1.4, "unchecked": ["a"],
-                                                        "mismatched": [["w", 1.4]], "summary": "DIFFER"}))
-    assert ev_run.read_fidelity(tmp_path) == {"ok": False, "checked": 3, "worst_relative_error": 1.4, "unchecked": 1,
-                                              "mismatched": [["w", 1.4]], "summary": "DIFFER"}
+    (tmp_path / "fidelity.json").write_text(
+        json.dumps(
+            {
+                "ok": False,
+                "checked": 3,
+                "worst": 1.4,
+                "unchecked": ["a"],
+                "mismatched": [["w", 1.4]],
+                "summary": "DIFFER",
+            }
+        )
+    )
+    assert ev_run.read_fidelity(tmp_path) == {
+        "ok": False,
+        "checked": 3,
+        "worst_relative_error": 1.4,
+        "unchecked": 1,
+        "mismatched": [["w", 1.4]],
+        "summary": "DIFFER",
+    }

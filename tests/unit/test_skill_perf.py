@@ -150,16 +150,33 @@ def test_check_target_unreachable_and_failing_endpoints_are_transient():
 def req(i: int, prompt: str, *, start: float, end: float, tokens: Optional[int] = 16, output: str = "word " * 16,
         error: Optional[str] = None) -> dict[str, Any]:
     body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}]}
-    return {"request_id": f"r{i}", "request_args": json.dumps({"body": body}), "output": output,
-            "output_tokens": 99, "output_metrics": {"text_tokens": tokens}, "request_start_time": start, "request_end_time": end,
-            "time_to_first_token_ms": 10.0 + i, "inter_token_latency_ms": 5.0, "info": {"error": error}}
+    return {
+        "request_id": f"r{i}",
+        "request_args": json.dumps({"body": body}),
+        "output": output,
+        "output_tokens": 99,
+        "output_metrics": {"text_tokens": tokens},
+        "request_start_time": start,
+        "request_end_time": end,
+        "time_to_first_token_ms": 10.0 + i,
+        "inter_token_latency_ms": 5.0,
+        "info": {"error": error},
+    }
 
 
-def report(ok: list[dict], errored: Optional[list[dict]] = None, *, reported: Optional[int] = None,
-           count: int = 4, benches: int = 1) -> dict[str, Any]:
-    b = {"config": {"constraints": {"max_requests": {"args": {"kind": "max_requests", "count": count}}}},
-         "metrics": {"request_totals": {"successful": len(ok) if reported is None else reported}},
-         "requests": {"successful": ok, "errored": errored or [], "incomplete": []}}
+def report(
+    ok: list[dict],
+    errored: Optional[list[dict]] = None,
+    *,
+    reported: Optional[int] = None,
+    count: int = 4,
+    benches: int = 1,
+) -> dict[str, Any]:
+    b = {
+        "config": {"constraints": {"max_requests": {"args": {"kind": "max_requests", "count": count}}}},
+        "metrics": {"request_totals": {"successful": len(ok) if reported is None else reported}},
+        "requests": {"successful": ok, "errored": errored or [], "incomplete": []},
+    }
     return {"benchmarks": [b] * benches}
 
 
@@ -189,7 +206,7 @@ def test_errors_are_counted_and_quoted(tmp_path):
     assert (f["completed"], f["errored"]) == (1, 3) and f["errors"] == ["HTTP 500: injected failure"]
     assert (f["distinct_prompts"], f["prompts_known"]) == (4, 4)
     for r in bad:
-        r["request_args"] = None   # GuideLLM records no body for an errored request
+        r["request_args"] = None  # GuideLLM records no body for an errored request
     f = run_facts({"requested": 4, "report": write(tmp_path, "b.json", report(ok, bad))}, str(tmp_path), "r")
     assert (f["distinct_prompts"], f["prompts_known"]) == (1, 1)
 
@@ -203,8 +220,9 @@ def test_no_usage_falls_back_to_tokenizer_counts_then_characters(tmp_path):
 
 
 def test_a_missing_report_is_a_run_with_nothing_completed(tmp_path):
-    f = run_facts({"requested": 4, "report": "nope.json", "loadgen_error": "guidellm exited with 1"},
-                  str(tmp_path), "r")
+    f = run_facts(
+        {"requested": 4, "report": "nope.json", "loadgen_error": "guidellm exited with 1"}, str(tmp_path), "r"
+    )
     assert f["completed"] == 0 and f["errors"][0] == "guidellm exited with 1"
 
 
@@ -215,11 +233,28 @@ def test_a_report_with_several_benchmarks_is_refused(tmp_path):
 
 
 def test_the_producer_cannot_set_the_gates_policy(tmp_path):
-    runs = [{"requested": 4, "report": write(tmp_path, f"{i}.json", report(
-        [req(j, f"p{j}", start=1.0, end=2.0) for j in range(4)]))} for i in range(2)]
-    record = {"load_generator": "guidellm", "audit": None, "thresholds": {"offline": 0.99}, "noise_band": {},
-              "sides": [{"role": "endpoint", "base_url": URL, "model": "m", "prefix_caching": "off",
-                         "modes": {"offline": {"measurements": [{"reason": "initial", "reference": runs}]}}}]}
+    runs = [
+        {
+            "requested": 4,
+            "report": write(tmp_path, f"{i}.json", report([req(j, f"p{j}", start=1.0, end=2.0) for j in range(4)])),
+        }
+        for i in range(2)
+    ]
+    record = {
+        "load_generator": "guidellm",
+        "audit": None,
+        "thresholds": {"offline": 0.99},
+        "noise_band": {},
+        "sides": [
+            {
+                "role": "endpoint",
+                "base_url": URL,
+                "model": "m",
+                "prefix_caching": "off",
+                "modes": {"offline": {"measurements": [{"reason": "initial", "reference": runs}]}},
+            }
+        ],
+    }
     facts = facts_from_record(record, str(tmp_path))
     assert facts.thresholds["offline"] == 0.10 and facts.noise_band["offline"] == 0.10
 
@@ -233,17 +268,29 @@ def test_percentiles_and_prompt_of():
 
 def test_prompt_reuse_counts_repeats_across_runs_and_the_audit_prompt(tmp_path):
     def rec(ref_prompts: list[list[str]], audit_prompt: str) -> dict[str, Any]:
-        mk = lambda ps, tag: {"requested": len(ps), "report": write(tmp_path, f"{tag}.json", report(  # noqa: E731
-            [req(i, p, start=1.0, end=2.0) for i, p in enumerate(ps)], count=len(ps)))}
+        def mk(ps: list[str], tag: str) -> dict[str, Any]:
+            reqs = [req(i, p, start=1.0, end=2.0) for i, p in enumerate(ps)]
+            return {"requested": len(ps), "report": write(tmp_path, f"{tag}.json", report(reqs, count=len(ps)))}
+
         refs = [mk(ps, f"r{i}") for i, ps in enumerate(ref_prompts)]
         auds = [mk([audit_prompt] * 2, f"a{i}") for i in range(len(ref_prompts))]
-        return {"load_generator": "g", "sides": [{"role": "endpoint", "base_url": URL, "model": "m",
-                "prefix_caching": "off", "modes": {"offline": {"measurements": [
-                    {"reason": "initial", "reference": refs, "audit": auds}]}}}]}
+        return {
+            "load_generator": "g",
+            "sides": [
+                {
+                    "role": "endpoint",
+                    "base_url": URL,
+                    "model": "m",
+                    "prefix_caching": "off",
+                    "modes": {"offline": {"measurements": [{"reason": "initial", "reference": refs, "audit": auds}]}},
+                }
+            ],
+        }
+
     fresh = facts_from_record(rec([["a", "b"], ["c", "d"]], "z"), str(tmp_path))
     assert fresh.sides[0].reference_prompt_reuse == 0
     reused = facts_from_record(rec([["a", "b"], ["a", "z"]], "z"), str(tmp_path))
-    assert reused.sides[0].reference_prompt_reuse == 2   # 'a' again, and the audit prompt 'z'
+    assert reused.sides[0].reference_prompt_reuse == 2  # 'a' again, and the audit prompt 'z'
 
 
 def test_prompt_pool_never_repeats_and_keeps_the_audit_prompt_apart():

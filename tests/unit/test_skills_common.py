@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.skill import SkillContext, SkillResult
+from conductor.runtime.skill import SkillContext, SkillResult
 from skills.common import runner as R
 from skills.common.base import LAUNCH, runner_argv
 from skills.common.sealed import (
-    MissingArtifact, checkpoint_dir, eval_dirs, eval_output_dir, first_checkpoint,
+    MissingArtifact,
+    checkpoint_dir,
+    eval_dirs,
+    eval_output_dir,
+    first_checkpoint,
 )
 from skills.common.vllm_env import ENV_VAR, find_vllm_python, locate_vllm
 
@@ -103,7 +107,7 @@ def test_runner_argv_writes_input_and_context(tmp_path):
                        sealed={"preflight": SkillResult(ok=True, artifacts={"checkpoint": "/c"})}, python="/py")
     argv = runner_argv(ctx, "skills.compare.run", Inp(n=2))
     assert argv[:3] == ["/py", str(LAUNCH), "skills.compare.run"]
-    args = dict(zip(argv[3::2], argv[4::2]))
+    args = dict(zip(argv[3::2], argv[4::2], strict=False))
     assert json.loads(Path(args["--input"]).read_text()) == {"n": 2}
     context = json.loads(Path(args["--context"]).read_text())
     assert context["config"] == {"a": 1} and context["sealed"]["preflight"]["artifacts"] == {"checkpoint": "/c"}

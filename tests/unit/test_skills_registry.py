@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.skill import Skill, tool_schema
-from conductor.stages import STAGE_ORDER, plan_stages
-from conductor.tools import ToolRegistry
+from conductor.engine.stages import STAGE_ORDER, plan_stages
+from conductor.engine.tools import ToolRegistry
+from conductor.runtime.skill import Skill, tool_schema
 from skills import registry
 from skills.common.base import RunnerSkill
 
@@ -97,8 +97,8 @@ def test_duplicate_tool_names_are_refused(fake_packages, monkeypatch):
         registry.default_skills()
 
 
-def test_cli_builds_the_skills(fake_packages):
-    from conductor.cli import build_skills
+def test_the_composition_root_builds_the_skills_through_the_entry_point(fake_packages):
+    from conductor.app.wiring import build_skills
 
     assert [s.name for s in build_skills()][-1] == "closeout"
 

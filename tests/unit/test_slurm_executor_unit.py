@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conductor.executor import MAX_LINE, Executor, ProcessOutcome
+from conductor.runtime.executor import MAX_LINE, Executor, ProcessOutcome
 from conductor.slurm import JobStatus, SlurmExecutor, SlurmOutcome, SlurmSettings, SubmittedJob
 from conductor.slurm.executor import FileTail
 from conductor.slurm.scheduler import SlurmCLI

@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from conductor.slurm.jobs import (
-    JobStatus, SubmittedJob, classify, memory_killed, parse_duration, parse_exit, parse_sacct, parse_sbatch,
-    parse_squeue, parse_time,
+    JobStatus,
+    SubmittedJob,
+    classify,
+    memory_killed,
+    parse_duration,
+    parse_exit,
+    parse_sacct,
+    parse_sbatch,
+    parse_squeue,
+    parse_time,
 )
 
 REC = Path(__file__).resolve().parents[1] / "fixtures" / "slurm"

@@ -9,7 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from conductor.slurm.options import (
-    SlurmOptions, SlurmSettings, batch_script, job_environment, sbatch_args, time_limit,
+    SlurmOptions,
+    SlurmSettings,
+    batch_script,
+    job_environment,
+    sbatch_args,
+    time_limit,
 )
 
 

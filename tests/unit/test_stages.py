@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.stages import (
-    DEPENDS_ON, STAGE_ORDER, Failed, InvalidTransition, Passed, Sealed, Skip, Start, Status, initial_state,
-    plan_stages, transition,
+from conductor.engine.stages import (
+    DEPENDS_ON,
+    STAGE_ORDER,
+    Failed,
+    InvalidTransition,
+    Passed,
+    Sealed,
+    Skip,
+    Start,
+    Status,
+    initial_state,
+    plan_stages,
+    transition,
 )
 
 S = Status
@@ -100,7 +110,7 @@ def test_a_whole_chain_ends_with_no_open_stage():
 
 
 def test_progress_lines_parse_and_garbage_does_not():
-    from conductor.logbatch import parse_progress
+    from conductor.runtime.progress import parse_progress
 
     assert parse_progress("PROGRESS 0.420 calibrating 24/64 (pass 2)") == (0.42, "calibrating 24/64 (pass 2)")
     assert parse_progress("PROGRESS 1.000 done") == (1.0, "done")

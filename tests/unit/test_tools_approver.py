@@ -5,13 +5,24 @@ from __future__ import annotations
 import os
 
 import pytest
+from pydantic import ValidationError
 
-from conductor.approver import (
-    ApprovalRequest, NoHumanApprover, PolicyApprover, QueueApprover, RecordedApprover,
+from conductor.engine.approver import (
+    ApprovalRequest,
+    NoHumanApprover,
+    PolicyApprover,
+    QueueApprover,
+    RecordedApprover,
 )
-from conductor.config import ConfigError
-from conductor.tools import (
-    ListWorkspaceInput, ReadArtifactInput, Resolved, ToolRefusal, ToolRegistry, list_workspace, read_artifact,
+from conductor.engine.config import ConfigError
+from conductor.engine.tools import (
+    ListWorkspaceInput,
+    ReadArtifactInput,
+    Resolved,
+    ToolRefusal,
+    ToolRegistry,
+    list_workspace,
+    read_artifact,
 )
 from tests.fakes.skills import FakeSkill
 
@@ -117,10 +128,10 @@ def test_policy_approver(tmp_path):
 
 
 def test_accept_failure_is_a_generic_tool_with_a_reason():
-    from conductor.tools import ACCEPT_FAILURE, GENERIC
+    from conductor.engine.tools import ACCEPT_FAILURE, GENERIC
 
     model, description = GENERIC[ACCEPT_FAILURE]
     assert "decision" in description
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         model.model_validate({})
     assert model.model_validate({"reason": "no repair"}).reason == "no repair"

@@ -11,13 +11,22 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from conductor import events as E
-from conductor.events import EventBus
-from conductor.transcript import (
-    TranscriptError, TranscriptWriter, dumps_line, iter_events, read_header, read_transcript, summarize,
+from conductor.transcript import chain
+from conductor.transcript import events as E
+from conductor.transcript.events import EventBus
+from conductor.transcript.jsonl import (
+    TranscriptError,
+    TranscriptWriter,
+    dumps_line,
+    iter_events,
+    read_header,
+    read_transcript,
+    summarize,
 )
-from tests.eventfactory import header, small_run
+from gates.contract import Verdict
+from tests.eventfactory import header, small_run, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +78,8 @@ def test_fsync_at_verdicts_seals_approvals_and_decision(tmp_path, monkeypatch):
     for ev in [E.StageOpened(stage="s"), E.Warning_(message="w")]:
         w(ev)
     assert len(synced) == n_header
-    for ev in [E.GateVerdict(stage="s", gate="g", attempt=1, facts=None, verdict={}, exit_code=0, duration_s=0),
+    for ev in [E.GateVerdict(stage="s", gate="g", attempt=1, facts=None, verdict=verdict("g", True), exit_code=0,
+                              duration_s=0),
                E.StageSealed(stage="s", artifacts={}, seal_path="x", duration_s=0),
                E.ApprovalDecided(request_id="r", answer="approve", by="policy"),
                E.DecisionMade(decision="ACCEPT", exit_code=0, reason="r")]:
@@ -95,8 +105,8 @@ def test_writing_after_close_is_an_error(tmp_path):
 
 def test_nan_never_breaks_a_line(tmp_path):
     path = tmp_path / "t.jsonl"
-    record(path, [E.GateVerdict(stage="s", gate="g", attempt=1, facts={"x": float("nan")}, verdict={},
-                                exit_code=0, duration_s=0)])
+    record(path, [E.GateVerdict(stage="s", gate="g", attempt=1, facts={"x": float("nan")},
+                                verdict=verdict("g", True), exit_code=0, duration_s=0)])
     assert read_transcript(path).events[0].facts == {"x": None}  # pydantic's JSON mode: NaN -> null
 
 
@@ -245,11 +255,14 @@ def test_summarize_an_unfinished_run(tmp_path):
 def test_a_writer_killed_mid_run_leaves_a_readable_transcript(tmp_path):
     """kill -9 while writing as fast as it can: the reader gets everything before the tear."""
     path = tmp_path / "t.jsonl"
-    code = ("import sys\nfrom conductor.transcript import TranscriptWriter\nfrom conductor.events import EventBus\n"
-            "from tests.eventfactory import header, synthetic_events\n"
-            "w = TranscriptWriter(sys.argv[1], header()); bus = EventBus(); bus.subscribe(w, critical=True)\n"
-            "print('ready', flush=True)\n"
-            "for ev in synthetic_events(10**7): bus.emit(ev)\n")
+    code = (
+        "import sys\nfrom conductor.transcript.jsonl import TranscriptWriter\n"
+        "from conductor.transcript.events import EventBus\n"
+        "from tests.eventfactory import header, synthetic_events\n"
+        "w = TranscriptWriter(sys.argv[1], header()); bus = EventBus(); bus.subscribe(w, critical=True)\n"
+        "print('ready', flush=True)\n"
+        "for ev in synthetic_events(10**7): bus.emit(ev)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=str(ROOT), stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline().strip() == b"ready"
@@ -260,3 +273,46 @@ def test_a_writer_killed_mid_run_leaves_a_readable_transcript(tmp_path):
     t = read_transcript(path)
     assert len(t.events) > 10
     assert [e.seq for e in t.events] == list(range(1, len(t.events) + 1))
+
+
+CURATED = sorted((Path(__file__).resolve().parents[2] / "transcripts").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", CURATED, ids=lambda p: p.stem)
+def test_a_curated_transcript_reads_typed_and_writes_back_byte_identical(path):
+    """gate_verdict events carry the gates' typed Verdict, and the line is still the gate's own JSON:
+    a version-2 record is written again byte for byte, hash chain included; a version-1 record (no
+    chain) again key for key, fields added to the events since it was written left at their null default."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    t = read_transcript(path)
+    gates = [e for e in t.events if isinstance(e, E.GateVerdict)]
+    assert all(isinstance(e.verdict, Verdict) for e in gates)
+    if t.tamper_evident:
+        # (the chain itself: test_transcript_integrity) the writer writes each line as its canonical JSON with the
+        # hash appended (chain.chained_line); a record written before that, in the events' own key order
+        for e, line in zip(t.events, lines[1:], strict=True):
+            dumped, recorded_hash = e.model_dump(mode="json"), json.loads(line)["hash"]
+            written = chain.canonical(dumped).decode()[:-1] + f',"hash":"{recorded_hash}"}}'
+            assert line in (written, dumps_line({**dumped, "hash": recorded_hash})), line[:120]
+        return
+    for e, line in zip(t.events, lines[1:], strict=True):
+        recorded, dumped = json.loads(line), e.model_dump(mode="json")
+        assert {k: v for k, v in dumped.items() if k in recorded} == recorded
+        assert all(dumped[k] is None for k in set(dumped) - set(recorded)), line[:120]
+
+
+def test_a_gate_verdict_that_is_not_a_verdict_is_refused():
+    bad = {
+        "type": "gate_verdict",
+        "seq": 3,
+        "ts": "",
+        "stage": "s",
+        "gate": "g",
+        "attempt": 1,
+        "facts": None,
+        "exit_code": 0,
+        "duration_s": 0.1,
+        "verdict": {"pass": True, "detail": "no checks"},
+    }
+    with pytest.raises(ValidationError):
+        E.event_from_dict(bad)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from conductor.events import EventBus
-from conductor.transcript import TranscriptWriter
-from conductor.transcript_cli import cmd_list, cmd_show
+from conductor.app.transcript_cmds import cmd_list, cmd_show
+from conductor.transcript.events import EventBus
+from conductor.transcript.jsonl import TranscriptWriter
 from tests.eventfactory import header, small_run
 
 

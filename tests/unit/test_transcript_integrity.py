@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from conductor import chain, cli
-from conductor.approver import NoHumanApprover
-from conductor.replay import replay_transcript
-from conductor.session import run_session
-from conductor.stages import plan_stages
-from conductor.transcript import TranscriptWriter, read_transcript
+from conductor import cli
+from conductor.engine.approver import NoHumanApprover
+from conductor.engine.session import run_session
+from conductor.engine.stages import plan_stages
+from conductor.replay.replayer import replay_transcript
+from conductor.transcript import chain
+from conductor.transcript.jsonl import TranscriptWriter, read_transcript
 from tests.compare_facts import carry
 from tests.fakes import harness as H
 from tests.fakes.skills import FakeSkill
@@ -117,7 +118,7 @@ def test_every_single_missing_line_of_a_real_record_is_found(tmp_path):
         lines = _lines(path)
         for k in range(1, len(lines)):
             holed = _write(tmp_path / "holed.jsonl", lines[:k] + lines[k + 1:])
-            from conductor.integrity import check_record
+            from conductor.replay.integrity import check_record
 
             found = [p for p in check_record(read_transcript(holed)) if p.kind != "unchained"]
             assert found, (path.name, k, json.loads(lines[k])["type"])
@@ -237,8 +238,8 @@ def test_in_its_run_folder_a_forged_fact_is_caught_by_collecting_again(tmp_path)
 
 
 def test_a_resumed_record_continues_the_chain(tmp_path):
+    from conductor.transcript import events as E
     from tests.eventfactory import header
-    from conductor import events as E
 
     path = tmp_path / "t.jsonl"
     with TranscriptWriter(path, header()) as w:
@@ -255,8 +256,8 @@ def test_a_resumed_record_continues_the_chain(tmp_path):
 def test_a_version_1_record_resumes_without_a_chain(tmp_path):
     path = tmp_path / "v1.jsonl"
     shutil.copy(V1[0], path)
+    from conductor.transcript import events as E
     from tests.eventfactory import header
-    from conductor import events as E
 
     last = read_transcript(path).events[-1].seq
     with TranscriptWriter(path, header(), resume=True) as w:
@@ -267,9 +268,9 @@ def test_a_version_1_record_resumes_without_a_chain(tmp_path):
 
 
 def test_a_run_whose_record_was_altered_is_not_resumed(tmp_path):
-    from conductor.resume import ResumeError, resume_run
-    from conductor.steering import Steering
+    from conductor.engine.steering import Steering
     from conductor.providers.scripted import ScriptedProvider, tool_use
+    from conductor.replay.resume import ResumeError, resume_run
 
     steering = Steering()
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conductor.budget import Budget
-from conductor.config import Budgets
-from conductor.events import Usage
-from conductor.triage import TABLE, classify, table_markdown, triage
-from gates.failure_classes import Action, Decision, FailureClass as FC
+from conductor.engine.budget import Budget
+from conductor.engine.config import Budgets
+from conductor.engine.triage import TABLE, classify, table_markdown, triage
+from conductor.transcript.events import Usage
+from gates.failure_classes import Action, Decision
+from gates.failure_classes import FailureClass as FC
 
 
 def test_every_class_has_an_entry_with_a_hint_and_a_decision():

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from conductor.skill import SkillResult
-from conductor.workspace import SealError, Workspace, hash_path
+from conductor.runtime.skill import SkillResult
+from conductor.runtime.workspace import SealError, Workspace, hash_path
 from tests.eventfactory import verdict
 
 
@@ -17,7 +17,7 @@ def ws(tmp_path):
     return Workspace(tmp_path / "run").create()
 
 
-def make_export(ws: Workspace) -> tuple[int, "os.PathLike"]:
+def make_export(ws: Workspace) -> tuple[int, os.PathLike]:
     n, out = ws.new_attempt_dir("quantize")
     (out / "export").mkdir()
     (out / "export" / "model.safetensors").write_bytes(b"\x00" * 1000)

@@ -90,14 +90,17 @@ class ApprovalModal(ModalScreen[tuple[str, str]]):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        {"approve": self.action_approve, "deny": self.action_deny, "answer": self.action_answer}[event.button.id or "answer"]()
+        actions = {"approve": self.action_approve, "deny": self.action_deny, "answer": self.action_answer}
+        actions[event.button.id or "answer"]()
 
 
 class ConfirmModal(ModalScreen[bool]):
     BINDINGS = [Binding("y", "yes", "Yes"), Binding("n,escape", "no", "No")]
     DEFAULT_CSS = """
     ConfirmModal { align: center middle; }
-    ConfirmModal > Vertical { width: 64; max-width: 95%; height: auto; border: thick $error; background: $surface; padding: 1 2; }
+    ConfirmModal > Vertical {
+        width: 64; max-width: 95%; height: auto; border: thick $error; background: $surface; padding: 1 2;
+    }
     ConfirmModal Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
     ConfirmModal Button { margin-left: 1; }
     """
@@ -144,7 +147,9 @@ class ThresholdModal(ModalScreen[Optional[float]]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ThresholdModal { align: center middle; }
-    ThresholdModal > Vertical { width: 64; max-width: 95%; height: auto; border: thick $accent; background: $surface; padding: 0 1; }
+    ThresholdModal > Vertical {
+        width: 64; max-width: 95%; height: auto; border: thick $accent; background: $surface; padding: 0 1;
+    }
     ThresholdModal #threshold-error { color: $error; height: auto; }
     """
 

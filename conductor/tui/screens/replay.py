@@ -20,12 +20,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from conductor.replay.replayer import Divergence
+from conductor.runtime.report import fc_name
+from conductor.transcript.events import GateVerdict, ToolResult
 from conductor.tui import bridge
 from conductor.tui.model import ConvItem, _result_text, fmt_duration, parse_ts
-from conductor.tui.replay_model import Divergence, ReplayModel
+from conductor.tui.replay_model import ReplayModel
 from conductor.tui.screens.modals import ThresholdModal
 from conductor.tui.widgets import StageRail, Timeline
 from conductor.tui.widgets.conversation import gate_content, gate_title
+from gates.failure_classes import ExitCode
 
 _SKIP = {"seq", "ts", "type"}
 BIG = 2000  # events: above this the viewer freezes the loaded transcript out of the GC
@@ -40,18 +44,19 @@ def detail_content(replay: ReplayModel, i: int) -> tuple[str, Content]:
     parts: list[Any] = []
     if replay.divergence is not None and i == replay.divergence_index:
         d = replay.divergence
-        parts.append(Content.assemble(("≠ replay diverged here" + (f": {d.what}" if d.what else "") + "\n", "$error bold"),
+        head = "≠ replay diverged here" + (f": {d.what}" if d.what else "") + "\n"
+        parts.append(Content.assemble((head, "$error bold"),
                                       ("expected (recorded): ", "$text-muted"), (_short(d.expected), "$success"),
                                       ("\nfound (re-run):      ", "$text-muted"), (_short(d.found), "$error"), "\n\n"))
-    if e.type == "gate_verdict":
-        v = e.verdict or {}
-        item = ConvItem("gate", e.seq, e.stage, title=e.gate, ok=bool(v.get("pass", v.get("passed"))),
-                        body=str(v.get("detail", "")), data={"failure_class": v.get("failure_class"),
-                                                              "checks": v.get("checks") or [], "attempt": e.attempt})
+    if isinstance(e, GateVerdict):
+        v = e.verdict
+        item = ConvItem("gate", e.seq, e.stage, title=e.gate, ok=v.passed, body=v.detail,
+                        data={"failure_class": fc_name(v), "checks": list(v.checks), "attempt": e.attempt})
         parts.append(gate_content(item))
         title = gate_title(item)
-    elif e.type == "tool_result":
-        parts.append(Content.assemble((f"{e.name} → {'error' if e.is_error else 'ok'}\n", "$error bold" if e.is_error else "$success"),
+    elif isinstance(e, ToolResult):
+        said = (f"{e.name} → {'error' if e.is_error else 'ok'}\n", "$error bold" if e.is_error else "$success")
+        parts.append(Content.assemble(said,
                                       (_result_text(e.content), "")))
         title = f"tool_result · {e.name}" + (" · error" if e.is_error else "")
     else:
@@ -98,7 +103,8 @@ class ReplayScreen(Screen):
         self.verify = verify
         self.clock = clock
         self.replay_status = (f"DIVERGED at seq {divergence.seq}" if divergence
-                              else ("verifying…" if verify else "not verified (replay runs the gates again: conductor replay)"))
+                              else "verifying…" if verify
+                              else "not verified (replay runs the gates again: conductor replay)")
         self.regate_note = ""
 
     def compose(self) -> ComposeResult:
@@ -162,9 +168,10 @@ class ReplayScreen(Screen):
         at = parse_ts(ev.ts) if ev is not None else None
         into = fmt_duration(at - t0) if at is not None and t0 is not None else "?"
         b = state.budget
-        dec = state.report.decision
+        dec = state.report.decision.value if state.report.decision is not None else None
         self.query_one("#position", Static).update(Content.assemble(
-            ("step ", "$text-muted"), (f"{i + 1}/{n}", "bold"), ("  seq ", "$text-muted"), (str(ev.seq if ev else "-"), "bold"),
+            ("step ", "$text-muted"), (f"{i + 1}/{n}", "bold"),
+            ("  seq ", "$text-muted"), (str(ev.seq if ev else "-"), "bold"),
             ("  t+", "$text-muted"), (into, "bold"), ("  turns ", "$text-muted"), (str(b.turns), "bold"),
             ("  $", "$text-muted"), (f"{b.cost_usd:.2f}", "bold"),
             (f"  {dec}" if dec else "", "$success bold" if dec == "ACCEPT" else "$error bold"),
@@ -213,13 +220,14 @@ class ReplayScreen(Screen):
 
     def action_quit_app(self) -> None:
         # like `conductor replay`: 1 when the replay diverged, else 0
-        self.app.exit(1 if self.replay.divergence is not None else 0)
+        self.app.exit(ExitCode.DIVERGED if self.replay.divergence is not None else ExitCode.ACCEPT)
 
     def action_regate(self) -> None:
         if self.loaded.path is None:
             self.notify("re-gating needs the transcript file", severity="warning")
             return
-        current = self.replay.final.report.threshold
+        thr = self.replay.final.report.threshold
+        current = thr.value if thr is not None else None
 
         def chosen(thr: Optional[float]) -> None:
             if thr is not None:
@@ -255,7 +263,7 @@ class ReplayScreen(Screen):
         if event.state != WorkerState.SUCCESS:
             return
         if w.name == "verify":
-            v: bridge.Verification = w.result
+            v: bridge.Verification = w.result  # type: ignore[assignment]  # the verify worker's return
             div = v.divergence
             self.replay.divergence = div
             self.replay_status = (f"DIVERGED at seq {div.seq}" if div is not None
@@ -266,8 +274,9 @@ class ReplayScreen(Screen):
                 self.query_one(Timeline).go(self.replay.divergence_index)
             self.query_one(Timeline).refresh_all()
         elif w.name == "regate":
-            r: bridge.RegateResult = w.result
-            recorded = self.replay.final.report.decision or "?"
+            r: bridge.RegateResult = w.result  # type: ignore[assignment]  # the regate worker's return
+            final = self.replay.final.report.decision
+            recorded = final.value if final is not None else "?"
             self.regate_note = f"at {r.threshold:g}: {r.decision} (exit {r.exit_code}); recorded {recorded}"
             self._show(self.replay.cursor)
             self.notify(self.regate_note + (f"\n{r.detail}" if r.detail else ""), timeout=15)

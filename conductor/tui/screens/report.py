@@ -10,8 +10,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from conductor.tui.report_model import ReportView as Report
+from conductor.runtime.report import ReleaseReport as Report
 from conductor.tui.widgets import ReportView
+from gates.failure_classes import ExitCode
 
 
 class ReportScreen(Screen):
@@ -27,7 +28,8 @@ class ReportScreen(Screen):
 
     def compose(self) -> ComposeResult:
         cfg = self.header.get("config") or {}
-        bits = " · ".join(str(b) for b in (self.header.get("run_id", ""), cfg.get("model", ""), cfg.get("recipe", "")) if b)
+        named = (self.header.get("run_id", ""), cfg.get("model", ""), cfg.get("recipe", ""))
+        bits = " · ".join(str(b) for b in named if b)
         yield Static(Content.assemble(("report ", "bold $accent"), ("· " + bits if bits else "", "")), id="title")
         yield ReportView(self.report, id="report")
         yield Footer()
@@ -44,4 +46,4 @@ class ReportScreen(Screen):
         if quit_ is not None:
             quit_()
         else:
-            self.app.exit(self.report.exit_code or 0)
+            self.app.exit(self.report.exit_code or ExitCode.ACCEPT)

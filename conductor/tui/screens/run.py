@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -24,6 +25,7 @@ from conductor.tui.bridge import EventPump, RunSource, TuiApprover
 from conductor.tui.model import ApprovalView, RunModel
 from conductor.tui.screens.modals import ApprovalModal, ConfirmModal
 from conductor.tui.widgets import Conversation, LogTail, StageRail, StatusLine
+from gates.failure_classes import ExitCode
 
 BATCH_S = 0.05
 
@@ -76,12 +78,12 @@ class RunScreen(Screen):
         self.source = source
         self.live = live
         # a recorded run is shown as of its last event; a live one as of the (injected) clock
-        self.clock = clock if live else (lambda: self.model.last_ts)
         self.header = header or {}
         self.model = RunModel(self.header)
+        self.clock: Callable[[], Optional[float]] = clock if live else (lambda: self.model.last_ts)
         self.pump = EventPump(self._wake)
         self.exit_code: Optional[int] = None
-        self._flush_timer = None
+        self._flush_timer: Optional[Timer] = None
         self.flush_count = 0  # batches folded (a test checks events are batched)
         self._quit_when_done = False
         self._blink = cursor_blink
@@ -155,9 +157,9 @@ class RunScreen(Screen):
         if event.worker.name != "run":
             return
         if event.state == WorkerState.SUCCESS:
-            self.exit_code = int(event.worker.result)
+            self.exit_code = int(event.worker.result)  # type: ignore[arg-type]  # the run returned its code
         elif event.state == WorkerState.ERROR:
-            self.exit_code = 5
+            self.exit_code = ExitCode.INTERNAL_ERROR
             self.notify(f"the run failed inside the conductor: {event.worker.error!r}", severity="error", timeout=30)
         else:
             return
@@ -248,14 +250,14 @@ class RunScreen(Screen):
 
     def action_quit_run(self) -> None:
         if not (self.live and self.running):
-            self.app.exit(self.exit_code if self.exit_code is not None else 0)
+            self.app.exit(self.exit_code if self.exit_code is not None else ExitCode.ACCEPT)
             return
 
         def confirmed(yes: Optional[bool]) -> None:
             if yes:
                 self._quit_when_done = True
                 self.source.abort()
-                self.set_timer(15, lambda: self.app.exit(130))  # a run that will not stop
+                self.set_timer(15, lambda: self.app.exit(ExitCode.INTERRUPTED))  # a run that will not stop
 
         self.app.push_screen(ConfirmModal("The run is still going. Abort it and quit?", yes="Abort and quit"),
                              confirmed)

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from conductor.config import DEFAULT_TASKS, EMBEDDED_MODEL, ConfigError, ReleaseConfig, load_config
+from conductor.engine.config import DEFAULT_TASKS, EMBEDDED_MODEL, ConfigError, ReleaseConfig, load_config
 
 PROVIDERS = ["auto", "autopilot", "anthropic", "scripted"]
 FIELDS = [  # (id, label, placeholder)
@@ -102,7 +102,8 @@ class StartScreen(Screen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="form"):
             yield Static(Content.assemble(("conductor", "bold $accent"),
-                                          (" · release a quantized checkpoint; gates decide, you can steer", "$text-muted")),
+                                          (" · release a quantized checkpoint; gates decide, you can steer",
+                                           "$text-muted")),
                          classes="heading")
             for fid, label, placeholder in FIELDS:
                 with Horizontal(classes="row"):

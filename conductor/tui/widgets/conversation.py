@@ -22,18 +22,18 @@ MAX_ITEMS = 150
 def gate_content(item: ConvItem) -> Content:
     """Detail, then every check with its own verdict."""
     parts: list[tuple[str, str] | str] = [(item.body, "")]
-    for c in item.data.get("checks", []):
-        ok = bool(c.get("pass", c.get("passed")))
+    for c in item.data.get("checks", []):  # gates.contract.Check
+        ok = c.passed
         parts.append("\n")
         parts.append(("✓ " if ok else "✗ ", "$success" if ok else "$error bold"))
-        parts.append((str(c.get("name", "?")), "bold" if not ok else ""))
-        detail = str(c.get("detail", ""))
+        parts.append((c.name, "bold" if not ok else ""))
+        detail = c.detail
         if detail and not ok and detail in item.body:
             detail = ""  # a failing verdict's detail already says it
         if detail:
             parts.append((" · " + detail, "$text-muted" if ok else ""))
-        if not ok and c.get("failure_class"):
-            parts.append((f" [{c['failure_class']}]", "$error"))
+        if not ok and c.failure_class is not None:
+            parts.append((f" [{c.failure_class.value}]", "$error"))
     return Content.assemble(*parts)
 
 
@@ -113,7 +113,8 @@ def render(w: Widget, item: ConvItem) -> None:
     elif k == "warning":
         w.update(Content.assemble(("⚠ ", "$warning bold"), (item.body, "$warning")))
     elif k == "paused":
-        w.update(Content.assemble(("‖ " if item.body == "paused" else "▶ ", "$warning"), (f"run {item.body}", "$warning")))
+        icon = "‖ " if item.body == "paused" else "▶ "
+        w.update(Content.assemble((icon, "$warning"), (f"run {item.body}", "$warning")))
     else:
         w.update(Content(item.body))
 

@@ -7,12 +7,14 @@ from typing import Callable, Optional
 from textual.content import Content
 from textual.widget import Widget
 
-from conductor.tui.model import FAILED, PASSED, PENDING, RETRYING, RUNNING, SEALED, STOPPED, StageView, fmt_duration
+from conductor.engine.stages import Status
+from conductor.tui.model import StageView, fmt_duration
 
-ICONS = {PENDING: "○", RUNNING: "▶", PASSED: "✓", SEALED: "✔", FAILED: "✗", RETRYING: "↻", STOPPED: "■",
-         "skipped": "–"}
-STYLES = {PENDING: "$text-muted", RUNNING: "$accent bold", PASSED: "$success", SEALED: "$success bold",
-          FAILED: "$error bold", RETRYING: "$warning bold", STOPPED: "$warning", "skipped": "$text-muted"}
+ICONS = {Status.PENDING: "○", Status.RUNNING: "▶", Status.PASSED: "✓", Status.SEALED: "✔", Status.FAILED: "✗",
+         Status.RETRYING: "↻", Status.STOPPED: "■", Status.SKIPPED: "–"}
+STYLES = {Status.PENDING: "$text-muted", Status.RUNNING: "$accent bold", Status.PASSED: "$success",
+          Status.SEALED: "$success bold", Status.FAILED: "$error bold", Status.RETRYING: "$warning bold",
+          Status.STOPPED: "$warning", Status.SKIPPED: "$text-muted"}
 
 
 def stage_line(st: StageView, now: Optional[float], width: int) -> Content:
@@ -20,10 +22,11 @@ def stage_line(st: StageView, now: Optional[float], width: int) -> Content:
     style = STYLES.get(st.status, "")
     dur = fmt_duration(st.elapsed(now))
     name_w = 15
-    words = st.status if st.status != RETRYING else f"retry {st.retry_n}/{st.retry_m}"
+    words = st.status.value if st.status != Status.RETRYING else f"retry {st.retry_n}/{st.retry_m}"
     show_word = width >= name_w + 2 + 11 + 6
     parts: list[tuple[str, str] | str] = [(ICONS.get(st.status, "?") + " ", style),
-                                         (st.name[:name_w].ljust(name_w), style if st.status != PENDING else "$text-muted")]
+                                         (st.name[:name_w].ljust(name_w),
+                                          style if st.status != Status.PENDING else "$text-muted")]
     if show_word:
         parts.append((" " + words.ljust(10), style))
     used = 2 + name_w + (11 if show_word else 0)
@@ -35,10 +38,12 @@ def stage_note(st: StageView, width: int) -> Optional[Content]:
     """A second line for the states a person must notice: why it is retrying or failed (and, when
     the rail is too narrow for the status column, "retrying (n of m)")."""
     wide = width >= 15 + 2 + 11 + 6
-    if st.status == RETRYING:
+    if st.status == Status.RETRYING:
         text = f"  {st.failure_class or ''}" if wide else f"  retrying ({st.retry_n} of {st.retry_m})"
         return Content.assemble((_fit(text, width), "$warning"))
-    if st.status == FAILED and st.failure_class:
+    if st.status == Status.RUNNING and st.job:
+        return Content.assemble((_fit(f"  {st.job}", width), "$text-muted"))
+    if st.status == Status.FAILED and st.failure_class:
         return Content.assemble((_fit(f"  {st.failure_class}" if wide else f"  {st.failure_class}", width), "$error"))
     return None
 
@@ -54,7 +59,7 @@ class StageRail(Widget):
     StageRail { width: 26; height: 1fr; padding: 0 1; border-right: vkey $panel-lighten-2; }
     """
 
-    def __init__(self, clock: Callable[[], float], **kw):
+    def __init__(self, clock: Callable[[], Optional[float]], **kw):
         super().__init__(**kw)
         self._clock = clock
         self._stages: dict[str, StageView] = {}

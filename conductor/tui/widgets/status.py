@@ -18,7 +18,7 @@ def status_content(m: RunModel, now: Optional[float], width: int = 100) -> Conte
         parts.append((" PAUSED ", "reverse $warning bold"))
         parts.append(" ")
     elif m.finished:
-        dec = m.report.decision or "done"
+        dec = m.report.decision.value if m.report.decision is not None else "done"
         parts.append((f" {dec} ", "reverse " + ("$success" if (m.report.exit_code or 0) == 0 else "$error") + " bold"))
         parts.append(" ")
     parts += [("elapsed ", "$text-muted"), (fmt_duration(elapsed) or "0s", "bold"),
@@ -38,7 +38,7 @@ class StatusLine(Widget):
     StatusLine { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
-    def __init__(self, clock: Callable[[], float], **kw):
+    def __init__(self, clock: Callable[[], Optional[float]], **kw):
         super().__init__(**kw)
         self._clock = clock
         self._model: Optional[RunModel] = None

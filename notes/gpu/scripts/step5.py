@@ -7,7 +7,6 @@ endpoint path + compare gate.
 """
 
 import json
-import os
 import subprocess
 import sys
 import time

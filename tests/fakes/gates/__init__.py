@@ -31,7 +31,8 @@ def _arg(name: str) -> Any:
 
 
 def main(gate: str) -> None:
-    facts = json.load(open(_arg("--input"), encoding="utf-8"))
+    with open(_arg("--input"), encoding="utf-8") as fh:
+        facts = json.load(fh)
     if _arg("--threshold") is not None:
         facts["threshold"] = float(_arg("--threshold"))
     if facts.get("sleep"):
