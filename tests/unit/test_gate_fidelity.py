@@ -214,7 +214,8 @@ def gate(*args: str) -> tuple[int, dict]:
     return proc.returncode, json.loads(proc.stdout)
 
 
-HELD = "\n".join(f"held-out document number {i} about owls, rivers and trains, long enough to count." for i in range(30))
+HELD = "\n".join(f"held-out document number {i} about owls, rivers and trains, long enough to count."
+                 for i in range(30))
 CAL = "# calibration\nThe old lighthouse on the northern cape was switched off in the spring.\n"
 
 
