@@ -56,25 +56,50 @@ def metric_of(task: str) -> str:
 
 # ------------------------------------------------------------------ recording
 
-def record_run(lmeval_dir: str, timing: Optional[str], label: str) -> dict[str, Any]:
+def encode(vals: list[float]) -> Any:
+    """Per-document values in document order: a string of 0/1 when binary (compact), else a list."""
+    if all(v in (0, 1) for v in vals):
+        return "".join(str(int(v)) for v in vals)
+    return [round(float(v), 6) for v in vals]
+
+
+def decode(x: Any) -> list[float]:
+    return [float(c) for c in x] if isinstance(x, str) else [float(v) for v in x]
+
+
+def record_run(lmeval_dir: str, timing: Optional[str], label: str, into: Optional[dict[str, Any]] = None
+               ) -> dict[str, Any]:
+    """Per task, the primary metric per document (ids and values); merged into an earlier record of the same
+    run (a run completed in parts, e.g. lm-eval --samples for the documents a --limit run left out)."""
     from gates.audit.collect import read_run_samples
 
-    tasks = {}
-    for task, ts in sorted(read_run_samples(lmeval_dir).items()):
+    rec = into or {"label": label, "tasks": {}, "parts": []}
+    samples = read_run_samples(lmeval_dir)
+    for task, ts in sorted(samples.items()):
         m = metric_of(task)
-        docs = sorted(ts.records, key=int)
-        vals = [ts.first(d).metrics[m] for d in docs]
-        tasks[task] = {"metric": m, "docs": len(docs), "values": [int(v) if float(v).is_integer() else v for v in vals]}
-    results = sorted(Path(lmeval_dir).rglob("results_*.json"))[-1]
-    cfg = json.loads(results.read_text())["config"]
-    rec = {"label": label, "tasks": tasks, "model_args": cfg.get("model_args"), "batch_size": cfg.get("batch_size"),
-           "chat_template": bool(json.loads(results.read_text()).get("chat_template"))}
+        old = rec["tasks"].get(task)
+        by_id = dict(zip(old["ids"], decode(old["values"]))) if old else {}
+        by_id.update({int(d): float(ts.first(d).metrics[m]) for d in ts.records})
+        ids = sorted(by_id)
+        rec["tasks"][task] = {"metric": m, "docs": len(ids), "ids": ids, "values": encode([by_id[i] for i in ids])}
+    results = json.loads(sorted(Path(lmeval_dir).rglob("results_*.json"))[-1].read_text())
+    part = {"model_args": results["config"].get("model_args"), "batch_size": results["config"].get("batch_size"),
+            "chat_template": bool(results.get("chat_template")), "tasks": sorted(results["results"]),
+            "docs": sum(len(ts.records) for ts in samples.values())}
     if timing:
-        rec["timing"] = json.loads(Path(timing).read_text())
+        part["timing"] = json.loads(Path(timing).read_text())
+    rec["parts"].append(part)
     return rec
 
 
 # ------------------------------------------------------------------ paired statistics through the compare gate
+
+def aligned(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """The two sides' values on the documents both have, in document order."""
+    va, vb = dict(zip(a["ids"], decode(a["values"]))), dict(zip(b["ids"], decode(b["values"])))
+    common = sorted(set(va) & set(vb))
+    return [va[i] for i in common], [vb[i] for i in common]
+
 
 def paired(a: list[float], b: list[float]) -> dict[str, Any]:
     diffs = [y - x for x, y in zip(a, b)]
@@ -100,13 +125,12 @@ def compare_rows(rows: dict[str, dict[str, Any]], threshold: float) -> dict[str,
     return {row["task"]: row for row in v.evidence["tasks"]} | {"_decision": v.evidence["decision"]}
 
 
-def resolving_threshold(row: dict[str, Any]) -> float:
-    """The smallest threshold (0.001 steps) at which the compare gate resolves this task either way."""
+def accept_threshold(row: dict[str, Any]) -> float:
+    """The smallest absolute threshold (0.001 steps) at which the compare gate would ACCEPT this task: a figure
+    to read, never to set (a threshold chosen after seeing the drop is a manufactured pass)."""
     for milli in range(1, 501):
-        t = milli / 1000
-        label = compare_rows({"x": row}, t)["x"]["verdict"]
-        if label != "INDETERMINATE":
-            return t
+        if compare_rows({"x": row}, milli / 1000)["x"]["verdict"] == "OK":
+            return milli / 1000
     return math.inf
 
 
@@ -122,12 +146,14 @@ def print_packs() -> None:
               f"{len(c.control_passes)} control(s) scored above 0; {len(c.reference_failures)} reference(s) failed")
 
 
-def seconds_per_doc(run: dict[str, Any]) -> Optional[tuple[float, float, str]]:
-    t = run.get("timing") or {}
-    docs = sum(x["docs"] for x in run["tasks"].values())
-    if not t.get("cpu_s") or not docs:
-        return None
-    return t["cpu_s"] / docs, t.get("wall_s", 0) / docs, str(t.get("load", "?"))
+def seconds_per_doc(run: dict[str, Any], task: str) -> Optional[float]:
+    """CPU seconds per document: of `task` alone when a part evaluated only it, else the average document of
+    the parts that evaluated it with others (the packs run together)."""
+    timed = [p for p in run.get("parts", []) if task in p.get("tasks", []) and (p.get("timing") or {}).get("cpu_s")]
+    alone = [p for p in timed if p["tasks"] == [task]]
+    parts = alone or timed
+    docs = sum(p.get("docs", 0) for p in parts)
+    return sum(p["timing"]["cpu_s"] for p in parts) / docs if docs else None
 
 
 def print_pairs(data: dict[str, Any]) -> None:
@@ -137,19 +163,19 @@ def print_pairs(data: dict[str, Any]) -> None:
         if base not in runs or cand not in runs:
             print(f"  ({label}: {base} / {cand} not recorded)")
             continue
-        rows = {t: paired(runs[base]["tasks"][t]["values"], runs[cand]["tasks"][t]["values"])
+        rows = {t: paired(*aligned(runs[base]["tasks"][t], runs[cand]["tasks"][t]))
                 for t in sorted(set(runs[base]["tasks"]) & set(runs[cand]["tasks"]))}
         gate = compare_rows(rows, THRESHOLD)
         print(f"  {label} [{base} -> {cand}]: compare decision {gate['_decision']}")
-        spd = seconds_per_doc(runs[cand]) or seconds_per_doc(runs[base])
         for t, r in rows.items():
             g = gate[t]
             need = g.get("samples_needed_per_side")
-            cost = (f"; {need} docs = {need * spd[0] / 60:.0f} CPU-min per side (>= {need * spd[0] / 120:.0f} min "
-                    f"on 2 idle cores)") if need and spd else ""
+            spd = seconds_per_doc(runs[cand], t) or seconds_per_doc(runs[base], t)
+            cost = (f"; {need} docs x {spd:.2f} CPU-s = {need * spd / 60:.0f} CPU-min per side (wall on 2 idle "
+                    f"cores: {need * spd / 120:.0f}-{need * spd / 60:.0f} min)") if need and spd else ""
             print(f"    {t:28s} n {r['n']:5d}  {r['base']:.4f} -> {r['cand']:.4f}  worse {r['worse']:3d} better "
                   f"{r['better']:3d}  z*se {g.get('mde', float('nan')):.4f}  verdict {g['verdict']:13s} "
-                  f"resolves at >= {resolving_threshold(r):.3f}{cost}")
+                  f"would ACCEPT only at >= {accept_threshold(r):.3f}{cost}")
     print_floor(runs)
 
 
@@ -159,9 +185,10 @@ def print_floor(runs: dict[str, Any]) -> None:
         return
     print(f"\n  pack floor rule: in the default set when the baseline passes >= {FLOOR:.0%} of items")
     for t, x in sorted(base["tasks"].items()):
-        s = statistics.fmean(x["values"])
-        se = math.sqrt(s * (1 - s) / max(1, x["docs"] - 1))
-        print(f"    {t:28s} baseline {s:.4f} +- {se:.4f} ({sum(1 for v in x['values'] if v == 1)}/{x['docs']} "
+        vals = decode(x["values"])
+        s = statistics.fmean(vals)
+        se = statistics.stdev(vals) / math.sqrt(len(vals)) if len(vals) > 1 else float("nan")
+        print(f"    {t:28s} baseline {s:.4f} +- {se:.4f} ({sum(1 for v in vals if v == 1)}/{x['docs']} "
               f"full passes): {'IN' if s >= FLOOR else 'OUT'}")
 
 
@@ -178,8 +205,9 @@ def print_fidelity(data: dict[str, Any]) -> None:
                           for k, fl in f.flips.items())
         print(f"  {name:12s} KL mean {t.kl_mean:.5f} +- {t.kl_mean_se:.5f}  p99 {t.kl_p99:.4f}  max {t.kl_max:.3f}  "
               f"top-1 {t.top1_agreement:.4f}  ll/token {t.ll_diff_per_token:+.4f} +- {t.ll_diff_per_token_se:.4f}  "
-              f"ll/doc {t.ll_diff_per_doc:+.2f} +- {t.ll_diff_per_doc_se:.2f}  [{t.tokens} tokens, "
-              f"{rec.get('seconds', '?')} s]  -> {'PASS' if v.passed else v.failure_class.value}"
+              f"ll/doc {t.ll_diff_per_doc:+.2f} +- {t.ll_diff_per_doc_se:.2f}  [{t.tokens} tokens, both models: "
+              f"{(rec.get('seconds') or {}).get('measure', '?')} s wall under load]  -> "
+              f"{'PASS' if v.passed else v.failure_class.value}"
               + (f"\n               {flips}" if flips else ""))
 
 
@@ -199,7 +227,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = p.parse_args(argv)
     data = load()
     if args.record:
-        data["runs"][args.record[0]] = record_run(args.record[1], args.timing, args.label)
+        name = args.record[0]
+        data["runs"][name] = record_run(args.record[1], args.timing, args.label, data["runs"].get(name))
         save(data)
     if args.record_fidelity:
         data["fidelity"][args.record_fidelity[0]] = record_fidelity(args.record_fidelity[1:])

@@ -12,6 +12,11 @@ same table, from groups that cannot also be right (an antonym question never off
 meaning group; "Which of these is an animal?" never offers a bird). Answers are mostly one word, so
 most options are a single token and lm-eval scores the four options of a question in one forward pass.
 The correct option's position is balanced A-D by rotation and the rows are shuffled (seed 20260101).
+
+NO_COPY: a distractor never repeats a word of its own question ("What is the past tense of "go"?" does
+not offer "go"; "What is two plus three?" does not offer "two"): log-likelihood scoring favours a word
+the prompt just used, and such items measured the model's copying, not its knowledge (a first version
+scored 0/25 on comparatives and superlatives that offered the adjective itself).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import itertools
 import json
 import random
+import re
 import sys
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -774,11 +780,11 @@ def words(rng: random.Random) -> Iterator[Item]:
     for noun, plural in PLURAL_OF.items():
         yield "plural", f'What is the plural of "{noun}"?', plural, list(PLURALS[noun])
     for verb, past in PAST.items():
-        wrong = {verb, verb + "s", verb + "ing", verb + "ed", verb + "d"} - {past}
+        wrong = {verb + "s", verb + "ing", verb + "ed", verb + "d"} - {past}  # never the verb itself: see NO_COPY
         yield "past_tense", f'What is the past tense of "{verb}"?', past, rng.sample(sorted(wrong), 3)
     for adj, (comp, sup, bad_comp, bad_sup) in DEGREES.items():
-        yield "comparative", f'What is the comparative form of "{adj}"?', comp, [sup, adj, bad_comp]
-        yield "superlative", f'What is the superlative form of "{adj}"?', sup, [comp, adj, bad_sup]
+        yield "comparative", f'What is the comparative form of "{adj}"?', comp, [sup, bad_comp, bad_sup]
+        yield "superlative", f'What is the superlative form of "{adj}"?', sup, [comp, bad_sup, bad_comp]
 
 
 def nature(rng: random.Random) -> Iterator[Item]:
@@ -820,13 +826,12 @@ def categories(rng: random.Random) -> Iterator[Item]:
 
 
 def calendar(rng: random.Random) -> Iterator[Item]:
-    for seq, kind in ((DAYS, "day"), (MONTHS, "month"), (SEASONS, "season")):
+    for seq, kind in ((DAYS, "day"), (MONTHS, "month")):  # four seasons leave no distractor that is not asked
         n = len(seq)
         for i, x in enumerate(seq):
             nxt, prev = seq[(i + 1) % n], seq[(i - 1) % n]
-            ex = [x] if n > 4 else []  # four seasons leave no room to exclude the one asked about
-            yield "calendar", f"Which {kind} comes after {x}?", nxt, _opts(seq, nxt, rng, exclude=ex)
-            yield "calendar", f"Which {kind} comes before {x}?", prev, _opts(seq, prev, rng, exclude=ex)
+            yield "calendar", f"Which {kind} comes after {x}?", nxt, _opts(seq, nxt, rng, exclude=[x])
+            yield "calendar", f"Which {kind} comes before {x}?", prev, _opts(seq, prev, rng, exclude=[x])
 
 
 def numbers(rng: random.Random) -> Iterator[Item]:
@@ -851,15 +856,19 @@ def numbers(rng: random.Random) -> Iterator[Item]:
             "arithmetic",
             f"What is {WORDS[a]} plus {WORDS[b]}?",
             WORDS[a + b],
-            _opts(WORDS[1:13], WORDS[a + b], rng),
+            _opts(WORDS[1:13], WORDS[a + b], rng, exclude=[WORDS[a], WORDS[b]]),
         )
+
+
+def _an(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 def everyday(rng: random.Random) -> Iterator[Item]:
     for task, thing in USE.items():
         yield "use", f"What do you use to {task}?", thing, _opts(list(USE.values()), thing, rng)
     for job, who in WHO.items():
-        yield "job", f"Who {job}?", f"a {who}", [f"a {w}" for w in _opts(list(WHO.values()), who, rng)]
+        yield "job", f"Who {job}?", _an(who), [_an(w) for w in _opts(list(WHO.values()), who, rng)]
     for task, place in WHERE.items():
         yield (
             "place",
@@ -869,17 +878,42 @@ def everyday(rng: random.Random) -> Iterator[Item]:
         )
 
 
+STOPWORDS = {"a", "an", "the", "of", "is", "in", "to"}
+LISTS_ITS_OPTIONS = {"largest", "smallest"}  # "Which of these animals is the largest: cat, dog, ...?"
+
+
+def _content(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower())) - STOPWORDS
+
+
 GENERATORS = (geography, words, nature, categories, calendar, numbers, everyday)
 
 
 def items(rng: random.Random) -> list[Item]:
-    out = [it for gen in GENERATORS for it in gen(rng)]
+    out = _no_copies([it for gen in GENERATORS for it in gen(rng)], rng)
     seen: set[tuple[str, str]] = set()
     for cat, q, a, wrong in out:
+        copied = [w for w in wrong if _content(w) & _content(q)]
+        assert not copied or cat in LISTS_ITS_OPTIONS, f"NO_COPY: {q} offers {copied}"
         assert (q, a) not in seen, f"duplicate question: {q} ({a})"
         seen.add((q, a))
         assert len(wrong) == 3 and a not in wrong and len(set(wrong)) == 3, (q, a, wrong)
     return out
+
+
+def _no_copies(out: list[Item], rng: random.Random) -> list[Item]:
+    """Replace a distractor that repeats a word of its question by another option of the same category."""
+    pools: dict[str, set[str]] = {}
+    for cat, _, a, wrong in out:
+        pools.setdefault(cat, set()).update([a, *wrong])
+    fixed = []
+    for cat, q, a, wrong in out:
+        if cat not in LISTS_ITS_OPTIONS and any(_content(w) & _content(q) for w in wrong):
+            keep = [w for w in wrong if not _content(w) & _content(q)]
+            spare = sorted(p for p in pools[cat] if p != a and p not in keep and not _content(p) & _content(q))
+            wrong = keep + rng.sample(spare, 3 - len(keep))
+        fixed.append((cat, q, a, wrong))
+    return fixed
 
 
 def rows(seed: int = SEED) -> list[dict[str, object]]:

@@ -64,11 +64,11 @@ class FlipFacts(StrictModel):
 class FidelityThresholds(StrictModel):
     """Defaults from measurements on the embedded model (gates/fidelity/decide.py says which)."""
 
-    max_kl_mean: float = Field(default=0.05, gt=0, description="nats per token")
+    max_kl_mean: float = Field(default=0.10, gt=0, description="nats per token")
     max_kl_p99: float = Field(default=0.5, gt=0, description="nats")
-    min_top1_agreement: float = Field(default=0.90, gt=0, le=1)
+    min_top1_agreement: float = Field(default=0.80, gt=0, le=1)
     max_ll_drop_per_token: float = Field(default=0.05, gt=0, description="nats per token the candidate may lose")
-    max_flip_rate: float = Field(default=0.06, gt=0, le=1, description="fraction of MC answers that may change")
+    max_flip_rate: float = Field(default=0.08, gt=0, le=1, description="fraction of MC answers that may change")
     min_tokens: int = Field(default=2000, ge=1)
     min_documents: int = Field(default=20, ge=2)
 
