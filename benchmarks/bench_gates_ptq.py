@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_gates_ptq.py [--runs 7] [--keep DIR]
 
 The large checkpoints are sparse files (header written, then extended with truncate), so a
-~60 GB (source + export) MoE pair costs a few MB of disk: the gate reads headers only, so
-sparse and dense files time the same. Prints min and median of several runs for each figure.
+~60 GB (source + export) MoE pair costs a few MB of disk: the gate reads headers, the scale
+tensors and three 4 KiB windows of each quantized weight (the fixture writes exactly those bytes),
+so sparse and dense files time the same. Prints min and median of several runs for each figure.
 """
 
 from __future__ import annotations

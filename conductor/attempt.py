@@ -63,6 +63,7 @@ class GateOutcome:
     exit_code: Optional[int]
     duration_s: float
     error: Optional[str] = None
+    argv: Optional[list[str]] = None  # the gate's command line (None: a verdict the conductor wrote)
 
     @property
     def passed(self) -> bool:
@@ -121,6 +122,21 @@ def read_result(root: Path, out_dir: Path, exit_code: Optional[int], log_tail: l
     return run
 
 
+def scrub_after_child(workspace: Path, out_dir: Path) -> None:
+    """What a skill or its gates wrote, redacted before it is read, hashed or sealed (conductor.scrub):
+    the attempt's folder, and the files at the top of the run folder (a closeout's report), never the
+    transcript (its writer redacts each line, and is appending to it)."""
+    from conductor.redact import default_redactor
+    from conductor.scrub import scrub_tree
+
+    red = default_redactor()
+    scrub_tree(out_dir, red)
+    root = Path(workspace)
+    for top in root.iterdir() if root.is_dir() else ():
+        if top.is_file() and top.name != "transcript.jsonl":
+            scrub_tree(top, red)
+
+
 def _resolve(root: Path, p: str) -> Path:
     q = Path(p)
     return q if q.is_absolute() else root / q
@@ -152,7 +168,8 @@ class LiveWorld:
         # skills run from the workspace; the project must stay importable whether installed or not
         pythonpath = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         spec = ProcessSpec(argv=argv, cwd=str(ctx.workspace), log_path=log_path, timeout_s=timeout_s,
-                           name=f"{call.stage}:{call.skill.name}", grace_s=3.0, env_extra={"PYTHONPATH": pythonpath})
+                           name=f"{call.stage}:{call.skill.name}", grace_s=3.0, env_extra={"PYTHONPATH": pythonpath},
+                           pass_secrets=list(getattr(call.skill, "env_secrets", ())))
         t0 = time.monotonic()
         out = self.executor.run(spec, on_line=on_line, cancel=self.cancel)
         if out.error is not None:
@@ -166,6 +183,7 @@ class LiveWorld:
                            timed_out=True, log_tail=out.log_tail[-LOG_TAIL:])
         else:
             run = read_result(ctx.workspace, ctx.out_dir, out.exit_code, out.log_tail)
+        scrub_after_child(ctx.workspace, ctx.out_dir)  # after reading: the result in memory keeps real paths
         run.duration_s = round(time.monotonic() - t0, 3)
         return run
 
@@ -187,9 +205,10 @@ class LiveWorld:
                 break
             gr = run_gate(gc, executor=self.executor, workspace=self.workspace, out_dir=ctx.out_dir,
                           timeout_s=self.gate_timeout_s, cancel=self.cancel, **self.gate_kwargs)
-            out = GateOutcome(gr.gate, gr.verdict, gr.facts, gr.exit_code, gr.duration_s, gr.error)
+            out = GateOutcome(gr.gate, gr.verdict, gr.facts, gr.exit_code, gr.duration_s, gr.error, gr.argv)
             on_gate(out)
             outs.append(out)
+        scrub_after_child(ctx.workspace, ctx.out_dir)
         for missing in [g for g in required if g not in {c.gate for c in calls}]:
             out = GateOutcome(missing, gate_error(missing, f"stage {call.stage!r} must be judged by gate "
                                                            f"{missing!r}, but the skill did not name it"), None, None, 0.0)

@@ -6,6 +6,7 @@
     conductor resume RUN                    continue after Ctrl-C, a crash or kill -9
     conductor transcript list|show          find and read recorded runs
     conductor gates                         the gates and what they decide
+    conductor bench --base-url URL --model M   throughput + TEST04 caching audit of a live endpoint
 
 A user error (bad flag, invalid config, unreadable file) is exit 2 with one sentence, never a
 traceback; an unexpected exception is exit 5 with its message and the transcript's path.
@@ -52,7 +53,7 @@ def build_provider(config: ReleaseConfig, skills: Optional[Sequence[Any]] = None
     if name == "anthropic":
         from conductor.providers.anthropic_provider import AnthropicProvider
 
-        return AnthropicProvider(config.provider_model, base_url=config.base_url)
+        return AnthropicProvider(config.provider_model, base_url=config.base_url, api_key=config.api_key_value())
     raise CliError(f"provider {name!r} cannot drive a new run; use anthropic or autopilot "
                    "(replay serves recorded runs: `conductor replay`)")
 
@@ -86,6 +87,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     a.add_argument("--provider", choices=["auto", "anthropic", "autopilot"], help="auto: anthropic with a key")
     a.add_argument("--provider-model", dest="provider_model")
     a.add_argument("--base-url", dest="base_url", help="Anthropic-compatible endpoint (self-hosted vLLM)")
+    a.add_argument("--provider-max-tokens", type=int, dest="provider_max_tokens",
+                   help="the agent's max_tokens per turn (default 4096)")
     _budget_flags(p)
     _output_flags(p)
     p.add_argument("--policy", metavar="FILE", help="headless approvals policy (YAML)")
@@ -120,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workspace", help="the fork's run folder")
     r.add_argument("--gates", choices=["in-process", "processes"], default="in-process",
                    help="re-run each gate inside the replay (default, fast) or as its own process, as a live run does")
+    r.add_argument("--accept-partial", action="store_true", dest="accept_partial",
+                   help="accept a torn or truncated record (a run killed mid-way): exit 0 if what is there replays")
     r.add_argument("--json", action="store_true", help="the report as JSON")
     r.add_argument("--tui", action="store_true", help="open the transcript in the replay viewer (step, jump, re-gate)")
     rs = sub.add_parser("resume", help="continue a run from its last sealed stage")
@@ -139,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gates", help="list the gates")
     g.add_argument("--json", action="store_true")
     sub.add_parser("tui", help="open the terminal UI")
+    _add_bench(sub)
     return p
 
 
@@ -154,6 +160,7 @@ def config_from_args(args: argparse.Namespace) -> ReleaseConfig:
         "threshold_kind": "relative" if args.relative else None, "calib_size": args.calib_size,
         "workspace": args.workspace, "provider": args.provider, "provider_model": args.provider_model,
         "base_url": args.base_url, "policy_file": args.policy, "eval.limit": args.eval_limit,
+        "provider_max_tokens": args.provider_max_tokens,
         **_budget_overrides(args),
     }
     return load_config(yaml_path=args.release, overrides=overrides)
@@ -169,9 +176,10 @@ def _budget_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _listeners(args: argparse.Namespace) -> list[Any]:
     from conductor.headless import HeadlessPrinter
-    from conductor.redact import Redactor
+    from conductor.redact import default_redactor
 
-    return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None, redactor=Redactor())]
+    return [HeadlessPrinter(stream=sys.stderr, json_stream=sys.stdout if args.json else None,
+                            redactor=default_redactor())]
 
 
 def _wants_tui(args: argparse.Namespace) -> bool:
@@ -190,6 +198,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     provider = build_provider(config, skills)
     approver = build_approver(config.policy_file)
     outcome = run_session(config, provider, skills, approver, listeners=_listeners(args), handle_signals=True)
+    if outcome.exit_code == EXIT_USAGE:  # a configuration problem found during the run: its whole sentence
+        _say(f"conductor: {outcome.reason}\n")
     return outcome.exit_code
 
 
@@ -208,7 +218,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                                    skills=skills, workspace=args.workspace, listeners=_listeners(args),
                                    gate_mode=args.gates)
     else:
-        report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates)
+        report = replay_transcript(path, threshold=args.threshold, gate_mode=args.gates,
+                                   accept_partial=args.accept_partial)
     _print_report(report, args.json)
     return report.exit_code
 
@@ -220,10 +231,22 @@ def _transcript_path(target: str) -> str:
     return str(p / "transcript.jsonl") if p.is_dir() else str(p)
 
 
+_PROBLEM_LABELS = {"torn": "TORN", "partial": "TORN", "hole": "HOLE", "altered": "ALTERED", "unchained": "warning"}
+
+
+def _print_integrity(report: Any) -> None:
+    blocking = report.blocking()
+    for p in getattr(report, "integrity", []):
+        label = _PROBLEM_LABELS.get(p["kind"], p["kind"])
+        accepted = " (accepted: --accept-partial)" if p["kind"] != "unchained" and p not in blocking else ""
+        sys.stderr.write(f"{label}: {p['detail']}{accepted}\n")
+
+
 def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
         return
+    _print_integrity(report)
     if report.divergence is not None:
         d = report.divergence
         sys.stdout.write(json.dumps({"seq": d.seq, "expected": d.expected, "found": d.found}, default=str) + "\n")
@@ -299,6 +322,24 @@ COMMANDS = {"run": cmd_run, "demo": cmd_run, "replay": cmd_replay, "resume": cmd
             "transcript": cmd_transcript, "gates": cmd_gates}
 
 
+# -- bench (issue 14): the perf stage alone against an endpoint; the logic is skills/perf/bench.py -------------
+
+def _add_bench(sub: Any) -> None:
+    from skills.perf.bench import add_arguments
+
+    add_arguments(sub.add_parser("bench", help="throughput of an OpenAI-compatible endpoint, with MLPerf's "
+                                               "TEST04 caching audit; exit 0 pass, 1 failed, 2 bad input"))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from skills.perf.bench import run_bench
+
+    return run_bench(args)
+
+
+COMMANDS["bench"] = cmd_bench
+
+
 def dispatch(argv: Optional[Sequence[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -322,15 +363,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return dispatch(argv)
     except (CliError, ConfigError, ResumeError, TranscriptError) as exc:
-        sys.stderr.write(f"conductor: {exc}\n")
+        _say(f"conductor: {exc}\n")
         return getattr(exc, "code", EXIT_USAGE)
     except KeyboardInterrupt:
         sys.stderr.write("conductor: interrupted\n")
         return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback for the user: the message, and where to look
-        sys.stderr.write(f"conductor: internal error: {type(exc).__name__}: {exc}\n"
-                         f"{_where_to_look()}")
+        _say(f"conductor: internal error: {type(exc).__name__}: {exc}\n{_where_to_look()}")
         return EXIT_INTERNAL
+
+
+def _say(text: str) -> None:
+    """A message on stderr, secrets redacted (a path or a value in an error may hold one)."""
+    from conductor.redact import default_redactor
+
+    sys.stderr.write(default_redactor().redact_text(text))
 
 
 def _where_to_look() -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 DEFAULT_TASKS = ["conductor_facts_mc", "conductor_facts_gen"]
@@ -66,6 +66,11 @@ class ReleaseConfig(BaseModel):
     provider: ProviderName = "auto"
     provider_model: str = Field(default="claude-sonnet-4-6", description="model name for the anthropic provider")
     base_url: Optional[str] = Field(default=None, description="Anthropic-compatible endpoint (e.g. a self-hosted vLLM /v1/messages)")
+    provider_max_tokens: int = Field(default=4096, ge=256, le=128_000, description="the agent's max_tokens per turn "
+                                     "(with a self-hosted model, prompt + max_tokens must fit its context)")
+    api_key: Optional[SecretStr] = Field(
+        default=None, exclude=True, description="the agent's API key (else ANTHROPIC_API_KEY is used); "
+        "never written anywhere: it is left out of config.json and the transcript, and redacted wherever it appears")
     workspace: Optional[str] = Field(default=None, description="run folder; default ./runs/<run_id>")
     policy_file: Optional[str] = Field(default=None, description="headless approvals policy (YAML)")
     budgets: Budgets = Field(default_factory=Budgets)
@@ -93,7 +98,10 @@ class ReleaseConfig(BaseModel):
         env = os.environ if env is None else env
         if self.provider != "auto":
             return self.provider
-        return "anthropic" if env.get("ANTHROPIC_API_KEY") else "autopilot"
+        return "anthropic" if env.get("ANTHROPIC_API_KEY") or self.api_key else "autopilot"
+
+    def api_key_value(self) -> Optional[str]:
+        return self.api_key.get_secret_value() if self.api_key is not None else None
 
 
 class ConfigError(Exception):
@@ -132,6 +140,28 @@ def load_config(yaml_path: Optional[str] = None, overrides: Optional[dict[str, A
         else:
             data[key] = value
     try:
-        return ReleaseConfig.model_validate(data)
+        config = ReleaseConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_sentence(exc)) from None
+    check_recipe(config.recipe)
+    if config.api_key is not None:  # from here on, every write and print of this process redacts it
+        from conductor.redact import add_secret
+
+        add_secret(config.api_key.get_secret_value())
+    return config
+
+
+def check_recipe(recipe: str) -> None:
+    """A shipped recipe name, or a recipe file that exists and is valid; else ConfigError, one
+    sentence that lists the known recipes (nothing has run yet: preflight never sees a bad recipe)."""
+    from gates.contract import InputError
+    from gates.recipes import known_recipes, load_recipe
+
+    try:
+        load_recipe(recipe)
+    except InputError as exc:
+        what = exc.message if exc.field == "--recipe" else f"{exc.field}: {exc.message}"
+        if "known recipes are" not in what:
+            what += (f"; known recipes are {', '.join(known_recipes())} "
+                     "(or give the path of a valid .yaml/.json recipe file)")
+        raise ConfigError(" ".join(f"invalid config field 'recipe': {what}".split())) from None

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-TRANSCRIPT_SCHEMA_VERSION = 1
+TRANSCRIPT_SCHEMA_VERSION = 2  # 2: every line carries `hash`, chained to the previous line (conductor.chain)
 
 
 class _Event(BaseModel):
@@ -39,6 +39,9 @@ class RunStarted(_Event):
     workspace: str
     plan: list[dict[str, Any]]  # [{stage, depends_on, tools, gates}]
     resumed_from: Optional[str] = None
+    # sha256 of the gate package's files (conductor.gate_modules.fingerprint): replay with the same
+    # gates compares each re-decided verdict whole, not only pass / failure_class / decision
+    gates_fingerprint: Optional[str] = None
 
 
 class StageOpened(_Event):
@@ -151,6 +154,9 @@ class GateVerdict(_Event):
     verdict: dict[str, Any]
     exit_code: Optional[int]
     duration_s: float
+    # the gate's command line (python -m gates.<gate> ...): replay re-collects the facts with it when
+    # the transcript is read in its own run folder; None when the conductor wrote the verdict itself
+    argv: Optional[list[str]] = None
 
 
 class StageRetry(_Event):

@@ -38,7 +38,8 @@ Redact = Callable[[str], str]
 
 
 class ProcessSpec(BaseModel):
-    """What to run. The child's environment is os.environ + env_extra (+ PYTHONUNBUFFERED=1)."""
+    """What to run. The child's environment is os.environ + env_extra (+ PYTHONUNBUFFERED=1); from an
+    executor built with scrub_env=True, os.environ without its secrets except those in pass_secrets."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +54,8 @@ class ProcessSpec(BaseModel):
     # Linux: the child gets SIGTERM if the thread that started it dies (even by kill -9); turn it
     # off for a child that must outlive the thread that spawns it
     die_with_parent: bool = True
+    # secret-named variables this child may keep (scrub_env executors drop every other one)
+    pass_secrets: list[str] = Field(default_factory=list)
 
 
 class ProcessOutcome(BaseModel):
@@ -302,10 +305,13 @@ class _Live:
 class LocalExecutor:
     """Children on this machine, each in its own process group. Thread-safe.
 
-    `redact` is applied to every output line before it reaches the log file or on_line."""
+    `redact` is applied to every output line before it reaches the log file or on_line. With
+    `scrub_env`, a child never gets the value of a secret-named variable it was not given
+    (ProcessSpec.pass_secrets; conductor.redact.child_env)."""
 
-    def __init__(self, redact: Optional[Redact] = None):
+    def __init__(self, redact: Optional[Redact] = None, scrub_env: bool = False):
         self._redact = redact
+        self._scrub_env = scrub_env
         self._live: dict[int, _Live] = {}
         self._lock = threading.RLock()  # re-entrant: terminate_all may run in a signal handler
         self.closed = False
@@ -367,7 +373,10 @@ class LocalExecutor:
             return list(self._live)
 
     def _start(self, spec: ProcessSpec, output: _Output) -> _Live:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.env_extra}
+        from conductor.redact import child_env
+
+        base = child_env(os.environ, spec.pass_secrets) if self._scrub_env else os.environ
+        env = {**base, "PYTHONUNBUFFERED": "1", **spec.env_extra}
         with self._lock:
             if self.closed:
                 raise RuntimeError("the executor is shut down")

@@ -7,7 +7,9 @@ A package other than `gates` provides `load_schema(gate, kind) -> dict` for its 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
+from pathlib import Path
 from typing import Any, Callable
 
 REAL = "gates"
@@ -20,6 +22,23 @@ def schema_loader_for(prefix: str) -> Callable[[str, str], dict]:
 
         return committed_schema
     return getattr(importlib.import_module(prefix), "load_schema")
+
+
+@functools.lru_cache(maxsize=16)
+def fingerprint(prefix: str) -> str:
+    """sha256 of the gate package's files (code, schemas, recipes), by sorted relative path.
+
+    A run records it (run_started.gates_fingerprint); replay with the same fingerprint runs the very
+    same gates, so each re-decided verdict must equal the recorded one byte for byte, not only its
+    pass / failure_class / decision."""
+    pkg = importlib.import_module(prefix)
+    root = Path(pkg.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json", ".yaml") and p.is_file()):
+        if "__pycache__" in path.parts:
+            continue
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
 
 
 def gate_kwargs_for(prefix: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from conductor.events import (
 from conductor.feedback import evidence_decision, gate_failure_payload, skill_failure_payload, to_json
 from conductor.logbatch import LogBatcher, parse_progress
 from conductor.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
+from conductor.redact import NULL_REDACTOR
 from conductor.skill import Skill, SkillContext, SkillResult
 from conductor.stages import (
     CLOSEOUT, STAGE_ORDER, Failed, Passed, Sealed, Start, StagePlan, initial_state, plan_stages, transition,
@@ -114,7 +115,10 @@ class Run:
         self.resume = resume
         self.gate_module_prefix = gate_module_prefix
         self.cfg_json = config.model_dump(mode="json")
-        self.prefix = prompts.system_prefix(self.cfg_json, self.plan, self.skills)
+        # the agent is never told a secret (a task name or a path may hold one)
+        self.secret_free_cfg = (redactor or NULL_REDACTOR).redact_obj(self.cfg_json)
+        self.prefixes: dict[str, str] = {}  # stage -> its system prefix (its own skills' docs only)
+        self.context_stage: Optional[str] = None  # the stage the conversation in self.messages belongs to
         self.sealed: dict[str, SkillResult] = {}
         self.verdicts: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
@@ -155,7 +159,9 @@ class Run:
 
     def _start(self) -> None:
         self.bus.emit(RunStarted(run_id=self.run_id, workspace=str(self.workspace.root), plan=self._plan_record(),
-                                 resumed_from=self.resume.resumed_from if self.resume else None))
+                                 resumed_from=self.resume.resumed_from if self.resume else None,
+                                 gates_fingerprint=_gates_fingerprint(self.gate_module_prefix)))
+        self._warn_secrets_in_config()
         missing = [s for s in STAGE_ORDER if s not in self.state.statuses]
         if missing:
             self._warn(f"stages without a skill are not part of this run: {', '.join(missing)}")
@@ -168,6 +174,14 @@ class Run:
             raise self._chain_done()
         self._open_stage(stage)
         self.pending = [_text(prompts.opening(stage, list(self.sealed)))]
+
+    def _warn_secrets_in_config(self) -> None:
+        redacted = self.secret_free_cfg
+        fields = sorted(k for k in self.cfg_json if redacted.get(k) != self.cfg_json[k])
+        if fields:
+            self._warn(f"the release config holds the value of a secret in {', '.join(fields)}: it is redacted in "
+                       "every record and shown to the agent and the skills redacted, so a skill that needs it "
+                       "(a model path, a task name) will not find it; rename it, or unset the variable")
 
     def _plan_record(self) -> list[dict[str, Any]]:
         out = []
@@ -222,6 +236,7 @@ class Run:
     def _turn(self) -> None:
         stage = self.state.current
         assert stage is not None
+        self._stage_context(stage)
         if self.pending:
             self.messages.append({"role": "user", "content": self.pending})
             self.pending = []
@@ -242,18 +257,36 @@ class Run:
         else:
             self._nudge(stage)
 
+    def _stage_context(self, stage: str) -> None:
+        """Each stage has a conversation of its own: when a stage opens, the earlier stages' turns are
+        dropped and what the agent has not read yet (the result that sealed the last stage) comes as text."""
+        if self.context_stage == stage:
+            return
+        if self.context_stage is not None:
+            names = {b.get("id"): b.get("name") for m in self.messages[-1:] if m["role"] == "assistant"
+                     for b in m["content"] if b.get("type") == "tool_use"}
+            self.pending = [_result_as_text(b, names) for b in self.pending]
+            self.messages = []
+        self.context_stage = stage
+
     def _complete(self, stage: str) -> ModelResponse:
         tools = self.registry.definitions(stage)
+        if stage not in self.prefixes:
+            self.prefixes[stage] = prompts.system_prefix(self.secret_free_cfg, self.plan, self.skills, stage)
         # built by the loop itself: not re-validated (validating the whole conversation every turn
         # would make a long run quadratic); a shallow copy so a provider may keep it
         req = ModelRequest.model_construct(
-            system=prompts.system_blocks(self.prefix, stage, self.registry.stage_tools(stage),
+            system=prompts.system_blocks(self.prefixes[stage], stage, self.registry.stage_tools(stage),
                                          self.state.starts.get(stage, 0)),
-            tools=tools, messages=list(self.messages), max_tokens=4096, stage=stage, turn=self.turn)
+            tools=tools, messages=list(self.messages), max_tokens=self.config.provider_max_tokens, stage=stage,
+            turn=self.turn)
         t0 = time.monotonic()
         try:
             resp = self.provider.complete(req, on_text=lambda t: self.bus.emit(TextDelta(turn=self.turn, text=t)))
         except ProviderError as exc:
+            if getattr(exc, "config_error", False):
+                raise Decided(Decision.CONFIG_ERROR, f"the agent's endpoint refused the request as configured: {exc}",
+                              stage=stage) from None
             raise Decided(Decision.SYSTEMIC, f"the agent's provider failed: {exc}", stage=stage) from None
         self.bus.emit(AssistantMessage(turn=self.turn, stage=stage, content=resp.content, stop_reason=resp.stop_reason,
                                        model=resp.model, usage=resp.usage, cost_usd=resp.cost_usd,
@@ -413,7 +446,8 @@ class Run:
     def _gates(self, call: SkillCall, ctx: SkillContext, result: SkillResult) -> list[GateOutcome]:
         def on_gate(o: GateOutcome) -> None:
             self.bus.emit(GateVerdict(stage=call.stage, gate=o.gate, attempt=call.attempt, facts=o.facts,
-                                      verdict=o.verdict, exit_code=o.exit_code, duration_s=o.duration_s))
+                                      verdict=o.verdict, exit_code=o.exit_code, duration_s=o.duration_s,
+                                      argv=o.argv))
             self.verdicts.append({"stage": call.stage, "gate": o.gate, "attempt": call.attempt, "pass": o.passed,
                                   "failure_class": o.verdict.get("failure_class"), "detail": o.verdict.get("detail", "")})
 
@@ -602,6 +636,16 @@ def _text(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
+def _result_as_text(block: dict[str, Any], names: dict[str, Any]) -> dict[str, Any]:
+    """A tool_result of the previous stage's last turn as a text block (its tool_use is not in the new
+    stage's conversation, and a tool_result without its tool_use is refused by the API)."""
+    if block.get("type") != "tool_result":
+        return block
+    name = names.get(block.get("tool_use_id")) or "a tool"
+    how = "error" if block.get("is_error") else "result"
+    return _text(f"[{how} of {name} ({block.get('tool_use_id')}), from the previous stage] {block.get('content', '')}")
+
+
 def _tool_result(tid: str, content: str, is_error: bool) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tid, "content": content}
     if is_error:
@@ -613,6 +657,15 @@ def _hashes(workspace: Any, paths: list[Path]) -> dict[str, str]:
     from conductor.workspace import hash_path
 
     return {workspace.rel(p): hash_path(p) for p in paths if p.exists()}
+
+
+def _gates_fingerprint(prefix: str) -> Optional[str]:
+    from conductor.gate_modules import fingerprint
+
+    try:
+        return fingerprint(prefix)
+    except (ImportError, OSError, TypeError):  # a gate package that cannot be read: replay compares keys only
+        return None
 
 
 def new_run_id() -> str:

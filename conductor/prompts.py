@@ -1,8 +1,10 @@
 """What the agent reads: the stable system prefix (cached), the open stage, nudges and notices.
 
-The prefix holds everything that does not change during a run (role, rules, the release, the
-plan, the triage table, every skill's SKILL.md) and carries `cache_control`, so a provider that
-supports prompt caching pays for it once. The open stage comes in a second, uncached block.
+The prefix holds what does not change while a stage is open (role, rules, the release, the plan,
+the triage table, and the SKILL.md of the open stage's skills only) and carries `cache_control`, so
+a provider that supports prompt caching pays for it once per stage. The open stage comes in a
+second, uncached block. Each stage gets only what it needs, so that a self-hosted model with a 16k
+context can drive a run (benchmarks/bench_prompt.py measures it).
 """
 
 from __future__ import annotations
@@ -43,16 +45,20 @@ def skill_docs(skills: Sequence[Any]) -> str:
     return "\n\n".join(parts)
 
 
-def system_prefix(config: dict[str, Any], plan: Sequence[StagePlan], skills: Sequence[Any]) -> str:
+def system_prefix(config: dict[str, Any], plan: Sequence[StagePlan], skills: Sequence[Any],
+                  stage: Optional[str] = None) -> str:
+    """The stable prefix; with `stage`, the docs of that stage's skills only and a compact triage table
+    (each failure's tool result brings its class's meaning and hint)."""
     release = {k: config.get(k) for k in ("model", "recipe", "tasks", "threshold", "threshold_kind")}
     plan_lines = [f"- {p.name}: depends on {list(p.depends_on) or 'nothing'}; tools {list(p.skills)}; "
                   f"gates {list(p.gates)}" for p in plan]
+    own = [s for s in skills if stage is None or s.stage == stage]
     return "\n\n".join([
         ROLE, RULES,
         "# The release\n" + json.dumps(release, sort_keys=True),
         "# The plan\n" + "\n".join(plan_lines),
-        "# Triage table\n" + table_markdown(),
-        "# Skills\n" + skill_docs(skills),
+        "# Triage table\n" + table_markdown(meanings=stage is None),
+        "# Skills\n" + (skill_docs(own) or "(no skill in this stage)"),
     ])
 
 

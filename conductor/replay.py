@@ -12,6 +12,12 @@ point runs in this process, `conductor.gate_inprocess`) or "processes" (one chil
 live run). Either way `gate_runner.judge` checks the verdict and facts against the committed schemas
 and fails closed to GATE_ERROR; the report's `gates_mode` says which ran.
 
+Before it trusts the record, replay checks that it is whole and untouched (`conductor.integrity`):
+a torn or truncated record, a hole in the middle, or a broken hash chain is reported with its line
+and seq, and makes the exit code 1 even when nothing diverged; `accept_partial=True` accepts a torn
+or truncated record (and a hole in a version-1 record, which cannot tell damage from tampering),
+never a broken chain. A version-1 record replays with a warning: it is not tamper-evident.
+
 `threshold=X` re-gates the compare gate at another threshold and reports the decision the run
 would have reached instead of diverging. `fork_at=N` with a live provider (and the real skills)
 replays up to seq N, then continues live in a new workspace (hard links to the recorded one).
@@ -39,6 +45,7 @@ from conductor.events import EventBus, ToolResult
 from conductor.executor import LocalExecutor
 from conductor.gate_inprocess import InProcessGates
 from conductor.gate_modules import gate_kwargs_for
+from conductor.integrity import check_record
 from conductor.loop import Halt, ResumePoint, RunOutcome, build_run
 from conductor.providers.base import ModelRequest, ModelResponse
 from conductor.record import Segment, open_stage_counts, sealed_in, segments, totals
@@ -87,6 +94,16 @@ class ReplayReport:
     segments: int = 0
     forked_workspace: Optional[str] = None
     gates_mode: str = IN_PROCESS  # how gates were re-run: "in-process" | "processes" (see GATE_MODES)
+    facts_recollected: int = 0  # gates whose facts were collected again from the run folder (in it)
+    notes: list[str] = field(default_factory=list)
+    tamper_evident: bool = False  # the record is hash-chained (schema_version 2)
+    integrity: list[dict[str, Any]] = field(default_factory=list)  # conductor.integrity problems, as dicts
+    accept_partial: bool = False
+
+    def blocking(self) -> list[dict[str, Any]]:
+        """The integrity problems that make the replay fail (see conductor.integrity.Problem.blocks)."""
+        return [p for p in self.integrity if p["kind"] != "unchained"
+                and not (self.accept_partial and p["acceptable"])]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +119,49 @@ def gate_executor(mode: str, executor: Any) -> Any:
 def verdict_key(v: dict[str, Any]) -> dict[str, Any]:
     return {"gate": v.get("gate"), "pass": v.get("pass"), "failure_class": v.get("failure_class"),
             "decision": (v.get("evidence") or {}).get("decision")}
+
+
+def same_gates(seg: Segment) -> bool:
+    """The recorded run's gates are the ones installed here (same fingerprint)."""
+    from conductor.gate_modules import fingerprint
+
+    recorded = seg.started.gates_fingerprint
+    try:
+        return recorded is not None and recorded == fingerprint(seg.gate_module_prefix())
+    except (ImportError, OSError, TypeError):
+        return False
+
+
+def recollect_call(gate: str, argv: Sequence[str]) -> Any:
+    """The recorded gate command as a GateCall (its own --facts-out dropped), or None if it is not one."""
+    from conductor.skill import GateCall
+
+    if "-m" not in argv:
+        return None
+    args = list(argv[argv.index("-m") + 2:])
+    if "--facts-out" in args:
+        i = args.index("--facts-out")
+        del args[i:i + 2]
+    return GateCall(gate=gate, args=args)
+
+
+def first_difference(a: Any, b: Any, path: str = "facts") -> Optional[tuple[str, Any, Any]]:
+    """(path, value in a, value in b) of the first difference between two JSON values, or None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if k not in a or k not in b:
+                return f"{path}.{k}", a.get(k, "(absent)"), b.get(k, "(absent)")
+            found = first_difference(a[k], b[k], f"{path}.{k}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if a == b and type(a) is type(b) else (path, a, b)
 
 
 # -- stand-ins for what the record already decided --------------------------------------------------
@@ -181,13 +241,17 @@ class ReplayWorld:
 
     def __init__(self, seg: Segment, ws: Workspace, executor: Any, steering: Steering, *, gate_timeout_s: float,
                  threshold: Optional[float] = None, live: Optional[LiveWorld] = None, fork_at: Optional[int] = None,
-                 gate_mode: str = IN_PROCESS):
+                 gate_mode: str = IN_PROCESS, recollect_in: Optional[Path] = None):
         self.seg, self.ws, self.steering = seg, ws, steering
+        self.executor = executor
         self.gate_executor = gate_executor(gate_mode, executor)
         self.gate_timeout_s, self.threshold, self.live, self.fork_at = gate_timeout_s, threshold, live, fork_at
         self.gate_kwargs = gate_kwargs_for(seg.gate_module_prefix())
-        self.rerun = self.kept = 0
+        self.same_gates = same_gates(seg)
+        self.recollect_in = recollect_in  # the run folder the record was written in, when it is at hand
+        self.rerun = self.kept = self.recollected = 0
         self.regated: list[dict[str, Any]] = []
+        self.notes: list[str] = []
 
     def _off_record(self, div: Divergence) -> Halt:
         """Leaving the record is a divergence, unless re-gating changed a verdict (then it ends)."""
@@ -256,7 +320,45 @@ class ReplayWorld:
             self.regated.append({"seq": gv.seq, "gate": gv.gate, "recorded": expected, "regated": found})
         elif expected != found:
             raise Diverged(Divergence(gv.seq, expected, found, f"gate {gv.gate} of stage {gv.stage} decided differently"))
+        else:
+            self._same_verdict(gv, gr.verdict)
+            self._recollect(gv, out_dir)
         return GateOutcome(gr.gate, gr.verdict, gr.facts, gr.exit_code, gr.duration_s, gr.error)
+
+    def _same_verdict(self, gv: Any, verdict: dict[str, Any]) -> None:
+        """With the very gates that recorded it, the verdict on the recorded facts is the recorded one,
+        whole: a fact changed in a way that keeps pass and failure_class still shows in its evidence."""
+        if not self.same_gates or verdict == gv.verdict:
+            return
+        keys = sorted(k for k in set(gv.verdict) | set(verdict) if gv.verdict.get(k) != verdict.get(k))
+        raise Diverged(Divergence(gv.seq, {k: gv.verdict.get(k) for k in keys}, {k: verdict.get(k) for k in keys},
+                                  f"gate {gv.gate} of stage {gv.stage}: the same gates, on the recorded facts, give a "
+                                  f"verdict whose {', '.join(keys)} differ from the recorded one (the facts or the "
+                                  "verdict were changed after the run)"))
+
+    def _recollect(self, gv: Any, out_dir: Path) -> None:
+        """In its own run folder, the gate collects its facts again from the artifacts: they must be the
+        recorded facts (a recorded fact changed after the run, even one that keeps the verdict, differs)."""
+        if self.recollect_in is None or not gv.argv:
+            return
+        from conductor.gate_runner import run_gate
+
+        call = recollect_call(gv.gate, gv.argv)
+        if call is None:
+            return
+        gr = run_gate(call, executor=self.executor, workspace=Workspace(self.recollect_in),
+                      out_dir=out_dir / "recollected", timeout_s=self.gate_timeout_s, **self.gate_kwargs)
+        if gr.facts is None:
+            self.notes.append(f"gate {gv.gate} (seq {gv.seq}): its facts could not be collected again from "
+                              f"{self.recollect_in} ({gr.error or gr.verdict.get('detail', '')})"[:300])
+            return
+        self.recollected += 1
+        where = first_difference(gv.facts, gr.facts)
+        if where is not None:
+            raise Diverged(Divergence(gv.seq, {"fact": where[0], "recorded": where[1]},
+                                      {"fact": where[0], "collected": where[2]},
+                                      f"gate {gv.gate} of stage {gv.stage}: the recorded facts differ from those "
+                                      f"collected again from the run folder's artifacts, at {where[0]}"))
 
     def read(self, name: str, tool_use_id: str, inp: BaseModel) -> tuple[bool, str]:
         """The workspace may be gone or changed since: serve what the agent read then."""
@@ -319,12 +421,15 @@ def _resume_for(earlier: list[Segment], seg: Segment) -> Optional[ResumePoint]:
 def replay_transcript(path: str | os.PathLike[str], *, threshold: Optional[float] = None,
                       fork_at: Optional[int] = None, provider: Any = None, skills: Optional[Sequence[Any]] = None,
                       listeners: Sequence[Callable[[Any], None]] = (), workspace: Optional[str] = None,
-                      gate_timeout_s: Optional[float] = None, gate_mode: str = IN_PROCESS) -> ReplayReport:
+                      gate_timeout_s: Optional[float] = None, gate_mode: str = IN_PROCESS,
+                      accept_partial: bool = False) -> ReplayReport:
     gate_executor(gate_mode, None)  # refuse an unknown mode before reading anything
     t = read_transcript(path)
     segs = segments(t.events)
     recorded = next((s.decision.decision for s in reversed(segs) if s.decision is not None), None)
-    report = ReplayReport(str(path), None, None, 0, recorded, segments=len(segs), gates_mode=gate_mode)
+    report = ReplayReport(str(path), None, None, 0, recorded, segments=len(segs), gates_mode=gate_mode,
+                          tamper_evident=t.tamper_evident, accept_partial=accept_partial,
+                          integrity=[p.as_dict() for p in check_record(t)])
     if fork_at is not None:
         return _fork(t, segs, fork_at, provider, skills, listeners, workspace, report)
     with tempfile.TemporaryDirectory(prefix="conductor-replay-") as tmp:
@@ -333,7 +438,8 @@ def replay_transcript(path: str | os.PathLike[str], *, threshold: Optional[float
         try:
             for i, seg in enumerate(segs):
                 outcome = _replay_segment(t.header.config, seg, segs[:i], ws, executor, report, threshold=threshold,
-                                          listeners=listeners, gate_timeout_s=gate_timeout_s)
+                                          listeners=listeners, gate_timeout_s=gate_timeout_s,
+                                          recollect_in=_own_run_folder(path, seg))
                 if outcome is None:
                     break
         finally:
@@ -341,13 +447,25 @@ def replay_transcript(path: str | os.PathLike[str], *, threshold: Optional[float
     return _conclude(report, threshold)
 
 
+def _own_run_folder(path: str | os.PathLike[str], seg: Segment) -> Optional[Path]:
+    """The run folder the segment was recorded in, when the transcript being replayed is the one in it."""
+    root = Path(seg.started.workspace)
+    try:
+        inside = Path(path).resolve().parent == root.resolve()
+    except OSError:
+        return None
+    return root if inside and root.is_dir() else None
+
+
 def _replay_segment(header_config: dict[str, Any], seg: Segment, earlier: list[Segment], ws: Workspace,
                     executor: Any, report: ReplayReport, *, threshold: Optional[float],
-                    listeners: Sequence[Callable[[Any], None]], gate_timeout_s: Optional[float]) -> Optional[RunOutcome]:
+                    listeners: Sequence[Callable[[Any], None]], gate_timeout_s: Optional[float],
+                    recollect_in: Optional[Path] = None) -> Optional[RunOutcome]:
     cfg = _config(header_config, ws)
     steering = Steering()
     world = ReplayWorld(seg, ws, executor, steering, threshold=threshold,
-                        gate_timeout_s=gate_timeout_s or cfg.budgets.gate_timeout_s, gate_mode=report.gates_mode)
+                        gate_timeout_s=gate_timeout_s or cfg.budgets.gate_timeout_s, gate_mode=report.gates_mode,
+                        recollect_in=recollect_in if threshold is None else None)
     bus = EventBus(start_seq=seg.started.seq - 1)
     if threshold is None:
         bus.subscribe(_ResultChecker(seg, None), critical=True)
@@ -367,6 +485,8 @@ def _replay_segment(header_config: dict[str, Any], seg: Segment, earlier: list[S
         outcome = None
     report.gates_rerun += world.rerun
     report.gates_kept += world.kept
+    report.facts_recollected += world.recollected
+    report.notes += world.notes
     report.regated += world.regated
     if outcome is not None:
         report.decision = outcome.decision
@@ -377,6 +497,18 @@ def _replay_segment(header_config: dict[str, Any], seg: Segment, earlier: list[S
 
 
 def _conclude(report: ReplayReport, threshold: Optional[float]) -> ReplayReport:
+    _conclude_replay(report, threshold)
+    blocking = report.blocking()
+    if blocking:
+        report.exit_code = EXIT_DIVERGED
+        hint = "" if all(not p["acceptable"] for p in blocking) or report.accept_partial else \
+            " (--accept-partial accepts a partial record)"
+        first = f"{blocking[0]['detail']}{hint}"
+        report.detail = first if report.divergence is None else f"{report.detail}; {first}"
+    return report
+
+
+def _conclude_replay(report: ReplayReport, threshold: Optional[float]) -> ReplayReport:
     if report.divergence is not None:
         report.exit_code = EXIT_DIVERGED
         report.detail = report.divergence.what

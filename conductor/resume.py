@@ -76,6 +76,9 @@ def load_workspace(path: str) -> tuple[Workspace, Any, list[Any]]:
     if not ws.transcript_path.exists() or not ws.config_path.exists():
         raise ResumeError(f"{path!r} is not a conductor workspace (no transcript.jsonl or config.json)")
     t = read_transcript(ws.transcript_path)
+    if t.chain_break is not None:
+        raise ResumeError(f"{ws.transcript_path} was altered after it was written ({t.chain_break.sentence()}); "
+                          "a run whose record cannot be trusted is not resumed")
     return ws, t, t.events
 
 

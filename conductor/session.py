@@ -21,7 +21,7 @@ from conductor.gate_modules import REAL, gate_kwargs_for
 from conductor.interrupt import interrupt_on_signals
 from conductor.loop import ResumePoint, Run, RunOutcome, build_run, new_run_id
 from conductor.providers.base import Provider
-from conductor.redact import Redactor
+from conductor.redact import add_secret, default_redactor
 from conductor.skill import Skill
 from conductor.steering import Steering
 from conductor.transcript import TranscriptWriter
@@ -64,8 +64,10 @@ def run_session(config: ReleaseConfig, provider: Provider, skills: Sequence[Skil
                 world_factory: Optional[Callable[[Any], Any]] = None, **run_kwargs: Any) -> RunOutcome:
     run_id = run_id or new_run_id()
     ws = (workspace or workspace_for(config, run_id)).create()
-    redactor = Redactor()
-    executor = LocalExecutor(redact=redactor.redact_text)
+    if config.api_key is not None:
+        add_secret(config.api_key.get_secret_value())
+    redactor = default_redactor()
+    executor = LocalExecutor(redact=redactor.redact_text, scrub_env=True)
     writer = TranscriptWriter(ws.transcript_path, header_for(config, provider, run_id), redactor,
                               resume=resume is not None)
     LAST_TRANSCRIPT[:] = [str(ws.transcript_path)]

@@ -6,6 +6,11 @@ writer is an EventBus listener: it skips ephemeral events, redacts at write time
 line and fsyncs at verdicts, seals, approvals and the decision. The reader tolerates a torn last
 line (a run killed mid-write) and refuses a schema_version it does not know.
 
+Version 2 chains the lines (`conductor.chain`): each line, the header included, carries the sha256
+of its canonical JSON and of the previous line's hash. The reader verifies the chain as it reads
+and says where it breaks (`Transcript.chain_break`); version 1 (no chain) is still read, and
+`Transcript.tamper_evident` is False for it.
+
     writer = TranscriptWriter(ws.transcript_path, header, Redactor())
     bus.subscribe(writer, critical=True)
     ...
@@ -26,13 +31,15 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 from pydantic import ValidationError
 
+from conductor.chain import GENESIS, HASH_KEY, ChainBreak, ChainVerifier, chained_line
 from conductor.events import (
     TRANSCRIPT_SCHEMA_VERSION, AssistantMessage, DecisionMade, GateVerdict, RunFinished, RunStarted,
     StageSealed, TranscriptHeader, event_from_dict,
 )
 from conductor.redact import NULL_REDACTOR, Redactor
 
-SUPPORTED_SCHEMA_VERSIONS = (TRANSCRIPT_SCHEMA_VERSION,)
+SUPPORTED_SCHEMA_VERSIONS = (1, TRANSCRIPT_SCHEMA_VERSION)  # 1: no hash chain (not tamper-evident)
+CHAINED_FROM = 2
 FSYNC_TYPES = frozenset({"gate_verdict", "stage_sealed", "decision", "run_finished", "approval_decided"})
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -70,6 +77,14 @@ def _end_with_newline(path: Path) -> None:
             os.fsync(fh.fileno())
 
 
+def _chained(prev: str, data: dict[str, Any]) -> tuple[str, str]:
+    """The line with its hash appended, and the hash (NaN/infinity made strings first, as dumps_line does)."""
+    try:
+        return chained_line(prev, data)
+    except ValueError:
+        return chained_line(prev, _finite(data))
+
+
 class TranscriptWriter:
     """EventBus listener that appends each non-ephemeral event as one redacted JSON line.
 
@@ -85,6 +100,8 @@ class TranscriptWriter:
         self._lock = threading.Lock()
         self.last_seq = 0
         self.lines_written = 0
+        # the hash of the last line written (None: a version-1 transcript, which has no chain)
+        self._prev: Optional[str] = GENESIS if header.schema_version >= CHAINED_FROM else None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         exists = self.path.exists() and self.path.stat().st_size > 0
         if exists and not resume:
@@ -102,6 +119,7 @@ class TranscriptWriter:
                 fh.truncate(t.valid_bytes)
                 os.fsync(fh.fileno())
         self.last_seq = t.events[-1].seq if t.events else 0
+        self._prev = t.last_hash if t.tamper_evident else None  # a version-1 record stays unchained
         _end_with_newline(self.path)  # a complete last line may have lost its newline
 
     def __call__(self, event: Any) -> None:
@@ -112,10 +130,14 @@ class TranscriptWriter:
         self.last_seq = max(self.last_seq, event.seq)
 
     def _write_line(self, data: dict[str, Any], sync: bool) -> None:
-        line = dumps_line(data) + "\n"
         with self._lock:
             if self._fh.closed:
                 raise TranscriptError(f"transcript {self.path} is closed; event {data.get('type')} not recorded")
+            if self._prev is not None:
+                text, self._prev = _chained(self._prev, data)
+                line = text + "\n"
+            else:
+                line = dumps_line(data) + "\n"
             self._fh.write(line)
             self._fh.flush()
             if sync:
@@ -152,9 +174,12 @@ class Transcript:
     torn: bool = False  # the last line was incomplete and was skipped
     path: Optional[Path] = None
     valid_bytes: int = 0  # bytes up to the end of the last good line (resume truncates there)
+    tamper_evident: bool = False  # schema_version 2: every line is chained (conductor.chain)
+    chain_break: Optional[ChainBreak] = None  # where the chain breaks (version 2 only)
+    last_hash: str = GENESIS  # the hash of the last good line (the writer continues from it)
 
 
-def _parse_header(raw: bytes, path: Path) -> TranscriptHeader:
+def _parse_header(raw: bytes, path: Path, state: Optional["_ScanState"] = None) -> TranscriptHeader:
     try:
         data = json.loads(raw)
     except ValueError:
@@ -167,8 +192,11 @@ def _parse_header(raw: bytes, path: Path) -> TranscriptHeader:
         raise TranscriptError(
             f"{path}: transcript schema_version {version!r} is not supported by this conductor "
             f"(supports {supported}); upgrade conductor, or read it with the version that wrote it")
+    if state is not None and version >= CHAINED_FROM:
+        state.chain = ChainVerifier()
+        state.chain.feed(1, data, raw)
     try:
-        return TranscriptHeader.model_validate(data)
+        return TranscriptHeader.model_validate({k: v for k, v in data.items() if k != HASH_KEY})
     except ValidationError as exc:
         raise TranscriptError(f"{path}: the header is invalid: {_first_error(exc)}") from None
 
@@ -179,8 +207,9 @@ def _first_error(exc: ValidationError) -> str:
     return f"field '{loc}': {e['msg']}"
 
 
-def _parse_event(raw: bytes) -> Any:
-    """The event on one line; raises ValueError (with a reason) when the line is not one."""
+def _parse_event(raw: bytes, chain: Optional[ChainVerifier] = None, lineno: int = 0) -> Any:
+    """The event on one line; raises ValueError (with a reason) when the line is not one. The line
+    is fed to `chain` (version 2) before its hash is dropped."""
     try:
         data = json.loads(raw)
     except ValueError as exc:
@@ -188,9 +217,12 @@ def _parse_event(raw: bytes) -> Any:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     try:
-        return event_from_dict(data)
+        event = event_from_dict({k: v for k, v in data.items() if k != HASH_KEY})
     except ValidationError as exc:
         raise ValueError(f"not a valid event ({_first_error(exc)})") from None
+    if chain is not None:
+        chain.feed(lineno, data, raw)
+    return event
 
 
 @dataclass
@@ -198,6 +230,7 @@ class _ScanState:
     torn: bool = False
     valid_bytes: int = 0
     warnings: list[str] = field(default_factory=list)
+    chain: Optional[ChainVerifier] = None  # set by the header of a version-2 transcript
 
 
 def _open(path: Path):
@@ -218,18 +251,18 @@ def _scan(path: Path, state: _ScanState) -> Iterator[Any]:
         first = fh.readline()
         if not first.strip():
             raise TranscriptError(f"{path} is empty: it has no header line")
-        yield _parse_header(first, path)
+        yield _parse_header(first, path, state)
         state.valid_bytes = len(first)
         pending: Optional[tuple[int, bytes]] = None
         for lineno, raw in enumerate(fh, start=2):
             if pending is not None:
-                yield _middle_event(path, *pending)
+                yield _middle_event(path, *pending, state.chain)
                 state.valid_bytes += len(pending[1])
             pending = (lineno, raw)
         if pending is None:
             return
         try:
-            event = _parse_event(pending[1])
+            event = _parse_event(pending[1], state.chain, pending[0])
         except ValueError:
             state.torn = True
             state.warnings.append(f"line {pending[0]} is incomplete (the run was probably killed "
@@ -239,9 +272,9 @@ def _scan(path: Path, state: _ScanState) -> Iterator[Any]:
         yield event
 
 
-def _middle_event(path: Path, lineno: int, raw: bytes) -> Any:
+def _middle_event(path: Path, lineno: int, raw: bytes, chain: Optional[ChainVerifier] = None) -> Any:
     try:
-        return _parse_event(raw)
+        return _parse_event(raw, chain, lineno)
     except ValueError as exc:
         raise TranscriptError(f"{path}: line {lineno} is corrupt: {exc}") from None
 
@@ -253,8 +286,13 @@ def read_transcript(path: PathLike) -> Transcript:
     records = _scan(path, state)
     header = next(records)
     events = list(records)
-    return Transcript(header=header, events=events, warnings=state.warnings, torn=state.torn,
-                      path=path, valid_bytes=state.valid_bytes)
+    t = Transcript(header=header, events=events, warnings=state.warnings, torn=state.torn,
+                   path=path, valid_bytes=state.valid_bytes)
+    if state.chain is not None:
+        t.tamper_evident, t.chain_break, t.last_hash = True, state.chain.broken, state.chain.last
+        if t.chain_break is not None:
+            t.warnings.append(f"the record was altered after it was written: {t.chain_break.sentence()}")
+    return t
 
 
 def read_header(path: PathLike) -> TranscriptHeader:

@@ -92,9 +92,12 @@ def triage(fc: FailureClass | str, failures: int) -> TriageOutcome:
                          e.exhausted_decision if final else None)
 
 
-def table_markdown() -> str:
-    """The triage table as the agent reads it in the system prompt."""
+def table_markdown(meanings: bool = True) -> str:
+    """The triage table as the agent reads it in the system prompt (without the meanings, which
+    every failure's tool result carries anyway, it is a third of the size)."""
     rows = ["| failure_class | action | retries per stage | decision when spent |", "|---|---|---|---|"]
     rows += [TABLE[fc].as_row() for fc in FailureClass]
-    meanings = [f"- {fc.value}: {fc.meaning}" for fc in FailureClass]
-    return "\n".join(rows) + "\n\nMeanings:\n" + "\n".join(meanings)
+    if not meanings:
+        return "\n".join(rows)
+    text = [f"- {fc.value}: {fc.meaning}" for fc in FailureClass]
+    return "\n".join(rows) + "\n\nMeanings:\n" + "\n".join(text)

@@ -105,19 +105,24 @@ _A = Action
 # class -> (meaning, action, emitted by, decision when it ends the run)
 _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
     FailureClass.INFRA_TRANSIENT: (
-        "Infrastructure hiccup (connection refused mid-run, a run still RUNNING, a timeout): the same call may succeed.",
-        _A.RETRY_ONCE, ("serve", "eval_run", "conductor"), _D.SYSTEMIC),
+        "Infrastructure hiccup (connection refused mid-run, a run still RUNNING, a timeout, a process killed by a "
+        "signal the conductor did not send): the same call may succeed.",
+        _A.RETRY_ONCE, ("serve", "eval_run", "perf", "conductor"), _D.SYSTEMIC),
     FailureClass.MODEL_UNSUPPORTED: (
-        "The recipe quantized nothing in this model (no module matched): this model/recipe pair is not supported.",
+        "The recipe quantized nothing in this model (no module matched, nothing stored quantized and nothing "
+        "declared): this model/recipe pair is not supported.",
         _A.INFEASIBLE, ("ptq",), _D.INFEASIBLE),
     FailureClass.QUANT_COVERAGE_FAILURE: (
-        "Some layers the recipe should cover are stored unquantized, or the declared quantization disagrees with the tensors.",
+        "Some layers the recipe should cover are stored unquantized or in the wrong format (scales NaN, negative or "
+        "all zero, weights all zero included), or the declared quantization or loader disagrees with the tensors.",
         _A.REPAIR_AND_RETRY, ("ptq",), _D.INFEASIBLE),
     FailureClass.SIZE_NOT_REDUCED: (
         "The quantized checkpoint's weights are not smaller than the source's (beyond the documented allowance).",
         _A.REPAIR_AND_RETRY, ("ptq",), _D.INFEASIBLE),
     FailureClass.CHECKPOINT_NOT_SERVABLE: (
-        "Files a server needs are missing or unreadable, or no server available here can load this checkpoint.",
+        "Files a server needs are missing or unreadable, the export's config or tokenizer (vocabulary, special "
+        "tokens, chat template, generation defaults) differs from the source's, or no server available here can "
+        "load this checkpoint.",
         _A.REPAIR_AND_RETRY, ("ptq", "serve", "conductor"), _D.INFEASIBLE),
     FailureClass.DEPLOYMENT_HEALTH_FAILED: (
         "The server never became healthy within its ceiling, or does not list the model it was asked to serve.",
@@ -126,8 +131,10 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "The scorer could not parse or judge the responses (answer extraction failed for too many samples).",
         _A.REPAIR_AND_RETRY, ("eval_run",), _D.ANOMALOUS),
     FailureClass.SAMPLE_ACCOUNTING_FAILED: (
-        "Samples scored differ from samples expected, or counts are missing: the score covers an unknown subset.",
-        _A.REPAIR_AND_RETRY, ("eval_run",), _D.ANOMALOUS),
+        "Samples scored (or load-test queries completed) differ from those expected, counts are missing, or the "
+        "per-sample records cannot be trusted (corrupt, a document counted twice, a value outside its metric's "
+        "domain, a score that cannot be re-derived): the figure covers an unknown subset.",
+        _A.REPAIR_AND_RETRY, ("eval_run", "perf"), _D.ANOMALOUS),
     FailureClass.EXTERNAL_BASELINE_MISMATCH: (
         "Our baseline score does not reproduce the reference score declared for it: the evaluation setup is suspect.",
         _A.ASK_HUMAN, ("compare",), _D.ANOMALOUS),
@@ -136,23 +143,27 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         _A.STOP, ("verbosity",), _D.REGRESSION),
     FailureClass.USER_CONFIG_ERROR: (
         "The input or configuration is invalid (unreadable JSON, schema violation, NaN, wrong type, unknown field).",
-        _A.STOP, ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "fidelity", "conductor"),
+        _A.STOP, ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "perf", "fidelity", "conductor"),
         _D.CONFIG_ERROR),
     FailureClass.UNKNOWN: (
         "A failure the vocabulary does not name (a terminal status nobody recognises): a person must look.",
         _A.ASK_HUMAN, ("eval_run", "conductor"), _D.NEEDS_HUMAN),
     FailureClass.INFERENCE_FAILED: (
-        "The model did not generate: every response empty or errored, generation raised, or the canary got no completion.",
-        _A.REPAIR_AND_RETRY, ("serve", "eval_run", "fidelity"), _D.INFEASIBLE),
+        "The model did not generate sense: every response empty or errored, generation raised, or the canary got no "
+        "completion, a degenerate one, or answers not specific to their prompts (one text for every question).",
+        _A.REPAIR_AND_RETRY, ("serve", "eval_run", "perf", "fidelity"), _D.INFEASIBLE),
     FailureClass.REPORTED_MISMATCH: (
         "The score a tool reported disagrees with the score re-derived from its own per-sample records.",
-        _A.ASK_HUMAN, ("eval_run",), _D.ANOMALOUS),
+        _A.ASK_HUMAN, ("eval_run", "perf"), _D.ANOMALOUS),
     FailureClass.INDETERMINATE: (
-        "The noise (stderr of the difference) is too large to tell a threshold-sized drop from chance: more samples needed.",
-        _A.ASK_HUMAN, ("compare", "fidelity"), _D.ANOMALOUS),
+        "The noise (stderr of the difference, or the spread of repeated throughput runs) is too large to tell a "
+        "threshold-sized difference from chance: more samples needed.",
+        _A.ASK_HUMAN, ("compare", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.CACHING_DETECTED: (
-        "The candidate's results look served from a cache (identical to the baseline's, or an eval cache was used).",
-        _A.REPAIR_AND_RETRY, ("audit", "fidelity"), _D.ANOMALOUS),
+        "The candidate's results look served from a cache (identical to the baseline's, or an eval cache was used), "
+        "or a served endpoint answers one repeated prompt meaningfully faster than distinct ones (MLPerf TEST04), "
+        "or prefix caching was on during that audit.",
+        _A.REPAIR_AND_RETRY, ("audit", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.GATE_ERROR: (
         "A gate crashed, timed out or printed output that violates its schema: the gate fails closed.",
         _A.RETRY_ONCE, ("conductor",), _D.INTERNAL_ERROR),
@@ -163,8 +174,9 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "The candidate gains implausibly much (more than 0.05 of scale), or a score lies outside its declared scale.",
         _A.ASK_HUMAN, ("compare",), _D.ANOMALOUS),
     FailureClass.COMPARISON_NOT_LIKE_FOR_LIKE: (
-        "Baseline and candidate differ in task set or evaluation settings (backend, few-shot, limit, generation).",
-        _A.REPAIR_AND_RETRY, ("compare", "fidelity"), _D.ANOMALOUS),
+        "Baseline and candidate differ in task set or evaluation settings (backend, few-shot, limit, generation), "
+        "or two load-test phases cannot be compared (prompts not as TEST04 requires, output lengths differ).",
+        _A.REPAIR_AND_RETRY, ("compare", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.HARDWARE_UNAVAILABLE: (
         "The recipe or server needs hardware this machine lacks (e.g. NVFP4 needs a CUDA GPU).",
         _A.INFEASIBLE, ("skills", "conductor"), _D.INFEASIBLE),

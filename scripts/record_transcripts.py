@@ -33,7 +33,8 @@ are meant to decide use a release threshold of 0.15; the anomalous one keeps the
                                the person denies: ANOMALOUS
     scripted_regression.jsonl  compare: ACCURACY_REGRESSION on conductor_tiny_gen: REGRESSION
     scripted_pass_altered.jsonl + .seq   scripted_pass with the candidate's recorded compare facts
-                               lowered afterwards: replay diverges at the compare verdict (the seq in .seq)
+                               lowered afterwards: replay diverges at the compare verdict (the seq in .seq),
+                               and reports that the hash chain breaks there (the line was edited by hand)
 
 Times (timestamps, durations) are the recording's own: the session takes no clock. Re-recording
 changes them, so update the TUI snapshots afterwards (pytest tests/tui --snapshot-update).
@@ -386,8 +387,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for s in chosen:
         path = record(s, args.out)
         rep = replay_transcript(path)
-        if rep.divergence is not None:
-            raise SystemExit(f"{path.name} diverges on replay: {rep.divergence}")
+        if rep.divergence is not None or rep.exit_code != 0 or not rep.tamper_evident:
+            raise SystemExit(f"{path.name} does not replay cleanly: {rep.detail} {rep.integrity}")
         print(summary(path), flush=True)
         if s.name == "scripted_pass":
             altered = args.out / f"{ALTERED}.jsonl"

@@ -61,6 +61,8 @@ EPHEMERAL = {"type": "ephemeral"}
 STABLE_MARK = "stable"
 RETRY_STATUS = frozenset({408, 409, 429})
 RETRY_ERROR_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error", "timeout_error"})
+# the endpoint refuses the request as configured (model, key, context, tool choice): exit 2, not SYSTEMIC
+CONFIG_STATUS = frozenset({400, 401, 403, 404, 413, 422})
 STREAM_ABOVE_MAX_TOKENS = 16_384  # long generations stream even without on_text (no 10-minute request)
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
 
@@ -83,7 +85,7 @@ class AnthropicProviderError(ProviderError):
 
     def __init__(self, message: str, *, transient: bool, status_code: Optional[int] = None,
                  error_type: Optional[str] = None, request_id: Optional[str] = None, attempts: int = 1):
-        super().__init__(message, transient=transient)
+        super().__init__(message, transient=transient, config_error=not transient and status_code in CONFIG_STATUS)
         self.status_code = status_code
         self.error_type = error_type
         self.request_id = request_id
@@ -249,7 +251,7 @@ class AnthropicProvider:
             return f"the {who} refused the request for billing reasons ({label}){tail}"
         if status == 413:
             return f"the {who} rejected the request as too large ({label}){tail}"
-        return f"the {who} rejected the request ({label}){tail}"
+        return f"the {who} rejected the request ({label}){tail}{_self_hosted_hint(detail)}"
 
     def _who(self) -> str:
         return "Anthropic API" if self.base_url is None else f"endpoint {self.base_url}"
@@ -269,6 +271,17 @@ class AnthropicProvider:
         self.last_stop_details = details.to_dict(mode="json") if details is not None else None
         return ModelResponse(content=[block_to_dict(b) for b in message.content], stop_reason=message.stop_reason,
                              usage=usage, model=model, cost_usd=self.last_cost.usd)
+
+
+def _self_hosted_hint(detail: str) -> str:
+    """What to change when a self-hosted server (vLLM) refuses the conductor's request."""
+    if "tool choice" in detail or "tool_choice" in detail or "tool-call-parser" in detail:
+        return ("; the agent calls tools: start the server with tool calling enabled (vLLM: --enable-auto-tool-choice "
+                "--tool-call-parser <the model's parser>)")
+    if "context length" in detail or "max_tokens" in detail:
+        return ("; the request does not fit the model's context: serve it with a longer one (vLLM: --max-model-len), "
+                "or lower provider_max_tokens")
+    return ""
 
 
 def _deliver(on_text: Callable[[str], None], text: str) -> None:

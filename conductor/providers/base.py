@@ -37,11 +37,16 @@ class ModelResponse(BaseModel):
 
 
 class ProviderError(Exception):
-    """The provider could not produce a turn after its own retries (network, auth, overload)."""
+    """The provider could not produce a turn after its own retries (network, auth, overload).
 
-    def __init__(self, message: str, *, transient: bool):
+    `config_error`: the endpoint refused the request as it is configured (a 400 from a server without
+    tool-choice support or with too short a context, a rejected key, an unknown model): the run ends
+    as a configuration error (exit 2) with the endpoint's sentence, not as an infrastructure failure."""
+
+    def __init__(self, message: str, *, transient: bool, config_error: bool = False):
         super().__init__(message)
         self.transient = transient
+        self.config_error = config_error
 
 
 @runtime_checkable

@@ -17,6 +17,13 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 REGENERATE = "python -m conductor.schemas"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ALWAYS_PRESENT = ("seq", "ts", "type")  # set by the bus on every recorded event
+HASH_PROPERTY = {
+    "type": "string", "pattern": "^[0-9a-f]{64}$", "title": "Hash",
+    "description": "schema_version 2: sha256 (hex) of the previous line's hash (\"\" for the header) followed by "
+                   "this line's canonical JSON without `hash` (keys sorted, separators ',' and ':', UTF-8, "
+                   "no ASCII escaping). The writer writes each line as that canonical JSON with `hash` appended as "
+                   "its last key. Absent in schema_version 1.",
+}
 
 
 def transcript_line_schema() -> dict[str, Any]:
@@ -29,10 +36,14 @@ def transcript_line_schema() -> dict[str, Any]:
     for name, sub in schema.get("$defs", {}).items():
         if name in {m.__name__ for m in members}:
             sub["required"] = sorted(set(sub.get("required", [])) | set(ALWAYS_PRESENT))
+        if name in {m.__name__ for m in (TranscriptHeader, *members)}:
+            sub.setdefault("properties", {})["hash"] = HASH_PROPERTY
     schema["title"] = "conductor transcript line"
     schema["description"] = ("One line of a transcript (JSONL): line 1 is the header, every other "
                              "line one event. Ephemeral events (text_delta, skill_log, skill_progress, "
-                             "budget) are live-only and never recorded.")
+                             "budget) are live-only and never recorded. From schema_version 2 every line, "
+                             "the header included, carries `hash`: the lines form a hash chain "
+                             "(conductor/chain.py), so a line changed, removed, inserted or moved is found.")
     return {"$schema": DRAFT, "$id": "conductor/transcript.schema.json", **schema}
 
 

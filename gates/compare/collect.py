@@ -11,6 +11,7 @@ import math
 import statistics
 from typing import Any, Optional
 
+from gates.compare.corpus import corpus_paired_of
 from gates.compare.models import CompareFacts, PairedStats, RunScores, TaskScore
 from gates.contract import InputError
 from gates.eval_run.models import EvalRunFacts
@@ -25,7 +26,7 @@ def scores_of(run: EvalRunFacts, side: str) -> RunScores:
         tasks[name] = TaskScore(score=t.rederived_score, stderr=t.rederived_stderr, samples=t.samples_scored,
                                 scale=t.scale, higher_is_better=t.higher_is_better, metric=t.primary_metric,
                                 num_fewshot=t.num_fewshot, output_type=t.output_type,
-                                generation_kwargs=t.generation_kwargs)
+                                generation_kwargs=t.generation_kwargs, aggregation=t.aggregation)
     if not tasks:
         raise InputError(side, "the run has no task to compare")
     return RunScores(model_identity=run.model_identity, settings=run.settings, tasks=tasks)
@@ -79,4 +80,5 @@ def collect(args: argparse.Namespace) -> CompareFacts:
     base_dir, cand_dir = args.artifacts
     base, cand = collect_run(base_dir), collect_run(cand_dir)
     return CompareFacts(baseline=scores_of(base, "baseline"), candidate=scores_of(cand, "candidate"),
-                        paired=paired_of(base_dir, cand_dir, base, cand))
+                        paired=paired_of(base_dir, cand_dir, base, cand),
+                        corpus_paired=corpus_paired_of(base_dir, cand_dir, base, cand))

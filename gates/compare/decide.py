@@ -49,6 +49,13 @@ that resolve the threshold: z^2 (p_b q_b + p_c q_c) / allowed^2 when both stderr
 (2 p (1 - p) z^2 / allowed^2 for p_b = p_c: 13,528 at p = 0.5), else n * (mde / allowed)^2, since
 a stderr shrinks as 1 / sqrt(n). Where that exceeds the task's full dataset, the evidence says so.
 
+Corpus-level scores. A task whose score is not a mean (F1, MCC, BLEU, chrF, TER, perplexity, word / byte
+perplexity, bits per byte; TaskScore.aggregation, or the metric's name when facts omit it) is compared by
+gates/compare/corpus.py: its range and direction by definition (a run that declares them otherwise is
+ANOMALOUS_GAIN), a relative threshold for unbounded scores, the paired bootstrap over documents (lm-eval's
+own aggregation) for the noise, and a gain anomalous only beyond the noise. The rest of this docstring
+applies to it unchanged.
+
 External baseline. With reference (published) scores, |baseline - reference| <= tolerance + 1e-9
 on the unit scale for each referenced task, else EXTERNAL_BASELINE_MISMATCH. An undeclared
 reference scale is the task's scale; a reference outside it is a mismatch (declare its scale).
@@ -74,6 +81,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any, Optional
 
+from gates.compare import corpus
 from gates.compare.models import CompareFacts, TaskScore
 from gates.contract import Check, Verdict, check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
@@ -84,7 +92,7 @@ _MAX_SAMPLES_FIGURE = 10**12
 PRIORITY = (FC.COMPARISON_NOT_LIKE_FOR_LIKE, FC.ANOMALOUS_GAIN, FC.EXTERNAL_BASELINE_MISMATCH,
             FC.ACCURACY_REGRESSION, FC.INDETERMINATE)
 _TOP = {"unit": 1.0, "percent": 100.0}
-_TASK_SETTINGS = ("metric", "higher_is_better", "num_fewshot", "output_type", "generation_kwargs")
+_TASK_SETTINGS = ("metric", "higher_is_better", "num_fewshot", "output_type", "generation_kwargs", "aggregation")
 
 
 # ---------------------------------------------------------------- value helpers
@@ -276,6 +284,8 @@ def _sample_problem(b: TaskScore, c: TaskScore) -> Optional[str]:
 def _task_row(f: CompareFacts, task: str, z: float) -> Row:
     b, c = f.baseline.tasks[task], f.candidate.tasks[task]
     row = Row(task, settings_diff=_settings_diff(b, c), sample_problem=_sample_problem(b, c))
+    if corpus.is_corpus(b, c):  # F1, BLEU, perplexity...: unbounded or lower-is-better (gates/compare/corpus.py)
+        return corpus.corpus_row(f, task, b, c, z, row)
     sc = resolve_scale(b, c)
     row.scale_baseline = sc.baseline
     row.data.update(baseline=b.score, candidate=c.score, samples_baseline=b.samples, samples_candidate=c.samples,

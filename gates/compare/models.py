@@ -25,6 +25,16 @@ class PairedStats(StrictModel):
     sd_diff: float = Field(ge=0, description="sample standard deviation (ddof=1) of the per-document differences")
 
 
+class CorpusPaired(StrictModel):
+    """Paired bootstrap of a corpus-level score (F1, BLEU, perplexity, ...): documents resampled together,
+    each side aggregated with lm-eval's function, candidate minus baseline (gates/compare/corpus.py)."""
+
+    n_docs: int = Field(ge=2, description="documents scored on both sides")
+    replicates: int = Field(ge=2, description="bootstrap replicates")
+    delta: float = Field(description="candidate - baseline aggregate over those documents, own units")
+    se_diff: float = Field(ge=0, description="standard deviation of the replicates' differences, own units")
+
+
 class TaskScore(StrictModel):
     """One task's result on one side."""
 
@@ -37,6 +47,8 @@ class TaskScore(StrictModel):
     num_fewshot: Optional[int] = Field(default=None, ge=0)
     output_type: Optional[OutputType] = None
     generation_kwargs: Optional[dict[str, Any]] = None
+    aggregation: Optional[str] = Field(default=None, description="lm-eval's aggregation: mean (or None), or a "
+                                                                 "corpus-level one (f1, bleu, perplexity, ...)")
 
 
 class RunScores(StrictModel):
@@ -79,14 +91,18 @@ class CompareFacts(StrictModel):
         description="per-task paired differences over the same documents (optional); used for the stderr of "
                     "the difference when they cover every scored document and agree with the two scores")
 
+    corpus_paired: dict[str, CorpusPaired] = Field(
+        default_factory=dict, description="per-task paired bootstrap of corpus-level scores (optional)")
+
     @model_validator(mode="after")
     def _paired_tasks_exist(self) -> "CompareFacts":
         common = set(self.baseline.tasks) & set(self.candidate.tasks)
-        stray = sorted(set(self.paired) - common)
+        stray = sorted((set(self.paired) | set(self.corpus_paired)) - common)
         if stray:
             raise ValueError(f"paired statistics for tasks not run on both sides: {stray}")
         return self
 
 
-__all__ = ["CompareFacts", "PairedStats", "ReferenceBaseline", "ReferenceScore", "RunScores", "TaskScore",
+__all__ = ["CompareFacts", "CorpusPaired", "PairedStats", "ReferenceBaseline", "ReferenceScore", "RunScores",
+           "TaskScore",
            "Threshold"]

@@ -1,6 +1,8 @@
 """eval_run gate: is one lm-eval run complete and honest? Re-derives every task's score from its
-per-sample log and fails on unfinished runs, missing or corrupt samples, failed inference,
-reported/re-derived mismatches and failed answer extraction. See decide.py for the rules."""
+per-sample log (a mean, or lm-eval's own corpus-level aggregation: F1, MCC, BLEU, perplexity, ...)
+and fails on unfinished or killed runs, missing, corrupt, padded or out-of-domain samples, failed
+inference (responses that print nothing), reported/re-derived mismatches and failed answer
+extraction. See decide.py for the rules."""
 
 from __future__ import annotations
 
@@ -35,8 +37,10 @@ SPEC = GateSpec(
     facts_model=EvalRunFacts,
     decide=decide,
     summary="eval_run gate: an lm-eval run (--output_path DIR --log_samples, plus the evaluate skill's run.json) "
-            "passes only if it finished, every expected sample was scored, responses are present, answers were "
-            "extracted, and each reported score and stderr equal the ones re-derived from the per-sample log.",
+            "passes only if it finished, every expected document was scored once with values in its metric's "
+            "domain, responses print something, answers were extracted, and each reported score and stderr "
+            "equal the ones re-derived from the per-sample log (a mean, or lm-eval's own corpus-level "
+            "aggregation, imported lazily).",
     collect=collect,
     artifacts_help="LMEVAL_OUTPUT_DIR (the --output_path directory; run.json in it is read when present)",
     add_arguments=_add_arguments,

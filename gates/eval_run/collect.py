@@ -11,9 +11,13 @@ only the samples files of its date_id. Results of several models in one director
 
 Per task, from the results file: the primary metric and filter, the reported score and stderr,
 `n-samples` (expected = `effective`, which already applies --limit), `n-shot`, `higher_is_better`,
-the task's config (output type, generation kwargs, filters). From the per-sample log: the samples
-scored, the score re-derived as the mean of the per-sample metric and its stderr (lm-eval's own
-mean_stderr), empty / errored responses, extraction failures, the average completion tokens.
+the task's config (output type, generation kwargs, filters, the metric's aggregation),
+`config.bootstrap_iters`. From the per-sample log: the samples scored, the score re-derived with the
+task's aggregation (a mean and lm-eval's own mean_stderr; or, for a corpus-level aggregate such as
+F1, MCC, BLEU or a perplexity, lm-eval's registered function and its bootstrap: corpus.py, which
+imports lm-eval lazily and, without it, leaves the score "cannot be re-derived"), the documents'
+identities and the values' domains, empty / errored responses, extraction failures, the average
+completion tokens. What the metric is by definition (range, scale, direction) is metrics.py's.
 
 Primary metric: the first metric of the task's `metric_list` in its config; failing that, the
 first metric of `higher_is_better[task]`; failing that, the first `<metric>,<filter>` key of the
@@ -28,6 +32,7 @@ InputError (exit 2): the path is not a directory, run.json is invalid, several m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -36,16 +41,16 @@ from typing import Any, Callable, Optional
 
 from gates.contract import InputError
 from gates.eval_run.models import EvalRunFacts, EvalSettings, TaskRun
+from gates.eval_run.rescore import rescorer
 from gates.eval_run.run_record import RunRecord, read_run_record
-from gates.eval_run.samples import DEFAULT_FALLBACK, mean_and_stderr, tally_samples
+from gates.eval_run.corpus import (ITEM_CHECKS, ITEM_SHAPES, LMEVAL_BOOTSTRAPPED, MEAN, NOT_REDERIVABLE, aggregation_of,
+                                   check_item, rederive)
+from gates.eval_run.metrics import domain_of, nature
+from gates.eval_run.samples import DEFAULT_FALLBACK, SampleTally, loads_unique, mean_and_stderr, tally_samples
 from gates.eval_run.tokens import TokenCounter, token_counter
 
 _RESULTS_NAME = re.compile(r"^results_(?P<date_id>.+)\.json$")
 _OUTPUT_TYPES = ("loglikelihood", "multiple_choice", "generate_until", "loglikelihood_rolling")
-# metrics whose value is a fraction in [0, 1] by definition (lm-eval reports them 0-1)
-UNIT_METRICS = frozenset({"acc", "acc_norm", "acc_mutual_info", "exact_match", "em", "mc1", "mc2", "f1",
-                          "acc_all", "pass@1", "pass_at_1", "prompt_level_strict_acc", "inst_level_strict_acc",
-                          "prompt_level_loose_acc", "inst_level_loose_acc", "brier_score", "contains"})
 
 
 # ---------------------------------------------------------------- small readers
@@ -106,7 +111,7 @@ def find_results(root: Path) -> list[Path]:
 
 def _read_results(path: Path) -> tuple[Optional[dict[str, Any]], Optional[str]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))  # lm-eval itself may write NaN
+        data = loads_unique(path.read_text(encoding="utf-8"))  # lm-eval itself may write NaN; never a key twice
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         return None, f"{path.name} is not readable JSON ({type(exc).__name__}: {str(exc)[:200]})"
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
@@ -152,6 +157,29 @@ def primary_filter(metric: str, cfg: dict[str, Any], task_results: dict[str, Any
     return first
 
 
+def expected_by_limit(original: Optional[int], limit: Any) -> Optional[int]:
+    """The documents lm-eval evaluates (evaluator_utils.get_sample_size, then the doc iterator): the whole
+    dataset without --limit; ceil(limit * n) for a fraction below 1; else the first int(limit) of them. A
+    --samples selection is not recorded in the results, so such a run cannot be accounted for."""
+    if original is None:
+        return None
+    lim = _finite(limit)
+    if limit is None:
+        return original
+    if lim is None or lim < 0:
+        return None
+    return min(original, math.ceil(original * lim) if lim < 1.0 else int(lim))
+
+
+def _filter_names(cfg: dict[str, Any]) -> Optional[list[str]]:
+    """The filters lm-eval runs for the task: filter_list's names, or 'none' without one."""
+    flist = cfg.get("filter_list")
+    if flist is None:
+        return ["none"]
+    names = [e.get("name") for e in flist if isinstance(e, dict)] if isinstance(flist, list) else []
+    return [n for n in names if isinstance(n, str)] or None
+
+
 def _fallbacks(cfg: dict[str, Any], filter_name: str) -> frozenset[str]:
     """The values a regex step of the filter writes when it extracts nothing."""
     out = set()
@@ -166,46 +194,71 @@ def _fallbacks(cfg: dict[str, Any], filter_name: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _aggregation(cfg: dict[str, Any], metric: str) -> Optional[str]:
-    for m in cfg.get("metric_list") or []:
-        if isinstance(m, dict) and m.get("metric") == metric:
-            agg = m.get("aggregation")
-            return agg if isinstance(agg, str) else None
-    return None
+def _plan(metric: str, cfg: dict[str, Any]) -> tuple[Optional[str], Optional[Callable[[Any], str]], Optional[str]]:
+    """(aggregation, item check for a corpus-level one, why the score cannot be re-derived)."""
+    agg, why = aggregation_of(metric, cfg)
+    if agg is None or agg == MEAN:
+        return agg, None, why
+    if agg in NOT_REDERIVABLE:
+        return agg, None, f"{metric!r} aggregates by {agg!r}: {NOT_REDERIVABLE[agg]}"
+    if agg not in ITEM_CHECKS:
+        return agg, None, f"{metric!r} aggregates by {agg!r}, which this gate cannot re-derive"
+    return agg, functools.partial(check_item, agg), None
 
 
-def _samples_part(run_dir: Path, task: str, date_id: str, cfg: dict[str, Any], metric: str, filt: str,
-                  output_type: str, counter: TokenCounter) -> dict[str, Any]:
-    path = run_dir / f"samples_{task}_{date_id}.jsonl"
+def _score_fields(metric: str, filt: str, agg: Optional[str], t: SampleTally,
+                  bootstrap_iters: Optional[int]) -> dict[str, Any]:
+    if t.non_numeric_metric:
+        shape = ITEM_SHAPES.get(agg or "", "numbers")
+        return {"rederive_note": f"{t.non_numeric_metric} per-sample value(s) of {metric!r} are not what lm-eval "
+                                 f"logs for a {agg!r} aggregation ({shape})"}
+    if not (t.values or t.items):
+        return {"rederive_note": f"no per-sample value of {metric!r} under filter {filt!r}"}
+    if agg == MEAN:
+        score, stderr = mean_and_stderr(t.values)
+        note = None if stderr is not None else "a stderr needs at least 2 samples" if len(t.values) < 2 else \
+            "the per-sample values are too large for a standard deviation (a float overflow)"
+        return {"rederived_score": score, "rederived_stderr": stderr, "stderr_method": "mean_stderr",
+                "rederive_note": note}
+    r = rederive(metric, agg or "", t.items, bootstrap_iters)  # agg is a corpus aggregation here
+    return {"rederived_score": r.score, "rederived_stderr": r.stderr, "rederive_note": r.note,
+            "stderr_method": "bootstrap" if r.stderr is not None else None, "bootstrap_replicates": r.replicates,
+            "lmeval_bootstrap_replicates": r.lmeval_replicates, "stderr_rel_se": r.stderr_rel_se}
+
+
+def _samples_part(path: Path, cfg: dict[str, Any], metric: str, filt: str, output_type: str,
+                  counter: TokenCounter, bootstrap_iters: Optional[int]) -> dict[str, Any]:
+    agg, item_check, why = _plan(metric, cfg)
+    out: dict[str, Any] = {"aggregation": agg}
     if not path.is_file():
-        return {"rederive_note": f"no per-sample log {path.name} (was lm-eval run with --log_samples?)"}
+        return {**out, "rederive_note": f"no per-sample log {path.name} (was lm-eval run with --log_samples?)"}
     generative = output_type == "generate_until"
+    domain = domain_of(metric) if agg == MEAN else None
+    check, not_rescored = rescorer(output_type, metric, cfg)
     try:
         t = tally_samples(path, filter_name=filt, metric=metric, generative=generative,
                           fallbacks=_fallbacks(cfg, filt) if generative else frozenset(),
-                          count_tokens=counter.count)
+                          count_tokens=counter.count, domain=domain, item_check=item_check, rescore=check)
     except OSError as exc:
-        return {"samples_file": path.name, "rederive_note": f"cannot read {path.name}: {exc}"}
-    out: dict[str, Any] = {
+        return {**out, "samples_file": path.name, "rederive_note": f"cannot read {path.name}: {exc}"}
+    out.update({
         "samples_file": path.name, "samples_scored": t.lines, "samples_corrupt": t.corrupt,
         "samples_duplicated": t.duplicated, "samples_without_metric": t.without_metric,
+        "samples_bad_doc_id": t.bad_doc_id, "samples_out_of_domain": t.out_of_domain,
+        "samples_hash_mismatch": t.hash_mismatch, "filter_lines": t.filter_lines, "documents": t.documents,
+        "samples_duplicated_other_filters": t.other_filters_duplicated, "known_filters": _filter_names(cfg),
+        "samples_rescored": t.rescored, "samples_rescore_mismatch": t.rescore_mismatch, "rescore_note": not_rescored,
+        "metric_domain": domain if item_check is None else ITEM_SHAPES.get(agg or ""),
         "responses_total": t.lines, "responses_empty": t.empty, "responses_errored": t.errored,
         "extraction_failed": t.extraction_failed,
-    }
+    })
     if generative and t.completions:
         out["avg_completion_tokens"] = t.completion_tokens / t.completions
         out["token_count_method"] = counter.method
-    agg = _aggregation(cfg, metric)
-    if agg not in (None, "mean"):
-        out["rederive_note"] = f"the metric aggregates by {agg!r}, not a mean of per-sample values"
-    elif t.non_numeric_metric:
-        out["rederive_note"] = f"{t.non_numeric_metric} per-sample value(s) of {metric!r} are not numbers"
-    elif not t.values:
-        out["rederive_note"] = f"no per-sample value of {metric!r} under filter {filt!r}"
+    if why is not None:
+        out["rederive_note"] = why
     else:
-        out["rederived_score"], out["rederived_stderr"] = mean_and_stderr(t.values)
-        if out["rederived_stderr"] is None and len(t.values) < 2:
-            out["rederive_note"] = "a stderr needs at least 2 samples"
+        out.update(_score_fields(metric, filt, agg, t, bootstrap_iters))
     return out
 
 
@@ -225,17 +278,30 @@ def task_facts(task: str, results: dict[str, Any], run_dir: Path, date_id: str,
     stderr, stderr_raw = _number_or_raw(task_results.get(f"{metric}_stderr,{filt}"), non_negative=True)
     hib = _dict(_dict(results.get("higher_is_better")).get(task)).get(metric)
     gen_kwargs = cfg.get("generation_kwargs") if output_type == "generate_until" else None
+    iters = _int_or_none(_dict(results.get("config")).get("bootstrap_iters"))
+    n_samples = _dict(_dict(results.get("n-samples")).get(task))
+    expected = _int_or_none(n_samples.get("effective"))
+    part = _samples_part(run_dir / f"samples_{task}_{date_id}.jsonl", cfg, metric, filt, output_type, counter, iters)
+    score_range, scale, expected_hib = nature(metric, part["aggregation"])
     fields: dict[str, Any] = dict(
         output_type=output_type, primary_metric=metric, primary_filter=filt,
-        higher_is_better=hib if isinstance(hib, bool) else True,
-        scale="unit" if metric in UNIT_METRICS else None,
+        higher_is_better=hib if isinstance(hib, bool) else expected_hib if expected_hib is not None else True,
+        expected_higher_is_better=expected_hib, scale=scale, score_range=score_range,
         num_fewshot=_int_or_none(_dict(results.get("n-shot")).get(task)),
-        samples_expected=_int_or_none(_dict(_dict(results.get("n-samples")).get(task)).get("effective")),
+        samples_expected=expected,
+        samples_expected_by_limit=expected_by_limit(_int_or_none(n_samples.get("original")),
+                                                    _dict(results.get("config")).get("limit")),
         reported_sample_len=_int_or_none(task_results.get("sample_len")),
         reported_score=score, reported_score_raw=score_raw, reported_stderr=stderr, reported_stderr_raw=stderr_raw,
-        generation_kwargs=_jsonable(gen_kwargs) if isinstance(gen_kwargs, dict) else None,
+        generation_kwargs=_jsonable(gen_kwargs) if isinstance(gen_kwargs, dict) else None, **part,
     )
-    fields.update(_samples_part(run_dir, task, date_id, cfg, metric, filt, output_type, counter))
+    n = fields.get("samples_scored")
+    if iters is not None and n is not None and part["aggregation"] is not None:
+        fields["lmeval_computes_stderr"] = iters > 0 and n > 1 and (
+            part["aggregation"] == MEAN or part["aggregation"] in LMEVAL_BOOTSTRAPPED)
+    documents = fields.pop("documents", None)
+    if documents is not None and expected is not None:
+        fields["samples_outside_range"] = sum(1 for d in documents if not (isinstance(d, int) and 0 <= d < expected))
     return TaskRun.model_validate(fields), None
 
 

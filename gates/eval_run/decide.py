@@ -2,9 +2,15 @@
 
 Run level
   run_status      SUCCESS passes. RUNNING / PENDING / TIMEOUT: the run is not finished (a TIMEOUT may
-                  be resumed): INFRA_TRANSIENT, never a pass. FAILED / CANCELLED: the runner's error
-                  classified (`classify_error`; UNKNOWN when nothing matches). UNKNOWN: UNKNOWN.
-  exit_code       a SUCCESS with a non-zero exit code contradicts itself: the error classified.
+                  be resumed): INFRA_TRANSIENT, never a pass. KILLED, or FAILED / ERROR with a negative
+                  exit code: lm-eval died of a signal the conductor did not send (the OOM killer, a
+                  scheduler, a crash signal): INFRA_TRANSIENT (retried once; the signal is named).
+                  FAILED / ERROR / CANCELLED otherwise: the runner's error classified (`classify_error`;
+                  UNKNOWN when nothing matches). UNKNOWN: UNKNOWN.
+  exit_code       a SUCCESS with a non-zero exit code contradicts itself: the error classified
+                  (INFRA_TRANSIENT when the code says a signal ended it).
+  run_error       a SUCCESS that carries an error message (one that prints something, gates/text.py)
+                  contradicts itself too: the error classified, never a pass.
   results         a results file that exists but cannot be read: SAMPLE_ACCOUNTING_FAILED.
   tasks_present   a SUCCESS without any task (or a task the results name but that cannot be read)
                   is SAMPLE_ACCOUNTING_FAILED: no tasks at all is not a pass. When the run did not
@@ -12,30 +18,58 @@ Run level
 
 Per task (every task, whatever the status: a terminal failure must be seen even in a RUNNING run)
   samples_accounted   expected and scored both known, equal, > 0; no corrupt, duplicated or
-                      metric-less line; lm-eval's own sample_len agrees; the response counts add up:
-                      else SAMPLE_ACCOUNTING_FAILED ("a task with missing counts is not a pass").
+                      metric-less line; every doc_id a non-negative JSON integer, documents compared by
+                      canonical identity (5, 5.0, "5" and " 5" are one document, so a padded log cannot
+                      pass); every per-sample value inside its metric's domain (gates/eval_run/metrics.py:
+                      an acc of 2.0 or -1.0 is a corrupt record, whatever the mean); lm-eval's own
+                      sample_len agrees; the response counts add up: else SAMPLE_ACCOUNTING_FAILED ("a
+                      task with missing counts is not a pass"). Exception: in a run that did not finish
+                      (RUNNING / PENDING / TIMEOUT / killed by a signal), counts not written yet (and a
+                      per-sample log not written yet) are INFRA_TRANSIENT when nothing else is wrong.
   inference           (judged when samples were logged; a missing log is an accounting failure)
-                      every sample empty or errored: INFERENCE_FAILED, never a score. Partial: more
+                      every sample empty (its completions print nothing: gates/text.py, Unicode
+                      categories, so zero-width or control characters are empty too) or errored:
+                      INFERENCE_FAILED, never a score. Partial: more
                       than `max_failed_response_fraction` (default 0.5) of the samples empty or errored
                       is INFERENCE_FAILED too. Why 0.5: an empty answer can be a legitimate (wrong)
                       answer of a weak model, and a minority of them is a score the compare gate can
                       judge; once most samples carry no answer the number measures the serving path,
                       not the model, and comparing it would report the pipeline's failure as a
                       regression (or hide one behind a failed baseline).
-  score_rederived     the score re-derived from the per-sample log must exist; if the log lacks the
-                      metric (or the metric is not a per-sample mean), the score cannot be accounted
-                      for: SAMPLE_ACCOUNTING_FAILED.
+  score_rederived     the score re-derived from the per-sample log must exist: a mean of the per-sample
+                      values, or lm-eval's own corpus-level aggregation (F1, MCC, BLEU, chrF, TER,
+                      perplexity, word / byte perplexity, bits per byte, median) of the per-sample items
+                      (gates/eval_run/corpus.py). If the log lacks the metric, its items are not what
+                      lm-eval logs, the aggregation is unknown or not re-derivable (brier_score), or
+                      lm-eval is not installed for a corpus-level one, the score cannot be accounted for:
+                      SAMPLE_ACCOUNTING_FAILED (never a pass).
   reported_score      a reported score that is missing or not a number ("N/A", a string, NaN) while
                       the per-sample records give one is REPORTED_MISMATCH: what the tool reported is
                       not the score of its own records. (Never read as a pass, never converted.)
+  rescored            each per-sample value re-scored from the model's own recorded response as lm-eval
+                      scores it (gates/eval_run/rescore.py: multiple-choice acc / F1 / MCC from the
+                      log-likelihoods, perplexity items from the responses, exact_match with lm-eval's
+                      own function, BLEU items from the filtered response): any disagreement is
+                      REPORTED_MISMATCH (the values were edited after lm-eval scored them).
   reported_matches    |reported - rederived| <= max_reported_mismatch, in the score's own units (lm-eval
-                      reports 0-1; a 0-100 number against 0-1 records is a mismatch): REPORTED_MISMATCH.
-  in_scale            a unit-scale metric (acc, exact_match, ...) outside [0, 1] (percent: [0, 100]),
-                      reported or re-derived: REPORTED_MISMATCH.
+                      reports 0-1; a 0-100 number against 0-1 records is a mismatch), relative to the score
+                      for an unbounded one (a perplexity of 2e6 carries float rounding): REPORTED_MISMATCH.
+  in_scale            a score outside the range its metric has by definition (`score_range`: [0, 1] for
+                      acc, exact_match, F1; [-1, 1] for MCC; [0, 100] for BLEU, chrF; >= 1 for perplexities;
+                      >= 0 for bits per byte, TER; else the declared scale), reported or re-derived:
+                      REPORTED_MISMATCH.
+  direction           a metric whose direction is fixed by definition (acc up, perplexity down) reported
+                      the other way round: REPORTED_MISMATCH (a comparison would read a degradation as
+                      a gain).
   stderr              a stderr must be known: the re-derived one needs n >= 2, else
                       SAMPLE_ACCOUNTING_FAILED (too few samples to measure anything). A reported stderr
-                      that is a number must agree with the re-derived one (REPORTED_MISMATCH); "N/A"
-                      (lm-eval writes it for n = 1 or --bootstrap_iters 0) is not a contradiction.
+                      that is a number must agree with the re-derived one (REPORTED_MISMATCH): exactly for
+                      a mean or when this gate redrew every bootstrap replicate lm-eval drew; else within
+                      five relative standard errors of a bootstrap standard deviation, on a log scale; "N/A"
+                      (lm-eval writes it for n = 1, --bootstrap_iters 0, or an aggregation it does not
+                      bootstrap) is not a contradiction where lm-eval writes it, and is one elsewhere; any
+                      other reported stderr (negative, NaN, Infinity, another string) is REPORTED_MISMATCH:
+                      a stderr is never negative or non-finite, so such a report is not lm-eval's.
   extraction          (generative tasks) extraction failures among the non-empty, non-errored samples above
                       `max_extraction_failure_fraction`: EVAL_JUDGE_FAILED.
 
@@ -49,18 +83,22 @@ dropped samples explain a reported/re-derived difference.
 
 from __future__ import annotations
 
+import math
 import re
+import signal
 from typing import Any, Optional
 
 from gates.contract import Check, Verdict, check
 from gates.eval_run.models import EvalRunFacts, TaskRun
 from gates.failure_classes import FailureClass as FC
+from gates.text import is_blank
 
 GATE = "eval_run"
 
 PRIORITY: tuple[FC, ...] = (FC.INFERENCE_FAILED, FC.SAMPLE_ACCOUNTING_FAILED, FC.REPORTED_MISMATCH,
                             FC.EVAL_JUDGE_FAILED, FC.UNKNOWN, FC.INFRA_TRANSIENT)
 NON_TERMINAL = ("RUNNING", "PENDING", "TIMEOUT")
+NOT_COMPUTED = "N/A"  # what lm-eval writes for a stderr it did not compute (n = 1, --bootstrap_iters 0)
 _TOP = {"unit": 1.0, "percent": 100.0}
 
 # error text -> class; first match wins. Kept to classes this gate may emit.
@@ -117,27 +155,62 @@ def shorten_error(err: str, limit: int = 300) -> str:
 
 # ---------------------------------------------------------------- run level
 
+def signal_of(exit_code: Optional[int]) -> Optional[str]:
+    """'signal 9 (SIGKILL)' for a negative exit code (the process died of that signal), else None."""
+    if exit_code is None or exit_code >= 0:
+        return None
+    try:
+        name = signal.Signals(-exit_code).name
+    except ValueError:
+        name = "unknown signal"
+    return f"signal {-exit_code} ({name})"
+
+
+def unfinished(f: EvalRunFacts) -> bool:
+    """The run stopped before lm-eval wrote everything: not finished yet, or killed by a signal."""
+    return f.run_status in NON_TERMINAL or f.run_status == "KILLED" or (
+        f.run_status in ("FAILED", "ERROR") and signal_of(f.exit_code) is not None)
+
+
+def _success_checks(f: EvalRunFacts, short: str) -> list[Check]:
+    sig = signal_of(f.exit_code)
+    ok = f.exit_code in (None, 0)
+    code = "exit code 0" if ok else f"the run says SUCCESS but exited with code {f.exit_code}" + (
+        f", killed by {sig}" if sig else "") + short
+    fc = FC.INFRA_TRANSIENT if sig else classify_error(f.error)  # a signal death explains its log's error
+    checks = [check("run_status", True, "the run finished (SUCCESS)", observed=f.run_status),
+              check("run_exit_code", ok, code, failure_class=fc, observed=f.exit_code, expected=0)]
+    if f.error is not None and not is_blank(f.error):
+        checks.append(check("run_error", False, f"the run says SUCCESS but carries an error{short or ': (no summary)'}",
+                            failure_class=fc, observed=shorten_error(f.error), expected=None))
+    return checks
+
+
+def _status_checks(f: EvalRunFacts, short: str) -> list[Check]:
+    status, sig = f.run_status, signal_of(f.exit_code)
+    if status == "SUCCESS":
+        return _success_checks(f, short)
+    if status in NON_TERMINAL:
+        return [check("run_status", False, f"the run is not finished ({status}): no score is final yet",
+                      failure_class=FC.INFRA_TRANSIENT, observed=status, expected="SUCCESS")]
+    if status == "KILLED" or (sig is not None and status in ("FAILED", "ERROR")):
+        return [check("run_status", False,
+                      f"the run ended {status}: killed by {sig or 'a signal (which one was not recorded)'}, not by "
+                      f"the conductor (an OOM killer, a scheduler, a crash signal): a transient death, retried once"
+                      f"{short}", failure_class=FC.INFRA_TRANSIENT, observed=status, expected="SUCCESS")]
+    if status in ("FAILED", "ERROR", "CANCELLED"):
+        how = f"exit code {f.exit_code}" + (f", {sig}" if sig else "")
+        return [check("run_status", False, f"the run ended {status} ({how}){short}",
+                      failure_class=classify_error(f.error), observed=status, expected="SUCCESS")]
+    return [check("run_status", False, f"the run's status is {status}{short}",
+                  failure_class=FC.UNKNOWN, observed=status, expected="SUCCESS")]
+
+
 def _run_checks(f: EvalRunFacts) -> list[Check]:
-    checks: list[Check] = []
     status = f.run_status
     err = error_summary(f.error or "")
     short = f": {shorten_error(err)}" if err else ""
-    if status == "SUCCESS":
-        checks.append(check("run_status", True, "the run finished (SUCCESS)", observed=status))
-        ok = f.exit_code in (None, 0)
-        checks.append(check("run_exit_code", ok,
-                            "exit code 0" if ok else f"the run says SUCCESS but exited with code {f.exit_code}{short}",
-                            failure_class=classify_error(f.error), observed=f.exit_code, expected=0))
-    elif status in NON_TERMINAL:
-        checks.append(check("run_status", False, f"the run is not finished ({status}): no score is final yet",
-                            failure_class=FC.INFRA_TRANSIENT, observed=status, expected="SUCCESS"))
-    elif status in ("FAILED", "CANCELLED"):
-        fc = classify_error(f.error)
-        checks.append(check("run_status", False, f"the run ended {status} (exit code {f.exit_code}){short}",
-                            failure_class=fc, observed=status, expected="SUCCESS"))
-    else:
-        checks.append(check("run_status", False, f"the run's status is {status}{short}",
-                            failure_class=FC.UNKNOWN, observed=status, expected="SUCCESS"))
+    checks = _status_checks(f, short)
     if f.results_error is not None:
         checks.append(check("results_readable", False, f"the results file cannot be read: {f.results_error}",
                             failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=f.results_file))
@@ -154,13 +227,16 @@ def _run_checks(f: EvalRunFacts) -> list[Check]:
 
 # ---------------------------------------------------------------- per task
 
-def _accounting(name: str, t: TaskRun) -> Check:
+def _accounting(name: str, t: TaskRun, not_finished: bool = False) -> Check:
+    """SAMPLE_ACCOUNTING_FAILED; counts not written yet by a run that did not finish are INFRA_TRANSIENT
+    when nothing else is wrong with the task's records."""
     exp, got = t.samples_expected, t.samples_scored
     problems = []
-    if exp is None or got is None:
-        missing = [k for k, v in (("expected", exp), ("scored", got)) if v is None]
+    missing = [k for k, v in (("expected", exp), ("scored", got)) if v is None]
+    if missing:
         problems.append(f"sample count(s) missing: {', '.join(missing)}" +
-                        (f" ({t.rederive_note})" if got is None and t.rederive_note else ""))
+                        (f" ({t.rederive_note})" if got is None and t.rederive_note else "") +
+                        (" (the run did not finish: not written yet)" if not_finished else ""))
     elif got != exp:
         problems.append(f"scored {got} of {exp} expected samples")
     elif exp == 0:
@@ -168,7 +244,23 @@ def _accounting(name: str, t: TaskRun) -> Check:
     if t.samples_corrupt:
         problems.append(f"{t.samples_corrupt} corrupt line(s) in the per-sample log")
     if t.samples_duplicated:
-        problems.append(f"{t.samples_duplicated} duplicated doc_id line(s)")
+        problems.append(f"{t.samples_duplicated} line(s) repeating a document already scored (doc_id compared "
+                        f"canonically)")
+    if t.samples_bad_doc_id:
+        problems.append(f"{t.samples_bad_doc_id} line(s) whose doc_id is not a non-negative integer")
+    if t.samples_expected_by_limit is not None and exp is not None and exp != t.samples_expected_by_limit:
+        problems.append(f"n-samples effective {exp} differs from the {t.samples_expected_by_limit} documents that "
+                        f"the dataset size (n-samples original) and --limit imply")
+    if t.samples_outside_range:
+        problems.append(f"{t.samples_outside_range} document(s) whose doc_id lies outside 0..{(exp or 0) - 1} "
+                        f"(lm-eval numbers the documents it evaluates from 0)")
+    if t.samples_hash_mismatch:
+        problems.append(f"{t.samples_hash_mismatch} line(s) whose document, prompt or target no longer match the "
+                        f"hashes lm-eval wrote (edited after the run)")
+    problems += _filter_problems(t)
+    if t.samples_out_of_domain:
+        problems.append(f"{t.samples_out_of_domain} per-sample value(s) of {t.primary_metric} outside its domain "
+                        f"{t.metric_domain or 'of finite numbers'}")
     if t.samples_without_metric and not t.rederive_note:
         problems.append(f"{t.samples_without_metric} sample(s) without a value of {t.primary_metric}")
     if t.reported_sample_len is not None and exp is not None and t.reported_sample_len != exp:
@@ -178,9 +270,26 @@ def _accounting(name: str, t: TaskRun) -> Check:
     if t.responses_empty + t.responses_errored > t.responses_total or t.extraction_failed > t.responses_total:
         problems.append("more empty/errored/unextracted responses than responses: inconsistent counts")
     ok = not problems
+    transient = not_finished and bool(missing) and len(problems) == 1
     return check(f"{name}:samples_accounted", ok,
                  f"{name}: {got} of {exp} samples scored" if ok else f"{name}: " + "; ".join(problems),
-                 failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=got, expected=exp)
+                 failure_class=FC.INFRA_TRANSIENT if transient else FC.SAMPLE_ACCOUNTING_FAILED,
+                 observed=got, expected=exp)
+
+
+def _filter_problems(t: TaskRun) -> list[str]:
+    """lm-eval writes every document once per filter: the other filters' lines must match the primary's."""
+    out = []
+    odd = {f: n for f, n in sorted(t.filter_lines.items()) if t.samples_scored is not None and n != t.samples_scored}
+    if odd:
+        out.append(f"filter(s) with another number of lines than the {t.samples_scored} of {t.primary_filter!r}: "
+                   + ", ".join(f"{f!r} {n}" for f, n in odd.items()))
+    if t.samples_duplicated_other_filters:
+        out.append(f"{t.samples_duplicated_other_filters} line(s) of other filters repeating a document")
+    unknown = sorted(set(t.filter_lines) - set(t.known_filters)) if t.known_filters is not None else []
+    if unknown:
+        out.append(f"lines of filter(s) the task does not define: {unknown}")
+    return out
 
 
 def _inference(name: str, t: TaskRun, max_frac: float) -> Optional[Check]:
@@ -201,55 +310,123 @@ def _inference(name: str, t: TaskRun, max_frac: float) -> Optional[Check]:
                  failure_class=FC.INFERENCE_FAILED, observed=frac, expected=max_frac)
 
 
-def _score_checks(name: str, t: TaskRun, tol: float) -> list[Check]:
+def _score_checks(name: str, t: TaskRun, tol: float, not_finished: bool = False) -> list[Check]:
     out: list[Check] = []
     if t.rederived_score is None:
+        pending = not_finished and t.samples_scored is None  # the per-sample log is not written yet
         out.append(check(f"{name}:score_rederived", False,
                          f"{name}: the score cannot be re-derived from the per-sample log"
                          + (f" ({t.rederive_note})" if t.rederive_note else ""),
-                         failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=t.reported_score))
+                         failure_class=FC.INFRA_TRANSIENT if pending else FC.SAMPLE_ACCOUNTING_FAILED,
+                         observed=t.reported_score))
         return out
     out.append(check(f"{name}:score_rederived", True,
-                     f"{name}: {t.primary_metric} = {t.rederived_score:.6g} re-derived from {t.samples_scored} samples",
+                     f"{name}: {t.primary_metric} = {t.rederived_score:.6g} re-derived from {t.samples_scored} samples"
+                     + (f" with lm-eval's {t.aggregation!r} aggregation" if t.aggregation not in (None, "mean")
+                        else ""),
                      observed=t.rederived_score))
-    if t.reported_score is None:
-        what = f"non-numeric ({t.reported_score_raw!r})" if t.reported_score_raw is not None else "missing"
-        out.append(check(f"{name}:reported_score", False,
-                         f"{name}: the reported {t.primary_metric} is {what} while the per-sample records give "
-                         f"{t.rederived_score:.6g}", failure_class=FC.REPORTED_MISMATCH,
-                         observed=t.reported_score_raw, expected=t.rederived_score))
-    else:
-        diff = abs(t.reported_score - t.rederived_score)
-        ok = diff <= tol
-        out.append(check(f"{name}:reported_matches", ok,
-                         f"{name}: reported {t.reported_score:.6g} vs re-derived {t.rederived_score:.6g} "
-                         f"(|diff| {diff:.3g}, tolerance {tol:.3g})", failure_class=FC.REPORTED_MISMATCH,
-                         observed=t.reported_score, expected=t.rederived_score))
-    if t.scale is not None:
-        top = _TOP[t.scale]
-        off = [f"{label} {v:.6g}" for label, v in (("reported", t.reported_score), ("re-derived", t.rederived_score))
-               if v is not None and not 0.0 <= v <= top]
-        out.append(check(f"{name}:in_scale", not off,
-                         f"{name}: {t.primary_metric} is a {t.scale}-scale metric but " + ", ".join(off)
-                         + f" lies outside [0, {top:g}]" if off else f"{name}: within [0, {top:g}]",
-                         failure_class=FC.REPORTED_MISMATCH, observed=off or None, expected=[0.0, top]))
+    if t.samples_rescore_mismatch:
+        out.append(check(f"{name}:rescored", False,
+                         f"{name}: {t.samples_rescore_mismatch} of {t.samples_rescored} per-sample value(s) of "
+                         f"{t.primary_metric} disagree with the model's own recorded responses (re-scored as lm-eval "
+                         f"scores them): the per-sample log was edited", failure_class=FC.REPORTED_MISMATCH,
+                         observed=t.samples_rescore_mismatch, expected=0))
+    out.append(_reported_check(name, t, _score_tolerance(t, tol)))
+    range_check = _range_check(name, t)
+    if range_check is not None:
+        out.append(range_check)
+    if t.expected_higher_is_better is not None:
+        ok = t.higher_is_better == t.expected_higher_is_better
+        way = "higher" if t.expected_higher_is_better else "lower"
+        out.append(check(f"{name}:direction", ok,
+                         f"{name}: {t.primary_metric} is {way}-is-better by definition" + (
+                             "" if ok else f", but the run reports higher_is_better={t.higher_is_better}: a "
+                                           f"comparison would read a degradation as a gain"),
+                         failure_class=FC.REPORTED_MISMATCH, observed=t.higher_is_better,
+                         expected=t.expected_higher_is_better))
     out.append(_stderr_check(name, t, tol))
     return out
 
 
+def _score_tolerance(t: TaskRun, tol: float) -> float:
+    """`tol` in the score's own units; relative (tol * |score|, at least tol) for an unbounded score such as a
+    perplexity, whose float rounding grows with its size."""
+    unbounded = t.score_range is not None and t.score_range[1] is None
+    return tol * max(1.0, abs(t.rederived_score or 0.0)) if unbounded else tol
+
+
+def _reported_check(name: str, t: TaskRun, tol: float) -> Check:
+    if t.reported_score is None:
+        what = f"non-numeric ({t.reported_score_raw!r})" if t.reported_score_raw is not None else "missing"
+        return check(f"{name}:reported_score", False,
+                     f"{name}: the reported {t.primary_metric} is {what} while the per-sample records give "
+                     f"{t.rederived_score:.6g}", failure_class=FC.REPORTED_MISMATCH,
+                     observed=t.reported_score_raw, expected=t.rederived_score)
+    diff = abs(t.reported_score - (t.rederived_score or 0.0))
+    return check(f"{name}:reported_matches", diff <= tol,
+                 f"{name}: reported {t.reported_score:.6g} vs re-derived {t.rederived_score:.6g} "
+                 f"(|diff| {diff:.3g}, tolerance {tol:.3g})", failure_class=FC.REPORTED_MISMATCH,
+                 observed=t.reported_score, expected=t.rederived_score)
+
+
+def _range_check(name: str, t: TaskRun) -> Optional[Check]:
+    """The score inside the range its metric has by definition (score_range, else the declared scale)."""
+    if t.score_range is not None:
+        low, high = t.score_range
+    elif t.scale is not None:
+        low, high = 0.0, _TOP[t.scale]
+    else:
+        return None
+    where = f"[{low:g}, {high:g}]" if high is not None else f"[{low:g}, +inf)"
+    off = [f"{label} {v:.6g}" for label, v in (("reported", t.reported_score), ("re-derived", t.rederived_score))
+           if v is not None and not ((low is None or v >= low) and (high is None or v <= high))]
+    what = f"a {t.scale}-scale metric" if t.scale else f"a metric in {where}"
+    return check(f"{name}:in_scale", not off,
+                 f"{name}: {t.primary_metric} is {what} but " + ", ".join(off) + f" lies outside {where}"
+                 if off else f"{name}: within {where}", failure_class=FC.REPORTED_MISMATCH,
+                 observed=off or None, expected=[low, high])
+
+
+def _stderr_agrees(t: TaskRun, reported: float, tol: float) -> tuple[bool, str]:
+    """Exact (within `tol`) for a mean, or when this gate drew the very replicates lm-eval drew. Otherwise
+    both are estimates of one standard deviation from different numbers of replicates: they must agree
+    within five of their combined relative standard errors, on a log scale (a standard deviation is a
+    scale: shrinking it 100-fold is as wrong as growing it 100-fold, however heavy the bootstrap's tail)."""
+    base = max(_score_tolerance(t, tol), 1e-9)
+    red = t.rederived_stderr or 0.0
+    if abs(reported - red) <= base:
+        return True, f"tolerance {base:.3g}"
+    b, lb = t.bootstrap_replicates, t.lmeval_bootstrap_replicates
+    if t.stderr_method != "bootstrap" or b is None or lb is None or b >= lb or t.stderr_rel_se is None:
+        return False, f"tolerance {base:.3g}, exact"
+    allowed = 5.0 * t.stderr_rel_se * math.sqrt(1.0 + b / lb)
+    off = abs(math.log(reported / red)) if reported > 0 and red > 0 else math.inf
+    return off <= allowed, (f"|log ratio| {off:.3g}, allowed {allowed:.3g}: {b} of lm-eval's {lb} bootstrap "
+                            f"replicates redrawn")
+
+
 def _stderr_check(name: str, t: TaskRun, tol: float) -> Check:
     if t.rederived_stderr is None:
-        return check(f"{name}:stderr", False,
-                     f"{name}: no stderr can be derived from {t.samples_scored} sample(s) (needs at least 2)",
+        why = t.rederive_note or f"needs at least 2 samples, got {t.samples_scored}"
+        return check(f"{name}:stderr", False, f"{name}: no stderr can be re-derived ({why})",
                      failure_class=FC.SAMPLE_ACCOUNTING_FAILED, observed=t.reported_stderr_raw)
+    if t.reported_stderr is None and t.reported_stderr_raw not in (None, NOT_COMPUTED):
+        return check(f"{name}:stderr", False,
+                     f"{name}: the reported stderr is {t.reported_stderr_raw!r}, not a non-negative number (nor "
+                     f"lm-eval's {NOT_COMPUTED!r}); re-derived {t.rederived_stderr:.6g}",
+                     failure_class=FC.REPORTED_MISMATCH, observed=t.reported_stderr_raw, expected=t.rederived_stderr)
+    if t.reported_stderr is None and t.lmeval_computes_stderr:
+        return check(f"{name}:stderr", False,
+                     f"{name}: the reported stderr is {t.reported_stderr_raw!r}, but lm-eval computes one here "
+                     f"(bootstrap_iters > 0, {t.samples_scored} samples); re-derived {t.rederived_stderr:.6g}",
+                     failure_class=FC.REPORTED_MISMATCH, observed=t.reported_stderr_raw, expected=t.rederived_stderr)
     if t.reported_stderr is None:
         note = f" (lm-eval wrote {t.reported_stderr_raw!r})" if t.reported_stderr_raw is not None else ""
         return check(f"{name}:stderr", True, f"{name}: stderr {t.rederived_stderr:.4g} re-derived; none reported{note}",
                      observed=t.rederived_stderr)
-    diff = abs(t.reported_stderr - t.rederived_stderr)
-    ok = diff <= max(tol, 1e-9)
+    ok, how = _stderr_agrees(t, t.reported_stderr, tol)
     return check(f"{name}:stderr", ok,
-                 f"{name}: reported stderr {t.reported_stderr:.6g} vs re-derived {t.rederived_stderr:.6g}",
+                 f"{name}: reported stderr {t.reported_stderr:.6g} vs re-derived {t.rederived_stderr:.6g} ({how})",
                  failure_class=FC.REPORTED_MISMATCH, observed=t.reported_stderr, expected=t.rederived_stderr)
 
 
@@ -264,11 +441,12 @@ def _extraction(name: str, t: TaskRun, max_frac: float) -> Check:
 
 
 def task_checks(name: str, t: TaskRun, f: EvalRunFacts) -> list[Check]:
-    checks = [_accounting(name, t)]
+    not_finished = unfinished(f)
+    checks = [_accounting(name, t, not_finished)]
     inference = _inference(name, t, f.max_failed_response_fraction)
     if inference is not None:
         checks.append(inference)
-    checks += _score_checks(name, t, f.max_reported_mismatch)
+    checks += _score_checks(name, t, f.max_reported_mismatch, not_finished)
     if t.output_type == "generate_until" or t.extraction_failed:
         checks.append(_extraction(name, t, f.max_extraction_failure_fraction))
     return checks

@@ -8,9 +8,13 @@ did, and the collector reads it:
      "model_identity": "/ckpt/smollm2-fp8", "tokenizer": "/ckpt/smollm2-fp8"}
 
 Fields (every other field is refused: the record is strict like every gate input):
-  status          SUCCESS | FAILED | RUNNING | PENDING | TIMEOUT | CANCELLED | UNKNOWN (required).
-                  The skill writes RUNNING before it starts lm-eval and the terminal status after.
-  exit_code       lm-eval's exit code, or null while running / when killed without one.
+  status          SUCCESS | FAILED | ERROR | KILLED | RUNNING | PENDING | TIMEOUT | CANCELLED | UNKNOWN
+                  (required). The skill writes RUNNING before it starts lm-eval and the terminal status
+                  after: KILLED when a signal the conductor did not send ended lm-eval (the OOM killer,
+                  a scheduler), CANCELLED when the conductor stopped it, TIMEOUT at its time limit.
+                  ERROR is FAILED as other runners spell it.
+  exit_code       lm-eval's exit code, negative when a signal ended it (-9: SIGKILL), or null while
+                  running / when it never started.
   error           the error message (e.g. the last lines of stderr) when the run failed, else null.
   model_identity  what was evaluated: a checkpoint path or a served model name.
   tokenizer       a local tokenizer directory (or tokenizer.json) to count completion tokens with;

@@ -37,9 +37,11 @@ SPEC = GateSpec(
     facts_model=PtqFacts,
     decide=decide,
     summary="PTQ gate: reads the safetensors headers and JSON files of the source and exported checkpoints. "
-            "The export must be servable (config, weights, tokenizer; no drift from the source's config), quantize "
-            "every weight matrix the recipe covers in the recipe's format and nothing else, declare exactly that, "
-            "and hold fewer weight bytes than the source.",
+            "The export must be servable (config, weights, tokenizer; no drift from the source's config; the "
+            "source's tokenizer unchanged: vocabulary, merges, special tokens and their ids, chat template, "
+            "generation defaults), quantize every weight matrix the recipe covers in the recipe's format and "
+            "nothing else, declare exactly that (a declaration that disagrees with the tensors is "
+            "QUANT_COVERAGE_FAILURE, never MODEL_UNSUPPORTED), and hold fewer weight bytes than the source.",
     collect=collect,
     artifacts_help="SOURCE_DIR EXPORT_DIR (Hugging Face checkpoint directories)",
     add_arguments=_add_arguments,

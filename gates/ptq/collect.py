@@ -1,8 +1,10 @@
 """Collect ptq facts from two checkpoint directories: `--artifacts SOURCE_DIR EXPORT_DIR --recipe R`.
 
-Reads safetensors headers (never tensor data), config.json, hf_quant_config.json and the
-tokenizer files. A missing or corrupt *export* is a finding the decision judges; a missing or
-corrupt *source* is an input error (exit 2): without it there is nothing to compare against.
+Reads safetensors headers, config.json, hf_quant_config.json, the tokenizer files (fingerprinted
+by gates/ptq/tokenizer.py) and, of the tensor data, only the export's scale tensors and three small
+windows of each quantized weight (gates/ptq/tensordata.py). A missing or corrupt *export* is a
+finding the decision judges; a missing or corrupt *source* (a source without a readable tokenizer
+included) is an input error (exit 2): without it there is nothing to compare against.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from gates.contract import InputError
 from gates.ptq.configs import config_drift, declaration, declared_resolver
 from gates.ptq.headers import CheckpointScan, TensorInfo, scan_checkpoint
 from gates.ptq.models import (NAMES_CAP, CheckpointSide, Declaration, FileProblem, LayerGroup, PtqFacts,
-                              ServingFiles, WeightFile)
+                              ServingFiles, TokenizerPair, TokenizerSide, WeightFile)
+from gates.ptq.tensordata import read_tensor_data
+from gates.ptq.tokenizer import SENTENCEPIECE, fingerprint, is_vocab_file
 from gates.recipes import Recipe, load_recipe, recipe_classifier
 
 SCALES = ("weight_scale", "weight_scale_2", "input_scale", "pre_quant_scale")
 # files a server reads besides the weights; checked for presence against the source and parsed if JSON
-SERVER_FILES = ("config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+SERVER_FILES = ("config.json", "tokenizer.json", *SENTENCEPIECE, "tokenizer_config.json",
                 "special_tokens_map.json", "added_tokens.json", "chat_template.jinja", "chat_template.json",
-                "generation_config.json", "vocab.json", "merges.txt", "preprocessor_config.json",
-                "hf_quant_config.json")
+                "generation_config.json", "vocab.json", "merges.txt", "vocab.txt", "tiktoken.model",
+                "preprocessor_config.json", "hf_quant_config.json")
+TOKENIZER_ROLE = "a tokenizer (tokenizer.json or tokenizer.model, or the vocabulary files the source uses)"
 JSON_FILES = {f for f in SERVER_FILES if f.endswith(".json")}
 INDEX_RE = re.compile(r"(?<=\.)\d+(?=\.|$)")
 
@@ -122,26 +127,50 @@ def _declarations(jsons: dict[str, Any]) -> tuple[list[Declaration], Optional[di
     return decls, (layer_maps[0] if layer_maps else None), problems
 
 
-def _serving(src: Path, exp: Path, exp_scan: CheckpointScan, src_scan: CheckpointScan,
-             jsons: dict[str, Any], problems: list[FileProblem]) -> ServingFiles:
+def _added_matrices(src: CheckpointScan, exp: CheckpointScan) -> list[str]:
+    """Weight matrices the source does not have; an lm_head untied from the source's tied embeddings is not one."""
+    embed = {t.shape for n, t in src.tensors.items() if n.endswith("embed_tokens.weight")}
+    return sorted(n for n, t in exp.tensors.items() if is_matrix(n, t) and n not in src.tensors
+                  and not (n.endswith("lm_head.weight") and t.shape in embed))
+
+
+def _serving(src: Path, exp: Path, exp_scan: CheckpointScan, src_scan: CheckpointScan, tok: TokenizerSide,
+             problems: list[FileProblem]) -> ServingFiles:
     present = sorted(f for f in SERVER_FILES if (exp / f).is_file()) + [f.name for f in exp_scan.files]
     missing = [] if (exp / "config.json").is_file() else ["config.json"]
-    if not any((exp / f).is_file() for f in ("tokenizer.json", "tokenizer.model")):
-        missing.append("tokenizer.json or tokenizer.model")
+    if not any(is_vocab_file(f) for f in tok.files):
+        missing.append(TOKENIZER_ROLE)
     if not (exp / "tokenizer_config.json").is_file():
         missing.append("tokenizer_config.json")
     if not exp_scan.files and not any(p.startswith("weight file") for _, p in exp_scan.problems):
         missing.append("*.safetensors weights")
-    tok_model = exp / "tokenizer.model"
-    if tok_model.is_file() and tok_model.stat().st_size == 0:
-        problems.append(FileProblem(file="tokenizer.model", problem="empty file"))
     lost = sorted(set(src_scan.tensors) - set(exp_scan.tensors)) if exp_scan.files else []
+    added = _added_matrices(src_scan, exp_scan)
     return ServingFiles(
         export_exists=True, present=present, missing=missing,
         missing_from_source=sorted(f for f in SERVER_FILES if f != "hf_quant_config.json"
                                    and (src / f).is_file() and not (exp / f).is_file() and f not in missing),
         unreadable=problems + [FileProblem(file=f, problem=p) for f, p in exp_scan.problems],
-        tensors_missing=len(lost), tensors_missing_names=lost[:NAMES_CAP])
+        tensors_missing=len(lost), tensors_missing_names=lost[:NAMES_CAP],
+        matrices_added=len(added), matrices_added_names=added[:NAMES_CAP])
+
+
+def _source_tokenizer(src: Path, config: dict[str, Any]) -> TokenizerSide:
+    side, problems = fingerprint(src, config)
+    if problems:
+        file, problem = problems[0]
+        raise InputError("--artifacts", f"source checkpoint {str(src)!r}: {file}: {problem}")
+    if not side.vocab_files:
+        raise InputError("--artifacts", f"source checkpoint {str(src)!r} has no tokenizer (tokenizer.json, a "
+                                        "sentencepiece model, vocab.json + merges.txt or vocab.txt): the export's "
+                                        "cannot be checked against it; put the served tokenizer there")
+    return side
+
+
+def _export_problems(jsons_problems: list[FileProblem], tok_problems: list[tuple[str, str]]) -> list[FileProblem]:
+    """JSON parse errors once (from _read_jsons), then the tokenizer files' own problems."""
+    seen = {p.file for p in jsons_problems}
+    return jsons_problems + [FileProblem(file=f, problem=p) for f, p in tok_problems if f not in seen]
 
 
 def _source(src: Path) -> tuple[CheckpointScan, dict[str, Any]]:
@@ -160,25 +189,31 @@ def _source(src: Path) -> tuple[CheckpointScan, dict[str, Any]]:
     return scan, jsons["config.json"]
 
 
-def _no_export(recipe: Recipe, src_scan: CheckpointScan, exp: Path, tolerance: float) -> PtqFacts:
+def _no_export(recipe: Recipe, src_scan: CheckpointScan, src_tok: TokenizerSide, exp: Path,
+               tolerance: float) -> PtqFacts:
     serving = ServingFiles(export_exists=False, present=[], missing=[f"export directory {str(exp)!r}"],
                            unreadable=[], tensors_missing=0, tensors_missing_names=[])
     return PtqFacts(recipe=recipe, source=_side(src_scan), export=None, serving=serving, declarations=[],
-                    kv_scale_tensors=0, layers=[], config_drift=[], size_tolerance=tolerance)
+                    kv_scale_tensors=0, layers=[], config_drift=[], size_tolerance=tolerance,
+                    tokenizers=TokenizerPair(source=src_tok, export=None))
 
 
 def collect_dirs(src: Path, exp: Path, recipe: Recipe, tolerance: float = 0.02) -> PtqFacts:
     """The facts of one (source, export) pair under one recipe."""
     src_scan, src_cfg = _source(src)
+    src_tok = _source_tokenizer(src, src_cfg)
     if not exp.is_dir():
-        return _no_export(recipe, src_scan, exp, tolerance)
+        return _no_export(recipe, src_scan, src_tok, exp, tolerance)
     exp_scan = scan_checkpoint(exp)
     jsons, problems = _read_jsons(exp)
+    exp_tok, tok_problems = fingerprint(exp, jsons.get("config.json"))
     decls, layer_algos, decl_problems = _declarations(jsons)
     drift, allowed = config_drift(src_cfg, jsons["config.json"]) if "config.json" in jsons else ([], [])
     return PtqFacts(
         recipe=recipe, source=_side(src_scan), export=_side(exp_scan),
-        serving=_serving(src, exp, exp_scan, src_scan, jsons, problems + decl_problems),
+        tokenizers=TokenizerPair(source=src_tok, export=exp_tok), tensor_data=read_tensor_data(exp, exp_scan),
+        serving=_serving(src, exp, exp_scan, src_scan, exp_tok, _export_problems(problems, tok_problems)
+                         + decl_problems),
         declarations=decls, layers=_groups(src_scan, exp_scan, recipe, decls[0] if decls else None, layer_algos),
         kv_scale_tensors=sum(1 for n in exp_scan.tensors if n.endswith((".k_scale", ".v_scale"))),
         config_drift=drift, config_allowed=allowed, size_tolerance=tolerance)

@@ -1,13 +1,26 @@
-"""Pure decision: is the exported checkpoint servable, quantized as the recipe says, and smaller?
+"""Pure decision: is the exported checkpoint servable, quantized as its recipe says, and smaller?
 
 Checks, in the order of the classes they imply (unservable > unsupported > coverage > size):
-  CHECKPOINT_NOT_SERVABLE  export missing; server files missing or unreadable; source tensors
-                           lost or reshaped; config.json drifted from the source's
-  MODEL_UNSUPPORTED        the recipe matches no weight matrix, nothing is stored quantized, or
-                           the export declares no quantization (quant_algo null, no layers)
+  CHECKPOINT_NOT_SERVABLE  export missing; server files missing or unreadable (a tokenizer.json
+                           without a model, a vocabulary that is not token -> id, a .model that is
+                           not protobuf); source tensors lost or reshaped, or weight matrices the
+                           source lacks (an lm_head untied from tied embeddings excepted); config.json drifted from
+                           the source's; the tokenizer differs from the source's: vocabulary (size
+                           and hash), merges, added tokens, normalizer/pre-tokenizer/post-processor/
+                           decoder, special tokens (bos/eos/pad/unk/...) and their ids, tokenizer
+                           settings, chat template, generation defaults (gates/ptq/tokenizer.py)
+  MODEL_UNSUPPORTED        the recipe matches no weight matrix, or nothing is stored quantized AND
+                           nothing is declared (the export honestly says it quantized nothing)
   QUANT_COVERAGE_FAILURE   covered matrices unquantized or in the wrong format; matrices the recipe
                            leaves alone quantized; declared quant_algo / exclusions / KV cache
-                           disagree with the recipe or with the tensors; the two declarations disagree
+                           disagree with the recipe or with the tensors; the two declarations
+                           disagree; config.json's quant_method is not modelopt (a server picks
+                           its loader by it); quantized tensors declared unquantized (quant_algo null, no
+                           declaration, MIXED_PRECISION without layers) or a quantization declared
+                           over unquantized tensors: the declaration lies, which is a coverage
+                           failure even where MODEL_UNSUPPORTED would otherwise be reported; a scale tensor
+                           holds a NaN, an infinity or a negative value, or is all zero, or a
+                           quantized weight is all zero where sampled (gates/ptq/tensordata.py)
   SIZE_NOT_REDUCED         export weight bytes not below the source's. Allowance: when the source's
                            dominant weight dtype is already at or below the recipe's bits per weight
                            (say an FP8 or INT8 source under the fp8 recipe), equal size within
@@ -17,11 +30,12 @@ When the export has no readable weight matrix, only the servability checks are r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Optional
 
 from gates.contract import Check, Verdict, check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
-from gates.ptq.models import Declaration, LayerGroup, PtqFacts
+from gates.ptq.models import Declaration, LayerGroup, PtqFacts, TokenizerSide
 from gates.recipes import DTYPE_BITS, Recipe
 
 GATE = "ptq"
@@ -87,12 +101,16 @@ def _tensor_checks(f: PtqFacts) -> list[Check]:
     lost = (f"{s.tensors_missing} source tensor(s) absent from the export, e.g. {s.tensors_missing_names[:5]}"
             if s.tensors_missing else "")
     moved = f"{_n(reshaped)} matrices changed shape beyond int4 packing: {_brief(reshaped)}" if reshaped else ""
+    extra = (f"{s.matrices_added} weight matrices the source does not have, e.g. {s.matrices_added_names[:5]}"
+             if s.matrices_added else "")
     has_weights = f.export is not None and bool(f.layers)
     return [
         check("weights_present", has_weights, f"the export holds {_n(f.layers)} weight matrices" if has_weights
               else "the export holds no readable weight matrix", failure_class=NOT_SERVABLE, observed=_n(f.layers)),
-        check("tensors_complete", not lost and not moved, _join(lost, moved) or "every source tensor is in the export",
-              failure_class=NOT_SERVABLE, observed={"missing": s.tensors_missing, "reshaped": offenders(reshaped)}),
+        check("tensors_complete", not lost and not moved and not extra, _join(lost, moved, extra)
+              or "every source tensor is in the export, and no weight matrix the source lacks",
+              failure_class=NOT_SERVABLE, observed={"missing": s.tensors_missing, "reshaped": offenders(reshaped),
+                                                    "added": s.matrices_added}),
     ]
 
 
@@ -104,6 +122,72 @@ def _config_check(f: PtqFacts) -> Check:
               "a server would build a different model" if d else "config.json matches the source outside quantization")
     return check("config_consistent", not d, detail, failure_class=NOT_SERVABLE,
                  observed=[x.model_dump() for x in d[:CAP]] or None)
+
+
+# ---------------------------------------------------------------- tokenizer
+VOCAB_KINDS = ("tokenizers", "sentencepiece", "vocab.json", "merges.txt", "vocab.txt", "tiktoken")
+
+
+def _dict_diff(label: str, a: Mapping[str, object], b: Mapping[str, object], keys: Optional[list[str]] = None
+               ) -> list[str]:
+    keys = sorted(set(a) | set(b)) if keys is None else keys
+    return [f"{label} {k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys if a.get(k) != b.get(k)]
+
+
+def _vocab_diff(src: TokenizerSide, exp: TokenizerSide) -> list[str]:
+    out = [f"the export adds {f}, which a server would load instead of the source's tokenizer"
+           for f in sorted({v.file for v in exp.vocab_files} - {v.file for v in src.vocab_files})]
+    theirs = {v.file: v for v in exp.vocab_files}
+    for mine in src.vocab_files:
+        other = theirs.get(mine.file)
+        if other is None:
+            out.append(f"{mine.file}: readable in the source, missing or unreadable in the export")
+            continue
+        parts = sorted(k for k in set(mine.parts) | set(other.parts) if mine.parts.get(k) != other.parts.get(k))
+        if mine.entries != other.entries or mine.model_type != other.model_type or parts:
+            out.append(f"{mine.file}: {mine.model_type or mine.kind} with {mine.entries} entries -> "
+                       f"{other.model_type or other.kind} with {other.entries}"
+                       + (f"; differs in {', '.join(parts)}" if parts else ""))
+    if src.vocab_size != exp.vocab_size:
+        out.append(f"vocabulary size {src.vocab_size} -> {exp.vocab_size}")
+    return out
+
+
+def _generation_diff(src: TokenizerSide, exp: TokenizerSide) -> list[str]:
+    """Symmetric when the source ships generation_config.json; else the export's may only restate config.json."""
+    keys = None if "generation_config.json" in src.files else sorted(exp.generation)
+    return _dict_diff("generation default", src.generation, exp.generation, keys)
+
+
+def tokenizer_differences(src: TokenizerSide, exp: TokenizerSide) -> list[str]:
+    """Everything about the export's tokenizer, chat template and generation defaults that differs from the source's."""
+    if not exp.vocab_files and src.vocab_files:
+        return ["the export has no readable tokenizer (" + ", ".join(v.file for v in src.vocab_files)
+                + " in the source)"]
+    tpl = [f"chat template {n!r}: " + ("absent in the export" if n not in exp.chat_templates else "absent in the "
+           "source" if n not in src.chat_templates else f"sha256 {src.chat_templates[n][:12]} -> "
+           f"{exp.chat_templates[n][:12]}") for n in sorted(set(src.chat_templates) | set(exp.chat_templates))
+           if src.chat_templates.get(n) != exp.chat_templates.get(n)]
+    ids = {k: str(v) for k, v in src.special_token_ids.items()}, {k: str(v) for k, v in exp.special_token_ids.items()}
+    return (_vocab_diff(src, exp) + _dict_diff("special token", src.special_tokens, exp.special_tokens)
+            + _dict_diff("special token id of", *ids) + _dict_diff("tokenizer setting", src.settings, exp.settings)
+            + tpl + _generation_diff(src, exp))
+
+
+def _tokenizer_checks(f: PtqFacts) -> list[Check]:
+    """[] without an export (export_present already failed)."""
+    if f.tokenizers is None:
+        return [check("tokenizer_matches_source", True, "tokenizers not compared: these facts were collected before "
+                      "the ptq gate compared them (collect again with --artifacts to compare)")]
+    if f.tokenizers.export is None:
+        return []
+    diff = tokenizer_differences(f.tokenizers.source, f.tokenizers.export)
+    ok = not diff
+    return [check("tokenizer_matches_source", ok,
+                 "the export's tokenizer, chat template and generation defaults match the source's" if ok else
+                 f"the export's tokenizer differs from the source's (a server would tokenize, stop or template "
+                 f"differently): {'; '.join(diff[:6])}" + (f" (+{len(diff) - 6} more)" if len(diff) > 6 else ""),
+                 failure_class=NOT_SERVABLE, observed=diff[:CAP] or None)]
 
 
 # ---------------------------------------------------------------- support
@@ -118,18 +202,26 @@ def _declared(d: Optional[Declaration]) -> tuple[bool, str]:
 
 
 def _support_checks(f: PtqFacts) -> list[Check]:
+    """MODEL_UNSUPPORTED when the recipe fits no matrix, or when nothing is quantized and nothing declared. When
+    the tensors and the declaration disagree (quantized but declared unquantized, or declared but nothing stored
+    quantized) the declaration lies about the export: QUANT_COVERAGE_FAILURE."""
     r, total = f.recipe, _n(f.layers)
     covered, q = [g for g in f.layers if g.recipe == "covered"], [g for g in f.layers if quantized(g)]
     primary = f.declarations[0] if f.declarations else None
     declared, why = _declared(primary)
+    lie = bool(q) != declared
+    if lie and q:
+        why += f", yet the export stores {_n(q)} weight matrices quantized (a server would load them as unquantized)"
+    stored = (f"{_n(q)} of {total} weight matrices stored quantized" if q else
+              f"nothing was quantized: all {total} weight matrices are stored unquantized"
+              + (f"; {primary.file} declares quant_algo {primary.quant_algo} but nothing is stored quantized"
+                 if lie and primary else ""))
     return [
         check("recipe_matches_model", bool(covered), f"recipe {r.name} covers {_n(covered)} of {total} weight matrices"
               if covered else f"recipe {r.name} (covers {r.covers}) matches none of the {total} weight matrices "
               "of this model", failure_class=UNSUPPORTED, observed=_n(covered)),
-        check("something_quantized", bool(q), f"{_n(q)} of {total} weight matrices stored quantized" if q
-              else f"nothing was quantized: all {total} weight matrices are stored unquantized",
-              failure_class=UNSUPPORTED, observed=_n(q)),
-        check("quantization_declared", declared, why, failure_class=UNSUPPORTED,
+        check("something_quantized", bool(q), stored, failure_class=COVERAGE if lie else UNSUPPORTED, observed=_n(q)),
+        check("quantization_declared", declared, why, failure_class=COVERAGE if lie else UNSUPPORTED,
               observed=primary.quant_algo if primary else None),
     ]
 
@@ -196,6 +288,41 @@ def _declaration_checks(f: PtqFacts) -> list[Check]:
     return out
 
 
+def _data_checks(f: PtqFacts) -> list[Check]:
+    """Scales NaN, infinite, negative or all zero, and quantized weights that are all zero where sampled."""
+    d = f.tensor_data
+    if d is None:
+        note = "not read: these facts were collected before the ptq gate read tensor data"
+        return [check("scales_valid", True, f"scales {note}"), check("weights_nonzero", True, f"weights {note}")]
+    unread = f"; {d.unread} tensor(s) left unread (byte budget {d.budget_bytes})" if d.unread else ""
+    bad = d.scales_nonfinite + d.scales_negative + d.scales_all_zero
+    worst = "; ".join(f"{s.name} ({s.dtype}, {s.values_read} of {s.numel} values read: {s.nonfinite} non-finite, "
+                      f"{s.zero} zero, {s.negative} negative)" for s in d.scales_flagged[:5])
+    return [
+        check("scales_valid", not bad, f"{d.scales_nonfinite} scale tensor(s) with NaN/inf, {d.scales_negative} with "
+              f"a negative value, {d.scales_all_zero} all zero (the layers dequantize to garbage or zero): {worst}"
+              if bad else f"all {d.scales_read} scale tensors are finite, non-negative and not all zero{unread}",
+              failure_class=COVERAGE, observed={"nonfinite": d.scales_nonfinite, "negative": d.scales_negative,
+                                                "all_zero": d.scales_all_zero, "read": d.scales_read}),
+        check("weights_nonzero", not d.zero_weights_count,
+              f"{d.zero_weights_count} quantized weight matrices are all zero where sampled: "
+              f"{', '.join(d.zero_weights[:5])}" if d.zero_weights_count else
+              f"none of the {d.weights_sampled} quantized weight matrices sampled is all zero{unread}",
+              failure_class=COVERAGE, observed=d.zero_weights_count, expected=0),
+    ]
+
+
+def _loader_check(f: PtqFacts) -> Check:
+    """config.json's quantization_config must name modelopt's loader: a server picks its loader by quant_method."""
+    bad = [d for d in f.declarations if d.file == "config.json" and d.quant_method != "modelopt"]
+    return check("declared_loader", not bad, "; ".join(
+        f"config.json declares quant_method {d.quant_method!r}: a server would read these modelopt tensors with "
+        f"{'that loader' if d.quant_method else 'no quantization loader at all'}, not modelopt's" for d in bad)
+        or "config.json names modelopt's loader (quant_method modelopt)" if any(
+            d.file == "config.json" for d in f.declarations) else "config.json declares no quantization_config",
+        failure_class=COVERAGE, observed=[d.quant_method for d in bad] or None, expected="modelopt")
+
+
 def _kv_check(f: PtqFacts) -> Check:
     want = f.recipe.kv_cache_quant_algo
     declared = sorted({str(d.kv_cache_quant_algo) for d in f.declarations})
@@ -259,10 +386,10 @@ def evidence(f: PtqFacts) -> dict[str, object]:
 
 
 def decide(f: PtqFacts) -> Verdict:
-    checks = _files_checks(f) + _tensor_checks(f) + [_config_check(f)]
+    checks = _files_checks(f) + _tensor_checks(f) + [_config_check(f)] + _tokenizer_checks(f)
     if f.export is not None and f.layers:
         checks += _support_checks(f) + _coverage_checks(f) + [_algo_check(f)] + _declaration_checks(f)
-        checks += [_kv_check(f), _size_check(f)]
+        checks += _data_checks(f) + [_loader_check(f), _kv_check(f), _size_check(f)]
     ratio = size_facts(f)["size_ratio"] or 0.0
     pass_detail = (f"{f.recipe.name} export is servable, {_n([g for g in f.layers if quantized(g)])} of "
                    f"{_n(f.layers)} weight matrices are quantized as the recipe says ({f.recipe.quant_algo}), "

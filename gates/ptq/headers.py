@@ -1,4 +1,4 @@
-"""Read safetensors checkpoints by their headers alone: never a tensor byte.
+"""Read safetensors checkpoints by their headers alone (gates/ptq/tensordata.py reads the few bytes it needs).
 
 A safetensors file is an 8-byte little-endian header length N, N bytes of JSON
 (`{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`), then the data.
@@ -32,6 +32,7 @@ class TensorInfo(NamedTuple):
     shape: tuple[int, ...]
     nbytes: int
     file: str
+    offset: int = 0  # where the tensor's data starts in its file (8 + header length + begin)
 
     @property
     def numel(self) -> int:
@@ -102,6 +103,12 @@ def _validate_layout(spans: list[tuple[int, int, str]], data_len: int) -> None:
 
 def read_header(path: Path) -> tuple[dict[str, tuple[str, tuple[int, ...], int]], int]:
     """{tensor: (dtype, shape, nbytes)} and the file size, from the header only."""
+    entries, size = read_header_offsets(path)
+    return {t: e[:3] for t, e in entries.items()}, size
+
+
+def read_header_offsets(path: Path) -> tuple[dict[str, tuple[str, tuple[int, ...], int, int]], int]:
+    """{tensor: (dtype, shape, nbytes, data offset in the file)} and the file size, from the header only."""
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -123,7 +130,7 @@ def read_header(path: Path) -> tuple[dict[str, tuple[str, tuple[int, ...], int]]
         if name == "__metadata__":
             continue
         dtype, shape, begin, end = _entry(name, e)
-        out[name] = (dtype, shape, end - begin)
+        out[name] = (dtype, shape, end - begin, 8 + n + begin)
         spans.append((begin, end, name))
     _validate_layout(spans, data_len)
     return out, size
@@ -161,15 +168,15 @@ def _read_one(root: Path, name: str, scan: CheckpointScan) -> bool:
     fs = FileScan(name=name, file_bytes=os.path.getsize(path))
     scan.files.append(fs)
     try:
-        entries, _ = read_header(path)
+        entries, _ = read_header_offsets(path)
     except (HeaderError, OSError) as exc:
         fs.error = str(exc)
         scan.problems.append((name, str(exc)))
         return False
-    for t, (dtype, shape, nbytes) in entries.items():
+    for t, (dtype, shape, nbytes, offset) in entries.items():
         if t in scan.tensors:
             scan.problems.append((name, f"tensor {t!r} also stored in {scan.tensors[t].file}"))
-        scan.tensors[t] = TensorInfo(dtype, shape, nbytes, name)
+        scan.tensors[t] = TensorInfo(dtype, shape, nbytes, name, offset)
     fs.tensor_bytes, fs.tensors = sum(e[2] for e in entries.values()), len(entries)
     return True
 

@@ -54,6 +54,8 @@ class ServingFiles(StrictModel):
     unreadable: list[FileProblem] = Field(description="files present but corrupt, truncated or inconsistent")
     tensors_missing: int = Field(ge=0, description="source tensors absent from the export")
     tensors_missing_names: list[str] = Field(max_length=NAMES_CAP)
+    matrices_added: int = Field(default=0, ge=0, description="weight matrices the source does not have")
+    matrices_added_names: list[str] = Field(default_factory=list, max_length=NAMES_CAP)
 
 
 class Declaration(StrictModel):
@@ -92,6 +94,64 @@ class ConfigDrift(StrictModel):
     kind: Literal["shape", "behaviour"]
 
 
+class VocabFile(StrictModel):
+    """One file that defines the vocabulary, reduced to canonical hashes of its parts."""
+
+    file: str
+    kind: Literal["tokenizers", "sentencepiece", "vocab.json", "merges.txt", "vocab.txt", "tiktoken"]
+    model_type: Optional[str] = Field(default=None, description="BPE, Unigram, WordLevel, WordPiece, sentencepiece")
+    entries: int = Field(ge=0, description="tokens (pieces, lines; merges for merges.txt)")
+    parts: dict[str, str] = Field(description="part (vocab, merges, added_tokens, normalizer, ...) -> sha256")
+
+
+class TokenizerSide(StrictModel):
+    """What decides tokenization in one checkpoint (gates/ptq/tokenizer.py says how each part is read)."""
+
+    files: list[str] = Field(description="tokenizer, chat-template and generation files present")
+    vocab_files: list[VocabFile] = Field(description="the readable files that define the vocabulary")
+    vocab_size: Optional[int] = Field(ge=0, description="distinct token ids a server would use (with added tokens)")
+    special_tokens: dict[str, str] = Field(description="'file:role' -> JSON of the token (bos, eos, pad, unk, ...)")
+    special_token_ids: dict[str, Optional[int]] = Field(description="'file:role' -> its id; null: not in the vocab")
+    settings: dict[str, str] = Field(description="tokenizer_config.json keys that change tokenization, as JSON")
+    chat_templates: dict[str, str] = Field(description="template name -> sha256 of the effective chat template")
+    chat_template_file: Optional[str] = Field(description="where the effective chat template was read")
+    generation: dict[str, str] = Field(description="generation_config.json keys (eos_token_id, sampling defaults), as "
+                                                   "JSON; without the file, those config.json implies")
+
+
+class TokenizerPair(StrictModel):
+    source: TokenizerSide
+    export: Optional[TokenizerSide] = Field(description="null when the export directory does not exist")
+
+
+class ScaleStats(StrictModel):
+    """What the values read from one scale tensor look like."""
+
+    name: str
+    dtype: str
+    numel: int = Field(ge=0)
+    values_read: int = Field(ge=0)
+    complete: bool = Field(description="every value was read (else three windows)")
+    nonfinite: int = Field(ge=0)
+    zero: int = Field(ge=0)
+    negative: int = Field(ge=0)
+
+
+class TensorData(StrictModel):
+    """The export's scale tensors and samples of its quantized weights (gates/ptq/tensordata.py)."""
+
+    scales_read: int = Field(ge=0)
+    scales_nonfinite: int = Field(ge=0, description="scale tensors holding a NaN or an infinity")
+    scales_negative: int = Field(ge=0, description="scale tensors holding a negative value")
+    scales_all_zero: int = Field(ge=0, description="scale tensors whose every value read is zero")
+    scales_flagged: list[ScaleStats] = Field(max_length=NAMES_CAP, description="the worst of them")
+    weights_sampled: int = Field(ge=0, description="quantized weight matrices sampled (three windows each)")
+    zero_weights_count: int = Field(ge=0, description="quantized weight matrices whose every sampled byte is zero")
+    zero_weights: list[str] = Field(max_length=NAMES_CAP)
+    unread: int = Field(ge=0, description="tensors not read (byte budget spent, or an I/O error)")
+    budget_bytes: int = Field(ge=0)
+
+
 class PtqFacts(StrictModel):
     recipe: Recipe
     source: CheckpointSide
@@ -102,5 +162,11 @@ class PtqFacts(StrictModel):
     layers: list[LayerGroup]
     config_drift: list[ConfigDrift]
     config_allowed: list[str] = Field(default_factory=list, description="config differences judged harmless")
+    tokenizers: Optional[TokenizerPair] = Field(
+        default=None, description="the source's and the export's tokenizers; null only in facts collected before "
+                                  "the ptq gate compared tokenizers (the check then says it was not done)")
+    tensor_data: Optional[TensorData] = Field(
+        default=None, description="the export's scales and weight samples; null only in facts collected before the "
+                                  "ptq gate read them (the checks then say they were not done)")
     size_tolerance: float = Field(default=0.02, ge=0, le=0.5,
                                   description="allowed growth when the source is already at the recipe's precision")

@@ -5,14 +5,20 @@ stop: a crash of the server under test is a property of this deployment until sh
 and its log tail is what the agent repairs from; a blind INFRA_TRANSIENT retry would hide a
 deterministic crash), when no health probe answered 200 within load_ceiling_s (inclusive; re-derived
 from the probes, never from a reported time), when health was lost after it was reached (the last
-probe is not 200), or when /v1/models does not list the requested model (or was not queried).
+probe is not 200), or when /v1/models does not list the requested model (or was not queried), or
+lists it with a root (vLLM's path of the served checkpoint) other than the checkpoint the server was
+started on (another server answering on the port).
 
 INFERENCE_FAILED when fewer than min_canaries distinct prompts were asked; when any canary errored,
-had no HTTP 200, or came back empty; when any completion is degenerate; or when fewer than
-ceil(min_correct_fraction * distinct prompts) prompts were answered correctly (default 2/3, with at
-least 3 prompts). Correct = one acceptable answer appears, case-insensitively, as a whole word or
-phrase (so "4" is not found in "2024"); a prompt asked twice counts once, and only if every attempt
-was correct. Degenerate = more than 30% of the non-space characters non-printable (control,
+had no HTTP 200, or came back empty; when any completion is degenerate; when any correct completion
+is not specific to its prompt (gates/serve/specific.py: the same text, or the same set of canary
+answers, given to another prompt; or the answers of at least half of the other canaries in it); or
+when fewer than ceil(min_correct_fraction * distinct prompts) prompts were answered correctly
+(default 2/3, with at least 3 prompts). Correct = one acceptable answer appears, case-insensitively,
+as a whole word or phrase (so "4" is not found in "2024"), after NFKC and with the characters that
+print nothing removed ("Pa\u200bris" says Paris), and is not in the prompt itself (an echo of the
+prompt would hold it); a prompt asked twice counts once, and only if every attempt was correct, and a
+not-specific answer is not correct. Degenerate = more than 30% of the non-space characters non-printable (control,
 private-use, unassigned, U+FFFD), or >= 8 words of which one word is half, or >= 16 non-space
 characters of which one character is half, or >= 8 characters with no letter or digit at all.
 
@@ -25,6 +31,7 @@ hit two thirds of independent whole-word answers ("Paris", "blue", "honey", ...)
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 import unicodedata
 from collections import Counter
@@ -34,6 +41,8 @@ from gates.contract import Check, Verdict, check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
 from gates.serve.canaries import key
 from gates.serve.models import CanaryResult, ServeFacts
+from gates.serve.specific import not_specific
+from gates.text import is_blank
 
 GATE = "serve"
 PRIORITY = (FC.DEPLOYMENT_HEALTH_FAILED, FC.INFERENCE_FAILED)
@@ -41,15 +50,24 @@ _LOG_LINES = 20
 
 
 def _norm(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """NFKC, case-folded, whitespace collapsed, and the characters that print nothing (format, control, private,
+    unassigned) removed: "Pa\u200bris" says Paris; a zero-width space cannot hide or fake an answer."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    return " ".join(text.casefold().split())
 
 
-def answer_found(completion: str, must_contain: list[str]) -> Optional[str]:
-    """The first acceptable answer that appears as a whole word or phrase, else None."""
-    text = _norm(completion)
+def _phrase(answer: str) -> str:
+    return rf"(?<!\w){re.escape(answer)}(?!\w)"
+
+
+def answer_found(completion: str, must_contain: list[str], prompt: str = "") -> Optional[str]:
+    """The first acceptable answer that appears as a whole word or phrase, else None. An answer that the prompt
+    itself contains proves nothing (an echo of the prompt would hold it) and is not looked for."""
+    text, asked = _norm(completion), _norm(prompt)
     for ans in must_contain:
         a = _norm(ans)
-        if a and re.search(rf"(?<!\w){re.escape(a)}(?!\w)", text):
+        if a and not re.search(_phrase(a), asked) and re.search(_phrase(a), text):
             return ans
     return None
 
@@ -84,14 +102,18 @@ def judge_canary(c: CanaryResult) -> tuple[str, str]:
     """(status, reason): status is ok, error, empty, degenerate or wrong_answer."""
     if c.error is not None or c.http_status != 200:
         return "error", c.error or f"HTTP status {c.http_status}"
-    if c.completion is None or not c.completion.strip():
+    if c.completion is None or is_blank(c.completion):
         return "empty", "no text generated"
     why = degeneracy(c.completion)
     if why is not None:
         return "degenerate", why
-    found = answer_found(c.completion, c.must_contain)
+    found = answer_found(c.completion, c.must_contain, c.prompt)
     if found is None:
-        return "wrong_answer", f"none of {c.must_contain} in the completion"
+        keys = [_norm(a) for a in c.must_contain if _norm(a)]
+        echo = bool(keys) and all(re.search(_phrase(k), _norm(c.prompt)) for k in keys)
+        return "wrong_answer", (f"the acceptable answers {c.must_contain} appear in the prompt itself: an echo "
+                                "would pass, so this canary proves nothing" if echo else
+                                f"none of {c.must_contain} in the completion")
     return "ok", f"contains {found!r}"
 
 
@@ -132,45 +154,76 @@ def _alive(f: ServeFacts) -> Check:
                  failure_class=FC.DEPLOYMENT_HEALTH_FAILED, observed=e.model_dump())
 
 
+def _same_path(a: str, b: str) -> bool:
+    return posixpath.normpath(a.replace("\\", "/")) == posixpath.normpath(b.replace("\\", "/"))
+
+
 def _model_listed(f: ServeFacts) -> Check:
+    """The requested name is listed, and, where /v1/models says which checkpoint it serves (vLLM's root), it is the
+    checkpoint the server was started on: another server answering on this port lists a name but serves its own."""
     listed = f.models_listed
     ok = listed is not None and f.model_requested in listed
+    root = (f.model_roots or {}).get(f.model_requested)
+    wrong_root = ok and root is not None and f.checkpoint is not None and not _same_path(root, f.checkpoint)
     d = ("/v1/models was not queried" if listed is None else
-         f"{f.model_requested!r} is listed" if ok else f"{f.model_requested!r} is not among the listed {listed}")
-    return check("model_listed", ok, d, failure_class=FC.DEPLOYMENT_HEALTH_FAILED, observed=listed,
-                 expected=f.model_requested)
+         f"{f.model_requested!r} is not among the listed {listed}" if not ok else
+         f"{f.model_requested!r} is listed but serves {root!r}, not the checkpoint the server was started on "
+         f"({f.checkpoint!r}): another server answers on this port" if wrong_root else
+         f"{f.model_requested!r} is listed" + (f", serving {root!r}" if root else ""))
+    return check("model_listed", ok and not wrong_root, d, failure_class=FC.DEPLOYMENT_HEALTH_FAILED,
+                 observed={"listed": listed, "root": root}, expected={"model": f.model_requested, "root": f.checkpoint})
 
 
-def _canary_checks(f: ServeFacts) -> tuple[list[Check], list[dict[str, Any]]]:
-    table, by_prompt = [], {}
+def _judge_all(f: ServeFacts) -> list[dict[str, Any]]:
+    """One row per canary: its own status, then `not_specific` where a correct answer is not specific."""
+    table = []
     for c in f.canaries:
         status, reason = judge_canary(c)
         table.append({"prompt": c.prompt, "status": status, "reason": reason, "completion": (c.completion or "")[:300],
                       "finish_reason": c.finish_reason, "http_status": c.http_status, "latency_s": c.latency_s,
                       "completion_tokens": c.completion_tokens})
-        by_prompt.setdefault(key(c.prompt), []).append(status)
+    keys: dict[str, frozenset[str]] = {}
+    for c in f.canaries:
+        keys[key(c.prompt)] = keys.get(key(c.prompt), frozenset()) | {_norm(a) for a in c.must_contain if _norm(a)}
+    flagged = not_specific([key(c.prompt) for c in f.canaries], keys, [c.completion or "" for c in f.canaries],
+                           [r["status"] == "ok" for r in table], _norm)
+    for i, why in flagged.items():
+        table[i].update(status="not_specific", reason=f"contains its answer, but {why}")
+    return table
+
+
+def _show(rows: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{r['prompt']!r}: {r['reason']}" for r in rows[:5])
+
+
+def _canary_checks(f: ServeFacts) -> tuple[list[Check], list[dict[str, Any]]]:
+    table = _judge_all(f)
+    by_prompt: dict[str, list[str]] = {}
+    for r in table:
+        by_prompt.setdefault(key(r["prompt"]), []).append(r["status"])
     distinct = len(by_prompt)
     correct = sum(1 for statuses in by_prompt.values() if all(s == "ok" for s in statuses))
     required = math.ceil(f.min_correct_fraction * distinct - 1e-9)
     failed = [r for r in table if r["status"] in ("error", "empty")]
     degenerate = [r for r in table if r["status"] == "degenerate"]
-
-    def show(rows: list[dict[str, Any]]) -> str:
-        return "; ".join(f"{r['prompt']!r}: {r['reason']}" for r in rows[:5])
-
+    vague = [r for r in table if r["status"] == "not_specific"]
     checks = [
         check("canaries_asked", distinct >= f.min_canaries,
               f"{distinct} distinct canary prompt(s) asked (at least {f.min_canaries} required)",
               failure_class=FC.INFERENCE_FAILED, observed=distinct, expected=f.min_canaries),
-        check("generation_ok", not failed, f"{len(failed)} canary request(s) got no completion: {show(failed)}"
+        check("generation_ok", not failed, f"{len(failed)} canary request(s) got no completion: {_show(failed)}"
               if failed else "every canary request returned a completion", failure_class=FC.INFERENCE_FAILED,
               observed=len(failed), expected=0),
-        check("not_degenerate", not degenerate, f"{len(degenerate)} degenerate completion(s): {show(degenerate)}"
+        check("not_degenerate", not degenerate, f"{len(degenerate)} degenerate completion(s): {_show(degenerate)}"
               if degenerate else "no degenerate completion", failure_class=FC.INFERENCE_FAILED,
               observed=len(degenerate), expected=0),
+        check("specific", not vague, f"{len(vague)} completion(s) not specific to their prompt (the server does not "
+              f"answer the question it is asked): {_show(vague)}" if vague
+              else "every correct answer is specific to its prompt", failure_class=FC.INFERENCE_FAILED,
+              observed=len(vague), expected=0),
         check("coherent", correct >= required and (correct > 0 or distinct == 0),
               f"{correct} of {distinct} canary prompt(s) answered correctly ({required} required)"
-              + ("" if correct >= required else ": " + show([r for r in table if r["status"] == "wrong_answer"])),
+              + ("" if correct >= required else ": " + _show([r for r in table if r["status"] == "wrong_answer"])),
               failure_class=FC.INFERENCE_FAILED, observed=correct, expected=required),
     ]
     return checks, table

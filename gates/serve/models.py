@@ -45,6 +45,9 @@ class ServeFacts(StrictModel):
     reported_time_to_healthy_s: Optional[float] = Field(
         default=None, ge=0, description="what the producer reported (evidence only; re-derived from the probes)")
     models_listed: Optional[list[str]] = Field(default=None, description="ids from /v1/models; null = not queried")
+    model_roots: Optional[dict[str, Optional[str]]] = Field(
+        default=None, description="id -> the checkpoint /v1/models says it serves (vLLM's 'root'); null = not reported")
+    checkpoint: Optional[str] = Field(default=None, description="the checkpoint directory the server was started on")
     canaries: list[CanaryResult] = Field(default_factory=list)
     server_exit: Optional[ServerExit] = Field(default=None, description="set when the server process exited")
     log_tail: list[str] = Field(default_factory=list, description="last lines of the server log")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
@@ -41,6 +42,7 @@ class Listing:
     ids: Optional[list[str]]
     error: Optional[str]
     max_model_len: dict[str, Optional[int]] = field(default_factory=dict)
+    roots: dict[str, Optional[str]] = field(default_factory=dict)  # id -> the checkpoint it serves (vLLM: --model)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,26 @@ class Reply:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_base_url(url: str) -> str:
+    """An OpenAI-style base URL (http(s)://host[:port][/prefix][/v1]) as given, or ValueError saying why not."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL (e.g. http://host:8000/v1)")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"{url!r}: {exc}") from None
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r}: a base URL has no query or fragment")
+    return url.strip().rstrip("/")
+
+
+def endpoint_root(base_url: str) -> str:
+    """The server root an Endpoint takes: the base URL without a trailing /v1 (OpenAI clients take it with)."""
+    root = base_url.rstrip("/")
+    return root[:-3] if root.endswith("/v1") else root
 
 
 def _error_text(exc: BaseException) -> str:
@@ -80,9 +102,11 @@ def _body_error(resp: httpx.Response) -> str:
 class Endpoint:
     """An OpenAI-compatible server at `base_url` (scheme://host:port, without /v1)."""
 
-    def __init__(self, base_url: str, timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, base_url: str, timeout_s: float = DEFAULT_TIMEOUT_S, *, api_key: Optional[str] = None):
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        # sent as a Bearer token, never logged nor stored (an endpoint that already runs may need one)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -91,7 +115,7 @@ class Endpoint:
         t0 = time.monotonic()
         try:
             with httpx.Client(timeout=timeout_s, trust_env=False) as client:
-                resp = client.request(method, self.base_url + path, json=body)
+                resp = client.request(method, self.base_url + path, json=body, headers=self._headers)
         except httpx.HTTPError as exc:
             return None, _error_text(exc), time.monotonic() - t0
         except OSError as exc:  # a socket error httpx did not wrap
@@ -104,6 +128,16 @@ class Endpoint:
         resp, err, dt = self._request("GET", "/health", None, timeout_s)
         return Probe(resp.status_code if resp is not None else None, err, dt)
 
+    def get(self, path: str, timeout_s: float = 5.0) -> Probe:
+        """GET any path: its HTTP status (None = no HTTP answer) or the connection error."""
+        resp, err, dt = self._request("GET", path, None, timeout_s)
+        return Probe(resp.status_code if resp is not None else None, err, dt)
+
+    def metrics_text(self, timeout_s: float = 10.0) -> Optional[str]:
+        """GET /metrics (Prometheus text, as vLLM serves it); None when there is no usable answer."""
+        resp, _, _ = self._request("GET", "/metrics", None, timeout_s)
+        return resp.text if resp is not None and resp.status_code == 200 else None
+
     def models(self, timeout_s: float = 30.0) -> Listing:
         resp, err, _ = self._request("GET", "/v1/models", None, timeout_s)
         if resp is None:
@@ -114,9 +148,10 @@ class Endpoint:
             data = resp.json().get("data") or []
             ids = [str(m["id"]) for m in data]
             lens = {str(m["id"]): m.get("max_model_len") for m in data}
+            roots = {str(m["id"]): str(m["root"]) if m.get("root") is not None else None for m in data}
         except (ValueError, AttributeError, KeyError, TypeError) as exc:
             return Listing(resp.status_code, None, f"unreadable /v1/models answer: {_error_text(exc)}")
-        return Listing(resp.status_code, ids, None, lens)
+        return Listing(resp.status_code, ids, None, lens, roots)
 
     def chat(self, model: str, prompt: str, *, max_tokens: int = 32, temperature: float = 0.0,
              seed: Optional[int] = 0, timeout_s: Optional[float] = None) -> Reply:

@@ -19,6 +19,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.redact import HUB_SECRETS
 from skills.common.base import RunnerSkill, runner_argv
 from skills.common.sealed import resolve
 
@@ -77,6 +78,7 @@ class EvaluateSkill(RunnerSkill):
     input_model = EvaluateInput
     doc_path: Optional[Path] = Path(__file__).with_name("SKILL.md")
     timeout_s = 3 * 3600.0 + 3 * 900.0  # the eval timeout (config default 3 h) plus a server start
+    env_secrets = HUB_SECRETS  # the only secrets this skill's process gets (a gated model on the hub)
 
     def __init__(self, stage: str):
         self.stage = stage

@@ -125,14 +125,13 @@ def install_simulated_hook() -> None:
 
 def check_export(model: Any, export: str) -> None:
     """The export must hold the weights being evaluated; else stop before any score exists."""
-    import json
-
+    from conductor.fsutil import atomic_write_json
     from skills.evaluate.fidelity import compare_export
 
     report = compare_export(model, export)
-    with open(FIDELITY_FILE, "w", encoding="utf-8") as fh:
-        json.dump({"ok": report.ok, "export": report.export, "checked": report.checked, "worst": report.worst,
-                   "unchecked": report.unchecked, "mismatched": report.mismatched, "summary": report.summary()}, fh)
+    atomic_write_json(FIDELITY_FILE, {"ok": report.ok, "export": report.export, "checked": report.checked,
+                                      "worst": report.worst, "unchecked": report.unchecked,
+                                      "mismatched": report.mismatched, "summary": report.summary()})
     print(f"lmeval_main: export fidelity: {report.summary()}", file=sys.stderr, flush=True)
     if not report.ok:
         # the verdict first: a shortened detail keeps the head of the exception line

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from conductor.executor import LocalExecutor, ProcessSpec, exit_cleanly_on_signals
+from gates.eval_run.decide import signal_of
 from gates.eval_run.run_record import NULL_RESPONSE_MARKER, RunRecord, write_run_record
 from skills.common.runner import USER_CONFIG_ERROR, RunContext, SkillFailure, main, progress
 from skills.evaluate import LMEVAL_DIR, EvaluateInput
@@ -269,6 +270,10 @@ def evaluate(s: P.EvalSettings, lm_args: list[str], target: Target, rc: RunConte
         status, err = "CANCELLED", "lm-eval was cancelled\n" + error_text(res.log_tail)
     elif res.exit_code is None:
         status, err = "FAILED", res.error or "lm-eval could not start"
+    elif res.exit_code < 0:  # a signal the conductor did not send: its own stops are TIMEOUT / CANCELLED above
+        status, err = "KILLED", error_text(res.log_tail, f"lm-eval was killed by {signal_of(res.exit_code)}, a signal "
+                                                         f"the conductor did not send (the OOM killer, a scheduler, "
+                                                         f"a crash)" + (f"; {server_note}" if server_note else ""))
     elif res.exit_code != 0:
         status, err = "FAILED", error_text(res.log_tail, server_note)
     elif not results:
@@ -296,7 +301,8 @@ def evaluate(s: P.EvalSettings, lm_args: list[str], target: Target, rc: RunConte
                    f"{wall:.0f}s ({data['samples_per_s']} samples/s); the eval_run gate re-derives the scores")
     else:
         first = (err or "").strip().splitlines()[-1:] or [""]
-        summary = f"lm-eval {status} on the {what} (exit {res.exit_code}): {first[0][:300]}; the eval_run gate judges it"
+        code = f"exit {res.exit_code}" + (f", {signal_of(res.exit_code)}" if status == "KILLED" else "")
+        summary = f"lm-eval {status} on the {what} ({code}): {first[0][:300]}; the eval_run gate judges it"
     return {"summary": summary, "artifacts": arts, "data": data}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from conductor.redact import HUB_SECRETS
 from skills.common.base import RunnerSkill
 
 
@@ -28,6 +29,7 @@ class Preflight(RunnerSkill):
     input_model = PreflightInput
     doc_path = Path(__file__).with_name("SKILL.md")
     timeout_s = 1800.0  # the embedded model is converted once (about 30 s), a big checkpoint's headers read
+    env_secrets = HUB_SECRETS  # the only secrets this skill's process gets (a gated model on the hub)
     description = ("Resolve the release's model to a local Hugging Face checkpoint (the embedded model is "
                    "prepared once and cached), check its files and the evaluation tasks, and record the "
                    "hardware (CUDA, CPUs, memory), the library versions and where vLLM can run. No input.")

@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
+from conductor.fsutil import atomic_write_text
+from conductor.redact import HUB_SECRETS
 from conductor.skill import GateCall, SkillContext, SkillResult
 from gates.recipes import known_recipes
 from skills.common.sealed import resolve
@@ -70,7 +72,7 @@ def gate_recipe(inp: QuantizeInput, ctx: SkillContext) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = eff.model_dump_json(indent=2) + "\n"
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
     return str(path)
 
 
@@ -98,6 +100,7 @@ class QuantizeSkill:
     input_model = QuantizeInput
     doc_path: Optional[Path] = Path(__file__).with_name("SKILL.md")
     timeout_s = 3 * 3600.0
+    env_secrets = HUB_SECRETS  # the only secrets this skill's process gets (a gated model on the hub)
 
     def command(self, inp: BaseModel, ctx: SkillContext) -> list[str]:
         assert isinstance(inp, QuantizeInput)
@@ -106,7 +109,7 @@ class QuantizeSkill:
         if not src.startswith(plan.EMBEDDED_PREFIX):
             src = str(Path(src).expanduser().absolute())
         resolved = inp.model_copy(update={"source": src, "recipe": _recipe_arg(inp.recipe)})
-        (ctx.out_dir / INPUT_FILE).write_text(resolved.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(ctx.out_dir / INPUT_FILE, resolved.model_dump_json(indent=2) + "\n")
         gate_recipe(inp, ctx)  # the effective recipe file, written before the run: what the gate will use
         return [ctx.python, "-m", "skills.quantize.run", "--input", str(ctx.out_dir / INPUT_FILE),
                 "--out-dir", str(ctx.out_dir), "--workspace", str(ctx.workspace)]

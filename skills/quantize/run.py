@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from conductor.fsutil import atomic_write_json, atomic_write_text
 from conductor.skill import RESULT_FILE, SkillResult
 from skills.quantize import plan
 from skills.quantize.models import QuantizeInput
@@ -67,10 +68,7 @@ def log(message: str) -> None:
 
 
 def write_result(out_dir: Path, result: SkillResult) -> None:
-    path = out_dir / RESULT_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(out_dir / RESULT_FILE, result.model_dump(mode="json"))
 
 
 def resolve_source(source: str) -> Path:
@@ -287,7 +285,7 @@ def fix_config_dtype(export: Path, dtype: Any) -> None:
     for key in ("dtype", "torch_dtype"):
         if key in cfg:
             cfg[key] = name
-    path.write_text(json.dumps(cfg, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(cfg, indent=2, sort_keys=False) + "\n")
 
 
 def copy_server_files(source: Path, export: Path) -> list[str]:
@@ -360,7 +358,7 @@ def load_and_check(job: Job) -> None:
                                                 f"{len(job.modules)} weight modules of this model"))
     bad = plan.unpackable_layers(job.recipe, cov)
     if bad:
-        (job.out_dir / "unpackable_layers.json").write_text(json.dumps([u.as_dict() for u in bad], indent=2) + "\n")
+        atomic_write_json(job.out_dir / "unpackable_layers.json", [u.as_dict() for u in bad])
         raise Stop(plan.unpackable_failure(job.recipe, cov, bad, job.universe))
 
 
@@ -472,8 +470,8 @@ def finish(job: Job, out: Path, state_path: str, t0: float) -> SkillResult:
             "left_unquantized": len(job.cov.left), **job.facts}
     keep = ("recipe", "quant_algo", "kv_cache_quant_algo", "calib_size", "calib_seq_len", "seed", "modelopt_version",
             "torch_version", "excluded_by_request")
-    (out / PROVENANCE).write_text(json.dumps({"producer": "conductor quantize skill", "source": str(job.source),
-                                              **{k: data[k] for k in keep}}, indent=2) + "\n")
+    atomic_write_json(out / PROVENANCE, {"producer": "conductor quantize skill", "source": str(job.source),
+                                         **{k: data[k] for k in keep}})
     note = f"; {len(by_request)} modules left unquantized by request ({', '.join(inp.exclude)})" if by_request else ""
     nll = data["heldout_nll"]
     summary = (f"{recipe.name}: {data['layers_quantized']} of {data['weight_modules']} weight modules quantized on "

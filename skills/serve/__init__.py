@@ -18,6 +18,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from conductor.skill import GateCall, SkillContext, SkillResult
+from conductor.redact import HUB_SECRETS
 from skills.common.base import RunnerSkill
 from skills.common.sealed import resolve
 
@@ -113,6 +114,7 @@ class ServeSkill(RunnerSkill):
     input_model = ServeInput
     doc_path: Optional[Path] = Path(__file__).with_name("SKILL.md")
     timeout_s = 3 * 3600.0  # the ceiling (<= 2 h) + canaries + stop; the runner stops vLLM on SIGTERM
+    env_secrets = HUB_SECRETS  # the only secrets this skill's process gets (a gated model on the hub)
     description = ("Start a checkpoint (default: the quantized candidate) in vLLM's OpenAI-compatible server on "
                    "127.0.0.1, poll /health up to a load ceiling, list the models, ask canary questions through "
                    "the chat template (greedy), then stop the server. The serve gate judges the record. A "

@@ -18,6 +18,7 @@ from typing import Any, Optional
 from conductor.executor import LocalExecutor, exit_cleanly_on_signals, group_alive
 from conductor.fsutil import atomic_write_json
 from gates.serve.canaries import as_records
+from skills.common.endpoint import Endpoint
 from skills.common.runner import RunContext, SkillFailure, main, progress
 from skills.common.vllm_env import locate_vllm
 from skills.serve import NO_VLLM, RECORD_FILE, SERVER_LOG, SKIPPED, ServeInput
@@ -59,11 +60,12 @@ def record(plan: ServerPlan, srv: Optional[ManagedServer], *, role: str, ceiling
         "model_requested": plan.served_name, "base_url": plan.base_url, "load_ceiling_s": ceiling,
         "health_probes": list(life.probes) if life else [],
         "reported_time_to_healthy_s": life.healthy_at_s if life else None,
-        "models_listed": models, "canaries": canaries,
+        "models_listed": models, "model_roots": extra.get("model_roots"), "checkpoint": plan.checkpoint,
+        "canaries": canaries,
         "server_exit": life.exit if life else None,
         "log_tail": srv.log_tail(LOG_TAIL) if srv is not None else [],
         # context (the collector drops these)
-        "checkpoint": plan.checkpoint, "checkpoint_role": role, "argv": plan.argv,
+        "checkpoint_role": role, "argv": plan.argv,
         "env": plan.env, "quantization": plan.quant, "quantization_flag": plan.quantization_flag,
         "up_front_refusal": plan.refusal, "server_pid": srv.pid if srv is not None else None,
         "spawn_error": life.spawn_error if life else None, **extra,
@@ -71,10 +73,15 @@ def record(plan: ServerPlan, srv: Optional[ManagedServer], *, role: str, ceiling
 
 
 def ask_canaries(srv: ManagedServer, canaries: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
+    return ask(srv.endpoint, srv.plan.served_name, canaries, max_tokens)
+
+
+def ask(endpoint: Endpoint, model: str, canaries: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
+    """Each canary through the chat template, greedy; the records the serve gate reads."""
     out = []
     for i, c in enumerate(canaries):
         progress(0.75 + 0.15 * i / max(1, len(canaries)), f"canary {i + 1}/{len(canaries)}: {c['prompt']}")
-        r = srv.endpoint.chat(srv.plan.served_name, c["prompt"], max_tokens=max_tokens)
+        r = endpoint.chat(model, c["prompt"], max_tokens=max_tokens)
         print(f"canary {c['prompt']!r} -> {r.status} {r.text!r} ({r.finish_reason}, {r.latency_s:.2f}s)"
               + (f" error: {r.error}" if r.error else ""), flush=True)
         out.append({"prompt": c["prompt"], "must_contain": list(c["must_contain"]), "completion": r.text,
@@ -150,7 +157,8 @@ def serve_and_ask(inp: ServeInput, rc: RunContext, plan: ServerPlan, role: str, 
             progress(0.72, f"healthy after {srv.life.healthy_at_s:.1f}s; listing models")
             listing = srv.endpoint.models()
             models = listing.ids
-            extra.update(models_error=listing.error, max_model_len_listed=listing.max_model_len)
+            extra.update(models_error=listing.error, max_model_len_listed=listing.max_model_len,
+                         model_roots=listing.roots)
             records = [c.model_dump() for c in inp.canaries] if inp.canaries else as_records()
             canaries = ask_canaries(srv, records, inp.max_tokens)
             if srv.alive():

@@ -18,7 +18,8 @@ import pytest
 
 from gates.eval_run.collect import collect_run
 from gates.eval_run.decide import decide
-from tests.eval_run_cases import CASES, GEN, MC, copy_run
+from tests.eval_run_cases import CASES, CORPUS_CASES, CORPUS_TASKS, GEN, MC, copy_run, only_task
+from tests.lmeval_tiny import CORPUS_TASKS as CORPUS_TASK_SET
 from tests.lmeval_tiny import build_tiny_model, run_lm_eval, write_run_record
 
 pytestmark = pytest.mark.integration
@@ -93,3 +94,38 @@ def test_a_real_failed_run_is_not_a_pass(tmp_path):
     v = decide(f)
     assert f.run_status == "FAILED" and not f.tasks and not v.passed
     assert v.failure_class.value in ("UNKNOWN", "INFRA_TRANSIENT"), v.detail
+
+
+# ---------------------------------------------------------------- corpus-level aggregates
+
+@pytest.fixture(scope="session")
+def corpus_run(tmp_path_factory) -> Path:
+    """F1, MCC, BLEU, perplexities, bits per byte: lm-eval bootstraps with 200 replicates here (its CLI's
+    100,000 sklearn F1 replicates take many minutes on a CPU; tests/lmeval_cli.py)."""
+    model = build_tiny_model(tmp_path_factory.mktemp("corpus-model") / "tiny-llama", tasks=CORPUS_TASK_SET)
+    out = tmp_path_factory.mktemp("corpus-lmeval") / "out"
+    proc = run_lm_eval(model, out, tasks=CORPUS_TASK_SET, bootstrap_iters=200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    write_run_record(out, proc, model)
+    return out
+
+
+def test_a_real_corpus_run_passes(corpus_run):
+    f = collect_run(corpus_run)
+    v = decide(f)
+    assert v.passed, v.detail
+    assert set(f.tasks) == set(CORPUS_TASKS)
+    for t in f.tasks.values():
+        assert t.reported_score == t.rederived_score and t.aggregation not in (None, "mean")
+        assert t.samples_rescore_mismatch == 0
+
+
+@pytest.mark.parametrize("case", [c for c in CORPUS_CASES if not c.startswith("pristine")])
+def test_corrupted_copies_of_the_real_corpus_run(case, corpus_run, tmp_path):
+    task, corrupt, expected = CORPUS_CASES[case]
+    run = copy_run(corpus_run, tmp_path / "run")
+    only_task(run, task)
+    corrupt(run)
+    v = decide(collect_run(run))
+    assert v.passed is (expected is None), v.detail
+    assert (v.failure_class.value if v.failure_class else None) == expected, v.detail

@@ -28,7 +28,8 @@ from gates.eval_run.samples import mean_and_stderr, tally_samples
 from gates.eval_run.tokens import WHITESPACE
 from gates.failure_classes import FailureClass as FC
 from gates.schemas import dumps, generated, load
-from tests.eval_run_cases import CASES, GEN, MC, REAL_OUTPUT, copy_run, results_file, samples_file, set_record
+from tests.eval_run_cases import (BLEU, BPB, CASES, CLOZE, CORPUS_CASES, CORPUS_OUTPUT, CORPUS_TASKS, F1, GEN, MC, MCC,
+                                  PPL, REAL_OUTPUT, copy_run, only_task, results_file, samples_file, set_record)
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT_VALIDATOR = jsonschema.Draft202012Validator(load("eval_run", "output"))
@@ -99,6 +100,35 @@ def test_dropped_lines_are_counted_not_crashed(run):
     CASES["dropped_sample_lines"][0](run)
     t = collect(run).tasks[MC]
     assert (t.samples_expected, t.samples_scored) == (20, 17)
+
+
+@pytest.mark.parametrize("spellings,duplicated,bad", [
+    ((5, 5), 1, 0), ((5, "5"), 1, 1), ((5, 5.0), 1, 1), ((5, " 5"), 1, 1), (("5", 5.0), 1, 2),
+    ((1, True), 0, 1), ((None, None), 1, 2), ((-1, 1), 0, 1), ((5, 6), 0, 0), (([5], 5), 0, 1),
+    ((5.5, 5), 0, 1), (("05", 5), 1, 1)])
+def test_doc_ids_are_compared_canonically(tmp_path, spellings, duplicated, bad):
+    p = tmp_path / "s.jsonl"
+    p.write_text("".join(json.dumps({"doc_id": d, "acc": 1.0, "resps": [[["-1.0", "True"]]]}) + "\n"
+                         for d in spellings), encoding="utf-8")
+    t = tally_samples(p, filter_name="none", metric="acc", generative=False)
+    assert (t.lines, t.duplicated, t.bad_doc_id) == (2, duplicated, bad)
+
+
+def test_doc_identity_is_canonical():
+    from gates.eval_run.samples import doc_identity
+
+    assert {doc_identity(v)[0] for v in (5, "5", 5.0, " 5", "+5", "05")} == {5}
+    assert doc_identity(5) == (5, True) and doc_identity(True)[0] != doc_identity(1)[0]
+    assert doc_identity(None)[1] is False and doc_identity("x" * 100)[1] is False
+
+
+def test_out_of_domain_values_are_counted(run):
+    CASES["acc_2_and_minus_1"][0](run)
+    t = collect(run).tasks[MC]
+    assert t.samples_out_of_domain == 2 and t.metric_domain == "{0, 1}"
+    assert t.reported_score == t.rederived_score  # the forgery is consistent: only the domain gives it away
+    v = decide(collect(run))
+    assert "outside its domain {0, 1}" in v.detail
 
 
 def test_a_torn_line_is_counted_as_corrupt(run):
@@ -217,7 +247,8 @@ def test_a_clean_run_passes():
 
 @pytest.mark.parametrize("status,expected", [("RUNNING", "INFRA_TRANSIENT"), ("PENDING", "INFRA_TRANSIENT"),
                                              ("TIMEOUT", "INFRA_TRANSIENT"), ("FAILED", "UNKNOWN"),
-                                             ("CANCELLED", "UNKNOWN"), ("UNKNOWN", "UNKNOWN")])
+                                             ("CANCELLED", "UNKNOWN"), ("UNKNOWN", "UNKNOWN"),
+                                             ("KILLED", "INFRA_TRANSIENT"), ("ERROR", "UNKNOWN")])
 def test_a_status_other_than_success_never_passes(status, expected):
     assert fc_of(facts(run_status=status, exit_code=None)) == expected
     assert fc_of(facts({}, run_status=status, exit_code=None)) == expected  # no tasks: the status says why
@@ -254,6 +285,49 @@ def test_a_terminal_task_failure_is_never_masked_by_a_non_terminal_status(termin
     assert fc_of(f) == expected
 
 
+@pytest.mark.parametrize("status", ["RUNNING", "PENDING", "TIMEOUT", "KILLED"])
+@pytest.mark.parametrize("missing", [{"samples_expected": None}, {"samples_scored": None, "responses_total": 0},
+                                     {"samples_expected": None, "samples_scored": None, "responses_total": 0,
+                                      "rederived_score": None, "rederived_stderr": None}])
+def test_an_unfinished_run_whose_counts_are_not_written_yet_is_transient(status, missing):
+    assert fc_of(facts({"t": task(**missing)}, run_status=status, exit_code=None)) == "INFRA_TRANSIENT"
+    # ... unless a terminal failure is also present
+    f = facts({"t": task(**missing), "u": task(reported_score=0.7)}, run_status=status, exit_code=None)
+    assert fc_of(f) == "REPORTED_MISMATCH"
+    assert fc_of(facts({"t": task(**missing, samples_corrupt=1)}, run_status=status)) == "SAMPLE_ACCOUNTING_FAILED"
+
+
+def test_a_finished_run_whose_counts_are_missing_is_an_accounting_failure():
+    assert fc_of(facts({"t": task(samples_expected=None)})) == "SAMPLE_ACCOUNTING_FAILED"
+    assert fc_of(facts({"t": task(samples_scored=None)}, run_status="FAILED", exit_code=1,
+                       error="KeyError: 'x'")) == "SAMPLE_ACCOUNTING_FAILED"
+
+
+@pytest.mark.parametrize("error,expected", [("RuntimeError: boom", "UNKNOWN"),
+                                            ("requests.exceptions.ConnectionError: Connection refused",
+                                             "INFRA_TRANSIENT"),
+                                            ("\u200b", None), ("  \n", None), ("", None)])
+def test_a_success_carrying_an_error_message_does_not_pass(error, expected):
+    assert fc_of(facts(error=error)) == expected
+
+
+@pytest.mark.parametrize("status", ["FAILED", "ERROR", "KILLED", "SUCCESS", "CANCELLED"])
+@pytest.mark.parametrize("code,name", [(-9, "SIGKILL"), (-15, "SIGTERM"), (-11, "SIGSEGV"), (-6, "SIGABRT")])
+def test_a_signal_death_is_transient_and_names_its_signal(status, code, name):
+    v = decide(facts(run_status=status, exit_code=code, error="Traceback (most recent call last):\n  x"))
+    assert not v.passed and name in v.detail
+    assert v.failure_class == (FC.UNKNOWN if status == "CANCELLED" else FC.INFRA_TRANSIENT)
+
+
+def test_the_conductor_retries_a_signal_death_once():
+    from conductor.triage import triage
+
+    fc = decide(facts(run_status="KILLED", exit_code=-9)).failure_class
+    first, second = triage(fc, 1), triage(fc, 2)
+    assert not first.final and first.retries_left == 1
+    assert second.final and second.decision is not None and second.decision.value == "SYSTEMIC"
+
+
 def test_a_terminal_task_failure_wins_over_a_transient_run_error():
     f = facts({"bad": task(samples_scored=10)}, run_status="FAILED", exit_code=1, error="Connection refused")
     assert fc_of(f) == "SAMPLE_ACCOUNTING_FAILED"
@@ -271,6 +345,7 @@ def test_priority_root_cause_first():
                                 {"samples_expected": None, "samples_scored": None},
                                 {"samples_expected": 0, "samples_scored": 0, "responses_total": 0},
                                 {"samples_corrupt": 1}, {"samples_duplicated": 1}, {"samples_without_metric": 2},
+                                {"samples_bad_doc_id": 1}, {"samples_out_of_domain": 1},
                                 {"reported_sample_len": 99}, {"samples_scored": 101}])
 def test_sample_accounting(kw):
     assert fc_of(facts({"t": task(**kw)})) in ("SAMPLE_ACCOUNTING_FAILED", "INFERENCE_FAILED")
@@ -308,6 +383,10 @@ def test_inference_threshold_is_configurable_but_all_blank_always_fails():
     ({"reported_score": 1.5, "rederived_score": 1.5, "scale": None, "primary_metric": "perplexity"}, None),
     ({"reported_stderr": 0.5}, "REPORTED_MISMATCH"),
     ({"reported_stderr": None, "reported_stderr_raw": "N/A"}, None),
+    ({"reported_stderr": None, "reported_stderr_raw": "-0.05"}, "REPORTED_MISMATCH"),
+    ({"reported_stderr": None, "reported_stderr_raw": "NaN"}, "REPORTED_MISMATCH"),
+    ({"reported_stderr": None, "reported_stderr_raw": "Infinity"}, "REPORTED_MISMATCH"),
+    ({"reported_stderr": None, "reported_stderr_raw": "n/a "}, "REPORTED_MISMATCH"),
     ({"rederived_stderr": None, "reported_stderr": None}, "SAMPLE_ACCOUNTING_FAILED"),
     ({"rederived_score": None, "rederive_note": "no per-sample value"}, "SAMPLE_ACCOUNTING_FAILED"),
 ])
@@ -331,6 +410,12 @@ def test_evidence_has_a_row_per_task():
     rows = {r["task"]: r for r in v.evidence["tasks"]}
     assert rows["a"]["verdict"] == "pass" and rows["b"]["verdict"] == ["SAMPLE_ACCOUNTING_FAILED"]
     assert rows["b"]["scored"] == 3 and rows["b"]["expected"] == 100
+
+
+@pytest.mark.parametrize("xs", [[1e308, 1e308], [1e308, -1e308], [1e308, 0.0, 1.0], [-1e308] * 3])
+def test_mean_and_stderr_never_raise_on_huge_values(xs):
+    mu, se = mean_and_stderr(xs)
+    assert (mu is None or math.isfinite(mu)) and (se is None or math.isfinite(se))
 
 
 def test_mean_and_stderr_match_lm_eval():
@@ -412,6 +497,17 @@ def test_cli_invalid_input_exits_2(mutate):
 def test_cli_nan_and_garbage_exit_2(text):
     code, out = cli(["--input", "-"], text)
     assert code == 2 and out["failure_class"] == "USER_CONFIG_ERROR"
+
+
+@pytest.mark.parametrize("status,expected", [("KILLED", "INFRA_TRANSIENT"), ("ERROR", "UNKNOWN")])
+def test_cli_killed_and_error_are_run_outcomes_not_invalid_input(run, status, expected):
+    set_record(run, status=status, exit_code=-9 if status == "KILLED" else 1, error="KeyError: 'x'")
+    code, out = cli(["--artifacts", str(run)])
+    assert code == 1 and out["failure_class"] == expected
+    f = good_facts()
+    f["run_status"] = status
+    code, out = cli(["--input", "-"], json.dumps(f))
+    assert code == 1 and out["failure_class"] == expected
 
 
 def test_cli_bad_artifacts_exit_2(tmp_path, run):
@@ -538,3 +634,66 @@ def test_shortened_errors_never_exceed_the_limit(text):
     from gates.eval_run.decide import shorten_error
 
     assert len(shorten_error(text)) <= 300
+
+
+# ---------------------------------------------------------------- corpus-level aggregates (real lm-eval output)
+
+@pytest.fixture
+def corpus_run(tmp_path: Path) -> Path:
+    return copy_run(CORPUS_OUTPUT, tmp_path / "corpus")
+
+
+def test_corpus_level_scores_are_rederived_with_lm_evals_aggregations():
+    f = collect(CORPUS_OUTPUT)
+    assert set(f.tasks) == set(CORPUS_TASKS)
+    aggs = {n: (t.primary_metric, t.aggregation) for n, t in f.tasks.items()}
+    assert aggs == {F1: ("f1", "f1"), MCC: ("mcc", "matthews_corrcoef"), BLEU: ("bleu", "bleu"),
+                    PPL: ("word_perplexity", "weighted_perplexity"), BPB: ("bits_per_byte", "bits_per_byte"),
+                    CLOZE: ("perplexity", "perplexity")}
+    for t in f.tasks.values():  # lm-eval's own functions on the logged items: the very same number
+        assert t.reported_score == t.rederived_score and t.rederive_note is None and t.samples_out_of_domain == 0
+        assert t.stderr_method == "bootstrap" and t.rederived_stderr is not None
+    bleu = f.tasks[BLEU]  # lm-eval drew 100 replicates for BLEU: redrawn here, the stderr is reproduced exactly
+    assert bleu.bootstrap_replicates == bleu.lmeval_bootstrap_replicates == 100
+    assert bleu.reported_stderr == bleu.rederived_stderr
+    assert f.tasks[PPL].reported_stderr_raw == "N/A" and f.tasks[PPL].lmeval_bootstrap_replicates is None
+    assert not f.tasks[PPL].higher_is_better and f.tasks[PPL].score_range == [1.0, None]
+    assert f.tasks[MCC].score_range == [-1.0, 1.0] and f.tasks[MCC].scale is None and f.tasks[BLEU].scale == "percent"
+    v = decide(f)
+    assert v.passed, v.detail
+
+
+@pytest.mark.parametrize("case", list(CORPUS_CASES))
+def test_corrupted_corpus_output(case, corpus_run):
+    task, corrupt, expected = CORPUS_CASES[case]
+    only_task(corpus_run, task)
+    corrupt(corpus_run)
+    v = decide(collect(corpus_run))
+    OUTPUT_VALIDATOR.validate(json.loads(v.to_json()))
+    assert v.passed is (expected is None), v.detail
+    assert (v.failure_class.value if v.failure_class else None) == expected, v.detail
+
+
+def test_without_lm_eval_a_corpus_level_score_cannot_pass(corpus_run, monkeypatch):
+    for name in [m for m in sys.modules if m == "lm_eval" or m.startswith("lm_eval.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "lm_eval", None)
+    f = collect(corpus_run)
+    v = decide(f)
+    assert not v.passed and v.failure_class == FC.SAMPLE_ACCOUNTING_FAILED
+    for name, t in f.tasks.items():
+        assert t.rederived_score is None and "lm-eval is not importable" in (t.rederive_note or ""), name
+    # a mean needs no lm-eval: the ordinary output still passes
+    assert decide(collect(REAL_OUTPUT)).passed
+
+
+def test_cli_without_lm_eval_fails_closed_in_one_sentence(corpus_run, tmp_path):
+    shadow = tmp_path / "shadow" / "lm_eval"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('lm-eval is not installed here')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(shadow.parent)}
+    p = subprocess.run([sys.executable, "-m", "gates.eval_run", "--artifacts", str(corpus_run)], env=env,
+                       capture_output=True, text=True, cwd=REPO, timeout=300)
+    out = json.loads(p.stdout)
+    assert p.returncode == 1 and out["failure_class"] == "SAMPLE_ACCOUNTING_FAILED"
+    assert "not importable" in out["detail"] and "Traceback" not in p.stdout + p.stderr

@@ -136,22 +136,23 @@ def test_recipe_matching_no_module_exports_bf16_and_is_model_unsupported(real, t
 
 
 @integration
-def test_quant_algo_null_is_model_unsupported_even_with_fp8_tensors(real):
+def test_quant_algo_null_over_fp8_tensors_is_coverage_failure(real):
+    # the declaration lies about the tensors: QUANT_COVERAGE_FAILURE, not MODEL_UNSUPPORTED (the model is fine)
     exp = real.damaged("algo_null")
     ck.edit_json(exp / "hf_quant_config.json", lambda d: d["quantization"].update(quant_algo=None))
     ck.edit_json(exp / "config.json", lambda d: d["quantization_config"].update(quant_algo=None))
     v = gate(real.src, exp)
-    assert v.failure_class == FC.MODEL_UNSUPPORTED
-    assert "quantization_declared" in failed(v)
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE
+    assert failed(v)["quantization_declared"].failure_class == FC.QUANT_COVERAGE_FAILURE
 
 
 @integration
-def test_mixed_precision_with_no_quantized_layers_is_model_unsupported(real):
+def test_mixed_precision_with_no_quantized_layers_over_fp8_tensors_is_coverage_failure(real):
     exp = real.damaged("mixed_empty")
     for f, key in (("hf_quant_config.json", "quantization"), ("config.json", "quantization_config")):
         ck.edit_json(exp / f, lambda d, k=key: d[k].update(quant_algo="MIXED_PRECISION", quantized_layers={}))
     v = gate(real.src, exp)
-    assert v.failure_class == FC.MODEL_UNSUPPORTED
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE
     assert "no quantized_layers" in failed(v)["quantization_declared"].detail
 
 
@@ -436,6 +437,31 @@ def test_lost_and_reshaped_tensors_are_not_servable(tmp_path):
     assert check.observed["missing"] == 1 and check.observed["reshaped"]["layers"] == ["lm_head"]
 
 
+def test_weight_matrices_the_source_does_not_have_are_not_servable(tmp_path):
+    # an extra (quantized) layer: a server would refuse the unexpected weight, or build another model
+    cfg = ck.llama_config()
+    src_t = ck.llama_tensors(cfg)
+    exp_t, excl = ck.quantized_tensors(src_t, "fp8")
+    ck._quantize_one(exp_t, "model.layers.2.mlp.up_proj", [128, 64], "fp8")
+    src = ck.write_synthetic_checkpoint(tmp_path / "s", cfg, src_t)
+    exp = ck.write_synthetic_checkpoint(tmp_path / "e", cfg, exp_t, quant=ck.hf_quant_config("FP8", excl))
+    v = gate(src, exp)
+    assert v.failure_class == FC.CHECKPOINT_NOT_SERVABLE
+    assert "1 weight matrices the source does not have, e.g. ['model.layers.2.mlp.up_proj.weight']" in \
+        failed(v)["tensors_complete"].detail
+
+
+def test_an_lm_head_untied_from_tied_embeddings_is_not_an_addition(tmp_path):
+    cfg = ck.llama_config() | {"tie_word_embeddings": True}
+    src_t = ck.llama_tensors(cfg)
+    del src_t["lm_head.weight"]
+    exp_t, excl = ck.quantized_tensors(src_t, "fp8")
+    exp_t["lm_head.weight"] = ("BF16", [256, 64])
+    src = ck.write_synthetic_checkpoint(tmp_path / "s", cfg, src_t)
+    exp = ck.write_synthetic_checkpoint(tmp_path / "e", cfg, exp_t, quant=ck.hf_quant_config("FP8", excl + ["lm_head"]))
+    assert gate(src, exp).passed
+
+
 def _variant(tmp_path, edit, recipe="fp8", kv=None):
     cfg = ck.llama_config()
     src_t = ck.llama_tensors(cfg)
@@ -467,6 +493,74 @@ def test_kv_cache_declared_but_not_in_recipe_is_coverage_failure(tmp_path):
     v = _variant(tmp_path, lambda t, e: t.update({"model.layers.0.self_attn.k_proj.k_scale": ("F32", [])}), kv="FP8")
     assert v.failure_class == FC.QUANT_COVERAGE_FAILURE
     assert "expects no KV-cache quantization" in failed(v)["kv_cache"].detail
+
+
+# ---------------------------------------------------------------- the declaration lies: coverage before unsupported
+
+
+def _declared(tmp_path, quant, *, quantize=True, drop_config_section=False):
+    """An fp8 pair whose export declares `quant` (None: no hf_quant_config.json) over fp8 or bf16 tensors."""
+    cfg = ck.llama_config()
+    src_t = ck.llama_tensors(cfg)
+    exp_t = ck.quantized_tensors(src_t, "fp8")[0] if quantize else dict(src_t)
+    src = ck.write_synthetic_checkpoint(tmp_path / "s", cfg, src_t)
+    exp = ck.write_synthetic_checkpoint(tmp_path / "e", cfg, exp_t, quant=quant)
+    if drop_config_section:
+        ck.edit_json(exp / "config.json", lambda d: d.pop("quantization_config", None))
+    return gate(src, exp)
+
+
+EXCL = ["lm_head", "model.embed_tokens"]
+
+
+@pytest.mark.parametrize("quant,drop,check_name", [
+    (ck.hf_quant_config(None, EXCL), False, "quantization_declared"),
+    (None, True, "quantization_declared"),
+    ({**ck.hf_quant_config("MIXED_PRECISION", EXCL),
+      "quantization": {"quant_algo": "MIXED_PRECISION", "quantized_layers": {}, "exclude_modules": EXCL}},
+     False, "quantization_declared"),
+], ids=["quant_algo_null", "no_declaration_at_all", "mixed_precision_without_layers"])
+def test_quantized_tensors_declared_unquantized_is_coverage_failure(tmp_path, quant, drop, check_name):
+    v = _declared(tmp_path, quant, drop_config_section=drop)
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE, v.detail
+    c = failed(v)[check_name]
+    assert c.failure_class == FC.QUANT_COVERAGE_FAILURE and "stores 14 weight matrices quantized" in c.detail
+
+
+def test_fp8_declared_over_bf16_tensors_is_coverage_failure(tmp_path):
+    v = _declared(tmp_path, ck.hf_quant_config("FP8", EXCL), quantize=False)
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE, v.detail
+    assert "declares quant_algo FP8 but nothing is stored quantized" in failed(v)["something_quantized"].detail
+
+
+def test_nothing_declared_and_nothing_quantized_stays_model_unsupported(tmp_path):
+    v = _declared(tmp_path, None, quantize=False, drop_config_section=True)
+    assert v.failure_class == FC.MODEL_UNSUPPORTED, v.detail
+    assert {"something_quantized", "quantization_declared"} <= set(failed(v))
+
+
+@pytest.mark.parametrize("method", ["compressed-tensors", "fp8", None])
+def test_config_json_naming_another_loader_is_coverage_failure(pair, method):
+    # a server picks its loader by config.json's quant_method: modelopt tensors read by another loader
+    src, exp = pair
+    ck.edit_json(exp / "config.json", lambda d: d["quantization_config"].update(quant_method=method)
+                 if method else d["quantization_config"].pop("quant_method") and None)
+    v = gate(src, exp)
+    assert v.failure_class == FC.QUANT_COVERAGE_FAILURE, v.detail
+    assert "quant_method" in failed(v)["declared_loader"].detail
+
+
+def test_a_tensor_stored_in_two_shards_is_not_servable(tmp_path):
+    src, exp = ck.synthetic_pair(tmp_path, "fp8", shards=2)
+    from gates.ptq.headers import read_header
+
+    shard = exp / "model-00002-of-00002.safetensors"
+    entries, _ = read_header(shard)
+    tensors = {n: (d, list(s)) for n, (d, s, _) in entries.items()} | {"lm_head.weight": ("BF16", [256, 64])}
+    ck.write_safetensors(shard, tensors)
+    v = gate(src, exp)
+    assert v.failure_class == FC.CHECKPOINT_NOT_SERVABLE
+    assert "'lm_head.weight' also stored in model-00001-of-00002.safetensors" in failed(v)["files_readable"].detail
 
 
 def test_large_moe_facts_stay_compact_and_offenders_are_capped(tmp_path):
@@ -669,6 +763,26 @@ DECL = st.fixed_dictionaries({
     "quant_algo": st.none() | ALGOS, "kv_cache_quant_algo": st.none() | st.just("FP8"),
     "exclude_modules": st.lists(TEXT, max_size=3), "quantized_layers": st.none() | st.integers(0, 5),
     "quantized_layer_algos": st.lists(ALGOS, max_size=2)})
+SMALL = st.integers(0, 10**6)
+TOKSIDE = st.fixed_dictionaries({
+    "files": st.lists(TEXT, max_size=3),
+    "vocab_files": st.lists(st.fixed_dictionaries({
+        "file": st.sampled_from(["tokenizer.json", "tokenizer.model", "vocab.json"]),
+        "kind": st.sampled_from(["tokenizers", "sentencepiece", "vocab.json", "merges.txt", "vocab.txt", "tiktoken"]),
+        "model_type": st.none() | TEXT, "entries": SMALL,
+        "parts": st.dictionaries(st.sampled_from(["vocab", "merges"]), st.sampled_from(["a", "b"]), max_size=2)}),
+        max_size=2),
+    "vocab_size": st.none() | SMALL, "special_tokens": st.dictionaries(TEXT, TEXT, max_size=2),
+    "special_token_ids": st.dictionaries(TEXT, st.none() | SMALL, max_size=2),
+    "settings": st.dictionaries(TEXT, TEXT, max_size=2), "chat_templates": st.dictionaries(TEXT, TEXT, max_size=2),
+    "chat_template_file": st.none() | TEXT, "generation": st.dictionaries(TEXT, TEXT, max_size=2)})
+SCALE = st.fixed_dictionaries({"name": TEXT, "dtype": st.sampled_from(["F32", "BF16", "F8_E4M3"]), "numel": SMALL,
+                               "values_read": SMALL, "complete": st.booleans(), "nonfinite": SMALL, "zero": SMALL,
+                               "negative": SMALL})
+TENSOR_DATA = st.fixed_dictionaries({
+    "scales_read": SMALL, "scales_nonfinite": SMALL, "scales_negative": SMALL, "scales_all_zero": SMALL,
+    "scales_flagged": st.lists(SCALE, max_size=2), "weights_sampled": SMALL, "zero_weights_count": SMALL,
+    "zero_weights": st.lists(TEXT, max_size=2), "unread": SMALL, "budget_bytes": SMALL})
 FACTS = st.fixed_dictionaries({
     "recipe": st.sampled_from(["fp8", "int8_sq", "int4_awq", "nvfp4", "w4a8_awq"]).map(
         lambda n: load_recipe(n).model_dump()),
@@ -682,7 +796,9 @@ FACTS = st.fixed_dictionaries({
     "layers": st.lists(GROUP, max_size=6),
     "config_drift": st.lists(st.fixed_dictionaries({"key": TEXT, "source": TEXT, "export": TEXT,
                                                     "kind": st.sampled_from(["shape", "behaviour"])}), max_size=2),
-    "config_allowed": st.lists(TEXT, max_size=2), "size_tolerance": st.floats(0, 0.5)})
+    "config_allowed": st.lists(TEXT, max_size=2), "size_tolerance": st.floats(0, 0.5)},
+    optional={"tokenizers": st.fixed_dictionaries({"source": TOKSIDE, "export": st.none() | TOKSIDE}),
+              "tensor_data": TENSOR_DATA})
 
 
 def _feed(capsys, monkeypatch, text: str) -> tuple[int, dict]:
@@ -695,6 +811,13 @@ def _feed(capsys, monkeypatch, text: str) -> tuple[int, dict]:
 def test_decide_never_raises_and_verdict_is_consistent(facts, capsys, monkeypatch):
     v = decide(PtqFacts.model_validate(facts))
     assert v.passed == (v.failure_class is None)
+    tok, data = facts.get("tokenizers"), facts.get("tensor_data")
+    if v.passed and tok and tok["export"] is not None:  # a pass never hides a tokenizer difference ...
+        assert tok["export"]["vocab_size"] == tok["source"]["vocab_size"]
+        assert tok["export"]["chat_templates"] == tok["source"]["chat_templates"]
+    if v.passed and data and facts["layers"]:  # ... nor a bad scale or an all-zero quantized weight
+        assert data["scales_nonfinite"] + data["scales_negative"] + data["scales_all_zero"] == 0
+        assert data["zero_weights_count"] == 0
     code, out = _feed(capsys, monkeypatch, json.dumps(facts))
     assert code == (0 if v.passed else 1) and out["failure_class"] == (v.failure_class and v.failure_class.value)
 
@@ -734,6 +857,7 @@ def test_priority_order_is_unservable_unsupported_coverage_size(tmp_path):
     base = collect_dirs(src, exp, load_recipe("fp8")).model_dump()
     nothing = copy.deepcopy(base)
     nothing["layers"] = [{**g, "stored_dtype": "BF16", "scales": [], "declared_algo": None} for g in base["layers"]]
+    nothing["declarations"] = []  # nothing stored quantized and nothing declared: unsupported, not a lie
     nothing["export"]["tensor_bytes"] = base["source"]["tensor_bytes"] * 2
     assert decide(PtqFacts.model_validate(nothing)).failure_class == FC.MODEL_UNSUPPORTED
     nothing["serving"]["missing"] = ["tokenizer_config.json"]

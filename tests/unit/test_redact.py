@@ -3,7 +3,9 @@ into a transcript or a skill log."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +102,77 @@ def test_nothing_leaks_into_transcript_or_skill_log(tmp_path, monkeypatch):
         for secret in (ANT, OAI, HF, "env-token-value-123", "raw-api-key-value"):
             assert secret not in text
         assert REDACTED in text
+
+
+# -- item 19: keys, encoded forms, the process redactor, the child environment, the scrubber --------
+
+
+def test_dictionary_keys_are_redacted_and_kept_apart():
+    r = Redactor(env={"A_TOKEN": "first-secret-1", "B_TOKEN": "second-secret-2"})
+    out = r.redact_obj({"first-secret-1": 1, "second-secret-2": 2, "path/first-secret-1/x": 3, "plain": 4})
+    assert out == {REDACTED: 1, f"{REDACTED} (2)": 2, f"path/{REDACTED}/x": 3, "plain": 4}
+
+
+def test_url_and_base64_forms_of_a_secret_are_redacted():
+    import base64
+    from urllib.parse import quote
+
+    s = "tw/Q9+xZ3=pL2mN8"
+    r = Redactor(env={"MY_SECRET": s})
+    for form in (s, quote(s, safe=""), base64.b64encode(s.encode()).decode(),
+                 base64.urlsafe_b64encode(s.encode()).decode().rstrip("=")):
+        assert r.redact_text(f"x {form} y") == f"x {REDACTED} y", form
+
+
+def test_the_process_redactor_follows_the_environment_and_added_secrets(monkeypatch):
+    from conductor import redact
+
+    monkeypatch.setattr(redact, "_extra", [])
+    monkeypatch.setenv("LATE_API_KEY", "late-secret-value")
+    assert redact.default_redactor().redact_text("late-secret-value") == REDACTED
+    redact.add_secret("from-the-release-file")
+    assert redact.default_redactor().redact_text("from-the-release-file") == REDACTED
+
+
+def test_a_child_gets_no_secret_it_was_not_given(tmp_path, monkeypatch):
+    from conductor.redact import child_env
+
+    env = {"HF_TOKEN": "hf-value-123456", "ANTHROPIC_API_KEY": "sk-value-123456", "PATH": "/bin",
+           "TOKENIZERS_PARALLELISM": "false", "SSH_KEY_FILE": "/home/u/.ssh/id"}
+    assert child_env(env, ["HF_TOKEN"]) == {"HF_TOKEN": "hf-value-123456", "PATH": "/bin",
+                                            "TOKENIZERS_PARALLELISM": "false", "SSH_KEY_FILE": "/home/u/.ssh/id"}
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-value-123456")
+    monkeypatch.setenv("HF_TOKEN", "hf-value-123456")
+    code = "import os; print(os.environ.get('ANTHROPIC_API_KEY'), os.environ.get('HF_TOKEN'))"
+    spec = ProcessSpec(argv=[sys.executable, "-c", code], pass_secrets=["HF_TOKEN"])
+    assert LocalExecutor(scrub_env=True).run(spec).log_tail == ["None hf-value-123456"]
+    assert LocalExecutor().run(spec).log_tail == ["sk-value-123456 hf-value-123456"]  # skills' own executors
+
+
+def test_the_scrubber_redacts_text_masks_binary_and_never_follows_links(tmp_path):
+    from conductor.scrub import scrub_tree
+
+    secret = "scrub-me-secret-42"
+    r = Redactor(env={"X_SECRET": secret})
+    outside = tmp_path / "outside.txt"
+    outside.write_text(f"outside {secret}")
+    root = tmp_path / "attempt"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "result.json").write_text(json.dumps({secret: f"path/{secret}"}))
+    (root / "weights.bin").write_bytes(b"\x00\xff" + secret.encode() + b"\x00\xfe")
+    (root / "clean.txt").write_text("nothing here")
+    (root / "link.txt").symlink_to(outside)
+    changed = scrub_tree(root, r)
+    assert sorted(Path(c).name for c in changed) == ["result.json", "weights.bin"]
+    assert json.loads((root / "sub" / "result.json").read_text()) == {REDACTED: f"path/{REDACTED}"}
+    assert (root / "weights.bin").read_bytes() == b"\x00\xff" + b"*" * len(secret) + b"\x00\xfe"
+    assert outside.read_text() == f"outside {secret}"  # a link out of the folder is not followed
+
+
+def test_run_folder_writes_are_redacted(tmp_path, monkeypatch):
+    from conductor.fsutil import atomic_write_json, atomic_write_text
+
+    monkeypatch.setenv("SOME_PASSWORD", "fsutil-pass-99")
+    atomic_write_json(tmp_path / "a.json", {"fsutil-pass-99": ["x fsutil-pass-99"]})
+    atomic_write_text(tmp_path / "b.md", "pw fsutil-pass-99")
+    assert "fsutil-pass-99" not in (tmp_path / "a.json").read_text() + (tmp_path / "b.md").read_text()

@@ -234,6 +234,9 @@ if mode == "fail":
     sys.exit(1)
 if mode == "hang":
     import time; time.sleep(60)
+if mode.startswith("signal-"):  # killed by a signal the conductor did not send (the OOM killer, a scheduler)
+    import signal
+    os.kill(os.getpid(), getattr(signal, mode[len("signal-"):]))
 d = out / "m"; d.mkdir(parents=True)
 if mode == "ok":
     (d / "results_2026-01-01T00-00-00.000000.json").write_text("{}")
@@ -281,6 +284,19 @@ def test_runner_records_the_run(tmp_path, fake_child, monkeypatch, mode, status)
         assert not v.passed and v.failure_class.value == "INFRA_TRANSIENT"
     else:
         assert "wrote no results file" in rec.error
+
+
+@pytest.mark.parametrize("sig,code", [("SIGKILL", -9), ("SIGTERM", -15), ("SIGSEGV", -11)])
+def test_runner_records_a_signal_death_honestly(tmp_path, fake_child, monkeypatch, sig, code):
+    monkeypatch.setenv("FAKE_LMEVAL", f"signal-{sig}")
+    rc = _runner_rc(tmp_path, fake_child)
+    res = ev_run.run(EvaluateInput(side="baseline"), rc)
+    out = rc.resolve(res["artifacts"]["lmeval_dir"])
+    rec = read_run_record(out)
+    assert rec.status == "KILLED" and rec.exit_code == code and f"signal {-code} ({sig})" in rec.error
+    assert res["data"]["status"] == "KILLED" and sig in res["summary"]
+    v = decide(collect_run(out))  # a death by a signal nobody here sent: transient, retried once
+    assert not v.passed and v.failure_class.value == "INFRA_TRANSIENT" and sig in v.detail
 
 
 def test_runner_timeout_is_recorded(tmp_path, fake_child, monkeypatch):

