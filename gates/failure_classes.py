@@ -122,6 +122,7 @@ class FailureClass(str, Enum):
     COMPARISON_NOT_LIKE_FOR_LIKE = "COMPARISON_NOT_LIKE_FOR_LIKE"
     HARDWARE_UNAVAILABLE = "HARDWARE_UNAVAILABLE"
     SKILL_FAILED = "SKILL_FAILED"
+    DISTRIBUTION_DRIFT = "DISTRIBUTION_DRIFT"
 
     @property
     def meaning(self) -> str:
@@ -184,26 +185,27 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         _A.STOP, ("verbosity",), _D.REGRESSION),
     FailureClass.USER_CONFIG_ERROR: (
         "The input or configuration is invalid (unreadable JSON, schema violation, NaN, wrong type, unknown field).",
-        _A.STOP, ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "perf", "conductor"), _D.CONFIG_ERROR),
+        _A.STOP, ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "perf", "fidelity", "conductor"),
+        _D.CONFIG_ERROR),
     FailureClass.UNKNOWN: (
         "A failure the vocabulary does not name (a terminal status nobody recognises): a person must look.",
         _A.ASK_HUMAN, ("eval_run", "conductor"), _D.NEEDS_HUMAN),
     FailureClass.INFERENCE_FAILED: (
         "The model did not generate sense: every response empty or errored, generation raised, or the canary got no "
         "completion, a degenerate one, or answers not specific to their prompts (one text for every question).",
-        _A.REPAIR_AND_RETRY, ("serve", "eval_run", "perf"), _D.INFEASIBLE),
+        _A.REPAIR_AND_RETRY, ("serve", "eval_run", "perf", "fidelity"), _D.INFEASIBLE),
     FailureClass.REPORTED_MISMATCH: (
         "The score a tool reported disagrees with the score re-derived from its own per-sample records.",
         _A.ASK_HUMAN, ("eval_run", "perf"), _D.ANOMALOUS),
     FailureClass.INDETERMINATE: (
         "The noise (stderr of the difference, or the spread of repeated throughput runs) is too large to tell a "
         "threshold-sized difference from chance: more samples needed.",
-        _A.ASK_HUMAN, ("compare", "perf"), _D.ANOMALOUS),
+        _A.ASK_HUMAN, ("compare", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.CACHING_DETECTED: (
         "The candidate's results look served from a cache (identical to the baseline's, or an eval cache was used), "
         "or a served endpoint answers one repeated prompt meaningfully faster than distinct ones (MLPerf TEST04), "
         "or prefix caching was on during that audit.",
-        _A.REPAIR_AND_RETRY, ("audit", "perf"), _D.ANOMALOUS),
+        _A.REPAIR_AND_RETRY, ("audit", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.GATE_ERROR: (
         "A gate crashed, timed out or printed output that violates its schema: the gate fails closed.",
         _A.RETRY_ONCE, ("conductor",), _D.INTERNAL_ERROR),
@@ -216,13 +218,17 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
     FailureClass.COMPARISON_NOT_LIKE_FOR_LIKE: (
         "Baseline and candidate differ in task set or evaluation settings (backend, few-shot, limit, generation), "
         "or two load-test phases cannot be compared (prompts not as TEST04 requires, output lengths differ).",
-        _A.REPAIR_AND_RETRY, ("compare", "perf"), _D.ANOMALOUS),
+        _A.REPAIR_AND_RETRY, ("compare", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.HARDWARE_UNAVAILABLE: (
         "The recipe or server needs hardware this machine lacks (e.g. NVFP4 needs a CUDA GPU).",
         _A.INFEASIBLE, ("skills", "conductor"), _D.INFEASIBLE),
     FailureClass.SKILL_FAILED: (
         "A skill exited with an error that no more specific class describes; its log tail is the evidence.",
         _A.REPAIR_AND_RETRY, ("conductor",), _D.SYSTEMIC),
+    FailureClass.DISTRIBUTION_DRIFT: (
+        "On held-out text the candidate's next-token distributions depart from the baseline's beyond the fidelity "
+        "thresholds (KL divergence, top-1 agreement, log-likelihood), or too many multiple-choice answers changed.",
+        _A.STOP, ("fidelity",), _D.REGRESSION),
 }
 
 assert set(_INFO) == set(FailureClass), "every failure class needs its meaning, action, emitter and decision"
