@@ -5,7 +5,7 @@ gate can be run, and audited, on its own: `python -m gates.<name> --help`.
 """
 
 # name -> module; the order is the order of the stages that use them
-GATE_NAMES: tuple[str, ...] = ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "perf")
+GATE_NAMES: tuple[str, ...] = ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "perf", "fidelity")
 
 
 def load_spec(name: str):

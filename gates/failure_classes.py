@@ -122,6 +122,7 @@ class FailureClass(str, Enum):
     COMPARISON_NOT_LIKE_FOR_LIKE = "COMPARISON_NOT_LIKE_FOR_LIKE"
     HARDWARE_UNAVAILABLE = "HARDWARE_UNAVAILABLE"
     SKILL_FAILED = "SKILL_FAILED"
+    DISTRIBUTION_DRIFT = "DISTRIBUTION_DRIFT"
 
     @property
     def meaning(self) -> str:
@@ -187,7 +188,8 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
     FailureClass.USER_CONFIG_ERROR: (
         "The input or configuration is invalid (unreadable JSON, schema violation, NaN, wrong type, unknown field, "
         "free-form values nested or sized beyond their bounds, scores that contradict their own run facts).",
-        _A.STOP, ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "perf", "conductor"), _D.CONFIG_ERROR),
+        _A.STOP, ("ptq", "serve", "eval_run", "compare", "verbosity", "audit", "perf", "fidelity", "conductor"),
+        _D.CONFIG_ERROR),
     FailureClass.UNKNOWN: (
         "A failure the vocabulary does not name (a terminal status nobody recognises): a person must look.",
         _A.ASK_HUMAN, ("eval_run", "compare", "conductor"), _D.NEEDS_HUMAN),
@@ -195,7 +197,7 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "The model did not generate sense: every response empty or errored, generation raised, or the canary got no "
         "completion, a degenerate one, or answers not specific to their prompts (one text for every question) "
         "(compare: on a side's run; verbosity: the baseline generated no tokens).",
-        _A.REPAIR_AND_RETRY, ("serve", "eval_run", "compare", "verbosity", "perf"), _D.INFEASIBLE),
+        _A.REPAIR_AND_RETRY, ("serve", "eval_run", "compare", "verbosity", "perf", "fidelity"), _D.INFEASIBLE),
     FailureClass.REPORTED_MISMATCH: (
         "The score a tool reported disagrees with the score re-derived from its own per-sample records.",
         _A.ASK_HUMAN, ("eval_run", "compare", "perf"), _D.ANOMALOUS),
@@ -203,12 +205,12 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "The noise (stderr of the difference, or the spread of repeated throughput runs) is too large to tell a "
         "threshold-sized difference from chance (more samples needed), a gain above the anomalous limit is within "
         "the noise of it, or a relative threshold on a near-zero baseline allows less than one document's change.",
-        _A.ASK_HUMAN, ("compare", "perf"), _D.ANOMALOUS),
+        _A.ASK_HUMAN, ("compare", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.CACHING_DETECTED: (
         "The candidate's results look served from a cache (identical to the baseline's, or an eval cache was used), "
         "or a served endpoint answers one repeated prompt meaningfully faster than distinct ones (MLPerf TEST04), "
         "or prefix caching was on during that audit.",
-        _A.REPAIR_AND_RETRY, ("audit", "perf"), _D.ANOMALOUS),
+        _A.REPAIR_AND_RETRY, ("audit", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.GATE_ERROR: (
         "A gate crashed, timed out, printed output that violates its schema, or could not serialise its verdict: "
         "the gate fails closed.",
@@ -224,13 +226,17 @@ _INFO: dict[FailureClass, tuple[str, Action, tuple[str, ...], Decision]] = {
         "Baseline and candidate differ in task set, evaluation settings (backend, few-shot, limit, generation) or "
         "matched documents, or are the same model (or a side's identity is unknown): not a comparison; or two "
         "load-test phases cannot be compared (prompts not as TEST04 requires, output lengths differ).",
-        _A.REPAIR_AND_RETRY, ("compare", "perf"), _D.ANOMALOUS),
+        _A.REPAIR_AND_RETRY, ("compare", "perf", "fidelity"), _D.ANOMALOUS),
     FailureClass.HARDWARE_UNAVAILABLE: (
         "The recipe or server needs hardware this machine lacks (e.g. NVFP4 needs a CUDA GPU).",
         _A.INFEASIBLE, ("skills", "conductor"), _D.INFEASIBLE),
     FailureClass.SKILL_FAILED: (
         "A skill exited with an error that no more specific class describes; its log tail is the evidence.",
         _A.REPAIR_AND_RETRY, ("conductor",), _D.SYSTEMIC),
+    FailureClass.DISTRIBUTION_DRIFT: (
+        "On held-out text the candidate's next-token distributions depart from the baseline's beyond the fidelity "
+        "thresholds (KL divergence, top-1 agreement, log-likelihood), or too many multiple-choice answers changed.",
+        _A.STOP, ("fidelity",), _D.REGRESSION),
 }
 
 assert set(_INFO) == set(FailureClass), "every failure class needs its meaning, action, emitter and decision"

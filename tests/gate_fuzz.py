@@ -359,8 +359,10 @@ def collected_seeds(tmp: Path) -> dict[str, list[dict[str, Any]]]:
 
 def passing_seeds() -> dict[str, list[dict[str, Any]]]:
     """Hand-written facts that pass, so that mutations start from a pass as well as from real facts (perf: no
-    committed load-test artifact, so a pass and a caching failure, both hand-written)."""
+    committed load-test artifact, so a pass and a caching failure, both hand-written; fidelity likewise: a pass
+    and a drift)."""
     from tests.compare_facts import facts as compare_facts
+    from tests.unit.test_gate_fidelity import facts as fidelity_facts
     from tests.unit.test_gate_perf import CLEAN, measurement
     from tests.unit.test_gate_perf import facts as perf_facts
 
@@ -374,6 +376,8 @@ def passing_seeds() -> dict[str, list[dict[str, Any]]]:
         "perf": [perf_facts([measurement(CLEAN, CLEAN)], single=[measurement(CLEAN, CLEAN)]),
                  perf_facts([measurement(CLEAN, [1.6, 1.62, 1.58])], role="candidate",
                             extra_sides=[perf_facts([measurement(CLEAN, CLEAN)], role="baseline")["sides"][0]])],
+        "fidelity": [fidelity_facts().model_dump(mode="json"),
+                     fidelity_facts(tokens__kl_mean=0.4, tokens__top1_agreement=0.7).model_dump(mode="json")],
         "verbosity": [{"baseline": {"tasks": {"gen": tok}}, "candidate": {"tasks": {"gen": copy.deepcopy(tok)}}}],
         "audit": [{"baseline": side, "candidate": {**side, "evaluated": "/ckpt/cand", "weights_sha256": "b" * 64},
                    "tasks": {"gen": {"kind": "generative", "samples_baseline": 50, "samples_candidate": 50,

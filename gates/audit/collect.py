@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from gates.audit.models import AuditFacts, SideIdentity, TaskComparison
+from gates.audit.models import AuditFacts, ResponseKind, SideIdentity, TaskComparison
 from gates.contract import InputError
 from gates.eval_run.samples import doc_identity, loads_unique
 
@@ -150,7 +150,7 @@ def _numbers(x: Any) -> list[float]:
 _LOGLIK_TYPES = {"loglikelihood", "multiple_choice", "loglikelihood_rolling"}
 
 
-def kind_of(resps: Any) -> Optional[str]:
+def kind_of(resps: Any) -> Optional[ResponseKind]:
     """From the shape lm-eval writes: generative resps are [[text], ...]; loglikelihood resps are
     [[[logprob, is_greedy]], ...] (all leaves strings once sanitised, or numbers)."""
     if not isinstance(resps, list) or not resps or not all(isinstance(r, list) and r for r in resps):
@@ -172,7 +172,7 @@ def compare_task(base: TaskSamples, cand: TaskSamples, output_type: Optional[str
     """None when the task's kind cannot be told (or differs between the sides)."""
     docs = sorted(set(base.records) & set(cand.records))
     if output_type is not None:
-        kind: Optional[str] = "loglikelihood" if output_type in _LOGLIK_TYPES else "generative"
+        kind: Optional[ResponseKind] = "loglikelihood" if output_type in _LOGLIK_TYPES else "generative"
     else:
         sample = [base.first(d).resps for d in docs] + [cand.first(d).resps for d in docs]
         if not sample:

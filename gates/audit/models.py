@@ -19,10 +19,13 @@ class SideIdentity(StrictModel):
     weights_bytes: Optional[int] = Field(default=None, ge=0, description="total size of the weight files")
 
 
+ResponseKind = Literal["generative", "loglikelihood"]
+
+
 class TaskComparison(StrictModel):
     """Baseline vs candidate responses of one task, matched by doc id."""
 
-    kind: Literal["generative", "loglikelihood"]
+    kind: ResponseKind
     samples_baseline: int = Field(ge=0, description="documents in the baseline's per-sample log")
     samples_candidate: int = Field(ge=0, description="documents in the candidate's per-sample log")
     samples_compared: int = Field(ge=0, description="documents present on both sides")

@@ -46,12 +46,13 @@ def _loglik_pairs(obj: dict[str, Any]) -> Optional[list[tuple[float, str]]]:
     resps = obj.get("resps")
     if not isinstance(resps, list):
         return None
-    out = []
+    out: list[tuple[float, str]] = []
     for req in resps:
         pair = req[0] if isinstance(req, list) and len(req) == 1 and isinstance(req[0], list) else req
-        if not isinstance(pair, list) or len(pair) != 2 or _float(pair[0]) is None:
+        ll = _float(pair[0]) if isinstance(pair, list) and len(pair) == 2 else None
+        if ll is None:
             return None
-        out.append((_float(pair[0]), str(pair[1])))  # type: ignore[arg-type]
+        out.append((ll, str(pair[1])))
     return out or None
 
 
@@ -75,7 +76,8 @@ def _mc_pred_gold(obj: dict[str, Any], delimiter: str) -> Optional[tuple[int, in
     pairs = _loglik_pairs(obj)
     if pairs is None:
         return None
-    names = obj.get("metrics") if isinstance(obj.get("metrics"), list) else []
+    metrics = obj.get("metrics")
+    names = metrics if isinstance(metrics, list) else []
     n = len(pairs) // 2 if "acc_mutual_info" in names and len(pairs) % 2 == 0 else len(pairs)
     lls = [ll for ll, _ in pairs[:n]]
     gold = _gold(obj, n, delimiter)
@@ -152,7 +154,8 @@ def rescorer(output_type: str, metric: str, cfg: dict[str, Any]) -> tuple[Option
     if cfg.get("process_results") is not None:
         return None, "the task scores with its own process_results: its per-sample values are not re-scored"
     entry = next((m for m in cfg.get("metric_list") or [] if isinstance(m, dict) and m.get("metric") == metric), {})
-    delimiter = cfg.get("target_delimiter") if isinstance(cfg.get("target_delimiter"), str) else " "
+    target_delimiter = cfg.get("target_delimiter")
+    delimiter = target_delimiter if isinstance(target_delimiter, str) else " "
     if output_type == "multiple_choice" and metric in _MC_METRICS and not cfg.get("multiple_target"):
         return _mc(metric, delimiter), None
     if output_type == "loglikelihood" and metric in ("acc", "perplexity"):

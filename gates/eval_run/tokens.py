@@ -55,6 +55,10 @@ def token_counter(record_tokenizer: Optional[str], model_args: dict[str, Any]) -
             tok = Tokenizer.from_file(str(path))
         except Exception:  # ImportError, or a tokenizer.json this library cannot read: try the next
             continue
-        return TokenCounter("tokenizer", lambda s, _t=tok: len(_t.encode(s, add_special_tokens=False).ids),
-                            str(path))
+        return TokenCounter("tokenizer", _count_with(tok), str(path))
     return WHITESPACE
+
+
+def _count_with(tok: Any) -> Callable[[str], int]:
+    """The token count of a text under this `tokenizers.Tokenizer` (no special tokens added)."""
+    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)

@@ -41,8 +41,9 @@ def _read_json(path: str, what: str) -> Any:
         raise InputError(what, f"{path!r} is not valid JSON: {exc}") from None
 
 
-def percentiles(values: list[float]) -> Optional[Percentiles]:
-    """Linear interpolation between closest ranks (numpy's default)."""
+def percentiles(values: list[Any]) -> Optional[Percentiles]:
+    """Linear interpolation between closest ranks (numpy's default); values that are not finite numbers >= 0
+    (a missing figure) are left out."""
     xs = sorted(v for v in values if isinstance(v, (int, float)) and math.isfinite(v) and v >= 0)
     if not xs:
         return None
@@ -101,7 +102,8 @@ def _reported(bench: dict[str, Any]) -> tuple[Optional[int], Optional[int]]:
 def _output(done: list[dict[str, Any]], tokenizer_counts: Optional[dict[str, Any]]) -> tuple[float, str]:
     """(total, unit): server usage tokens when every non-empty completion has them, else the skill's
     tokenizer counts when given for every request, else characters."""
-    texts = [r.get("output") if isinstance(r.get("output"), str) else "" for r in done]
+    outputs = [r.get("output") for r in done]
+    texts = [o if isinstance(o, str) else "" for o in outputs]
     # output_metrics.text_tokens is the server's usage.completion_tokens (null without usage); GuideLLM's
     # top-level output_tokens falls back to counting stream chunks, which is not a token count
     tokens = [_num((r.get("output_metrics") or {}).get("text_tokens")) if isinstance(r.get("output_metrics"), dict)
@@ -118,7 +120,8 @@ def _output(done: list[dict[str, Any]], tokenizer_counts: Optional[dict[str, Any
 def _errors(bench: dict[str, Any], errored: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in errored:
-        info = r.get("info") if isinstance(r.get("info"), dict) else {}
+        raw_info = r.get("info")
+        info = raw_info if isinstance(raw_info, dict) else {}
         msg = info.get("error") or r.get("error")
         if msg:
             out.append(str(msg)[:300])
@@ -164,7 +167,7 @@ def _measurement(m: Any, record_dir: str, where: str, sent: dict[str, list[str]]
     """A measurement's facts; the prompts its runs sent are added to `sent` by phase."""
     if not isinstance(m, dict):
         return m  # validation names the wrong shape
-    out = {"reason": m.get("reason")}
+    out: dict[str, Any] = {"reason": m.get("reason")}
     for phase in ("reference", "audit"):
         runs = m.get(phase) or []
         if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
@@ -190,7 +193,8 @@ def facts_from_record(record: dict[str, Any], record_dir: str) -> PerfFacts:
         if not isinstance(side, dict):
             sides.append(side)
             continue
-        modes, sent = {}, {"reference": [], "audit": []}
+        modes: dict[str, Any] = {}
+        sent: dict[str, list[str]] = {"reference": [], "audit": []}
         for mode, mf in (side.get("modes") or {}).items():
             ms = mf.get("measurements") if isinstance(mf, dict) else None
             if not isinstance(ms, list):

@@ -41,7 +41,7 @@ from typing import Any, Optional
 
 from gates.contract import Check, Verdict, check, verdict_from_checks
 from gates.failure_classes import FailureClass as FC
-from gates.perf.models import ModeFacts, PerfFacts, PhaseRun, SideFacts
+from gates.perf.models import Mode, ModeFacts, PerfFacts, PhaseRun, SideFacts
 
 GATE = "perf"
 PRIORITY = (FC.INFERENCE_FAILED, FC.SAMPLE_ACCOUNTING_FAILED, FC.REPORTED_MISMATCH, FC.COMPARISON_NOT_LIKE_FOR_LIKE,
@@ -147,7 +147,7 @@ def _repetitions(p: str, f: PerfFacts, mf: ModeFacts) -> Check:
     )
 
 
-def _noise(p: str, f: PerfFacts, mode: str, mf: ModeFacts) -> tuple[list[Check], bool]:
+def _noise(p: str, f: PerfFacts, mode: Mode, mf: ModeFacts) -> tuple[list[Check], bool]:
     band, remeasured, checks, noisy = f.noise_band[mode], len(mf.measurements) > 1, [], False
     for phase, runs in _phases(mf, f.audit is not None):
         qps = [r.qps for r in runs]
@@ -330,7 +330,7 @@ def _throughput(p: str, t: float, mf: ModeFacts, complete: bool, noisy: bool) ->
 # ---------------------------------------------------------------- per mode, comparison, verdict
 
 
-def _mode(f: PerfFacts, side: SideFacts, mode: str, mf: ModeFacts) -> tuple[list[Check], dict[str, Any]]:
+def _mode(f: PerfFacts, side: SideFacts, mode: Mode, mf: ModeFacts) -> tuple[list[Check], dict[str, Any]]:
     p, t = f"{side.role}.{mode}", f.thresholds[mode]
     done, complete = _complete(p, mf, t)
     checks = [done, _counts(p, mf), _repetitions(p, f, mf)]
@@ -338,7 +338,7 @@ def _mode(f: PerfFacts, side: SideFacts, mode: str, mf: ModeFacts) -> tuple[list
     checks += noise_checks
     if f.audit is not None:
         checks += [_prompts(p, mf), _prefix_cache(p, side, mf), _throughput(p, t, mf, complete, noisy)]
-    ev = {name: phase_figures(runs) for name, runs in _phases(mf, f.audit is not None)}
+    ev: dict[str, Any] = {name: phase_figures(runs) for name, runs in _phases(mf, f.audit is not None)}
     ev["threshold"], ev["noise_band"], ev["concurrency"] = t, f.noise_band[mode], mf.concurrency
     ev["noisy"] = noisy
     ev["earlier"] = [

@@ -19,7 +19,7 @@ Role = Literal["baseline", "candidate", "endpoint"]
 OutputUnit = Literal["tokens_usage", "tokens_tokenizer", "characters"]
 
 # MLPerf TEST04 (mlcommons endpoints, compliance/TEST04/verify_performance.py): offline 10%, single-stream 20%
-DEFAULT_THRESHOLDS: dict[str, float] = {"offline": 0.10, "single_stream": 0.20}
+DEFAULT_THRESHOLDS: dict[Mode, float] = {"offline": 0.10, "single_stream": 0.20}
 MODES: tuple[str, ...] = ("offline", "single_stream")
 
 

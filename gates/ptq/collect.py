@@ -23,6 +23,7 @@ from gates.ptq.models import (
     NAMES_CAP,
     CheckpointSide,
     Declaration,
+    DeclarationFile,
     FileProblem,
     LayerGroup,
     PtqFacts,
@@ -118,7 +119,7 @@ def _read_jsons(root: Path) -> tuple[dict[str, Any], list[FileProblem]]:
 
 def _declarations(jsons: dict[str, Any]) -> tuple[list[Declaration], Optional[dict[str, str]], list[FileProblem]]:
     """hf_quant_config.json first (the primary), then config.json's quantization_config."""
-    sections = []
+    sections: list[tuple[DeclarationFile, Any]] = []
     if "hf_quant_config.json" in jsons:
         sections.append(("hf_quant_config.json", jsons["hf_quant_config.json"].get("quantization")))
     qc = jsons.get("config.json", {}).get("quantization_config")

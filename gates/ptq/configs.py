@@ -11,9 +11,9 @@ the source's, after normalising what only the transformers version changes (rope
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
-from gates.ptq.models import ConfigDrift, Declaration
+from gates.ptq.models import ConfigDrift, Declaration, DeclarationFile
 from gates.recipes import matcher
 
 MIXED = "MIXED_PRECISION"
@@ -36,6 +36,8 @@ SHAPE_KEYS = frozenset({
 })
 NARROWING = {("float32", "bfloat16"), ("float32", "float16")}  # exporting unquantized parts in 16 bits
 VALUE_CAP = 200
+# kv_cache_scheme (type, num_bits) -> the name hf_quant_config gives it
+KV_SCHEMES: dict[tuple[Any, Any], str] = {("float", 8): "FP8", ("int", 8): "INT8", ("float", 4): "NVFP4"}
 
 
 def _kv_algo(value: Any) -> Optional[str]:
@@ -44,7 +46,7 @@ def _kv_algo(value: Any) -> Optional[str]:
         return value
     if isinstance(value, dict):
         kind, bits = value.get("type"), value.get("num_bits")
-        return {("float", 8): "FP8", ("int", 8): "INT8", ("float", 4): "NVFP4"}.get((kind, bits), json.dumps(value))
+        return KV_SCHEMES.get((kind, bits), json.dumps(value))
     return json.dumps(value)
 
 
@@ -65,7 +67,7 @@ def _layers(value: Any) -> tuple[Optional[dict[str, str]], list[str]]:
     return algos, sorted(set(algos.values()))
 
 
-def declaration(file: str, section: dict[str, Any]) -> tuple[Declaration, Optional[dict[str, str]]]:
+def declaration(file: DeclarationFile, section: dict[str, Any]) -> tuple[Declaration, Optional[dict[str, str]]]:
     """One declaration and its per-layer algorithms (MIXED_PRECISION); ValueError when malformed."""
     algo = section.get("quant_algo")
     if algo is not None and not isinstance(algo, str):
@@ -136,6 +138,6 @@ def config_drift(src: dict[str, Any], exp: dict[str, Any], prefix: str = "") -> 
             if key == "dtype" and (a, b) in NARROWING:
                 allowed.append(f"{path}: {a} -> {b} (unquantized tensors narrowed on export)")
                 continue
-            kind = "shape" if key in SHAPE_KEYS else "behaviour"
+            kind: Literal["shape", "behaviour"] = "shape" if key in SHAPE_KEYS else "behaviour"
             drift.append(ConfigDrift(key=path, source=_show(a), export=_show(b), kind=kind))
     return drift, allowed

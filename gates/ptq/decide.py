@@ -349,8 +349,8 @@ def size_facts(f: PtqFacts) -> dict[str, object]:
 
 def _size_check(f: PtqFacts) -> Check:
     s = size_facts(f)
-    ratio, allow = s["size_ratio"], s["allowance"]
-    if ratio is None:
+    ratio, allow = s["size_ratio"], s["allowance"] is True
+    if not isinstance(ratio, float):  # None: size_facts gives a float whenever the source has weight bytes
         return check("size_reduced", False, "the source holds no weight bytes to compare against",
                      failure_class=FC.SIZE_NOT_REDUCED)
     ok = ratio < 1 or (allow and ratio <= 1 + f.size_tolerance)

@@ -58,10 +58,13 @@ class ServingFiles(StrictModel):
     matrices_added_names: list[str] = Field(default_factory=list, max_length=NAMES_CAP)
 
 
+DeclarationFile = Literal["hf_quant_config.json", "config.json"]
+
+
 class Declaration(StrictModel):
     """One place the export declares its quantization."""
 
-    file: Literal["hf_quant_config.json", "config.json"]
+    file: DeclarationFile
     quant_method: Optional[str] = None
     quant_algo: Optional[str]
     kv_cache_quant_algo: Optional[str] = None

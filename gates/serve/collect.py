@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pydantic import BaseModel
+
 from gates.contract import InputError, parse_json_strict
 from gates.serve.canaries import ANSWER_KEY, key
 from gates.serve.models import CanaryResult, HealthProbe, ServeFacts, ServerExit
 
 
-def _only(obj: Any, model: type) -> Any:
+def _only(obj: Any, model: type[BaseModel]) -> Any:
     if not isinstance(obj, dict):
         return obj  # validation reports the wrong shape
     return {k: v for k, v in obj.items() if k in model.model_fields}

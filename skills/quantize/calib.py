@@ -134,7 +134,8 @@ def heldout_batch(docs: Sequence[Doc], tokenizer: Any, max_seqs: int = 4, seq_le
 # ------------------------------------------------------------------ contamination guard
 
 EVAL_TASKS_DIR = Path(__file__).resolve().parent.parent / "evaluate" / "tasks"
-HELDOUT_FILE = Path(__file__).resolve().parent.parent / "data" / "heldout.txt"
+HELDOUT_FILE = Path(__file__).resolve().parent.parent / "data" / "heldout.txt"  # the sensitivity skill's
+HELDOUT_FILES = (HELDOUT_FILE, HELDOUT_FILE.with_name("fidelity_heldout.txt"))  # and the fidelity skill's
 MIN_GUARDED_CHARS = 12  # shorter texts ("Paris") would match innocent prose
 
 
@@ -144,8 +145,8 @@ def _norm(text: str) -> str:
 
 def guarded_texts() -> list[tuple[str, str]]:
     """(where, normalised text) that calibration must never contain: every question of the evaluation
-    tasks shipped in skills/evaluate/tasks, and every document of the held-out text the sensitivity
-    skill measures on. Calibrating on them would tune the candidate on what judges it."""
+    tasks shipped in skills/evaluate/tasks, and every document of the held-out texts the sensitivity
+    and fidelity skills measure on. Calibrating on them would tune the candidate on what judges it."""
     import json
 
     out = []
@@ -154,9 +155,10 @@ def guarded_texts() -> list[tuple[str, str]]:
             q = json.loads(line).get("question") if line.strip() else None
             if isinstance(q, str) and len(_norm(q)) >= MIN_GUARDED_CHARS:
                 out.append((f"{path.relative_to(EVAL_TASKS_DIR)}:{i + 1}", _norm(q)))
-    if HELDOUT_FILE.is_file():
-        for i, d in enumerate(load_corpus(HELDOUT_FILE)):
-            out.append((f"heldout.txt document {i + 1}", _norm(d.text or " ".join(d.turns))[:200]))
+    for held in HELDOUT_FILES:
+        if held.is_file():
+            for i, d in enumerate(load_corpus(held)):
+                out.append((f"{held.name} document {i + 1}", _norm(d.text or " ".join(d.turns))[:200]))
     return out
 
 

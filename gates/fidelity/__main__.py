@@ -1,0 +1,4 @@
+from gates.contract import run_cli
+from gates.fidelity import SPEC
+
+raise SystemExit(run_cli(SPEC))
