@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from conductor.slurm.options import SlurmSettings
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
-DEFAULT_TASKS = ["conductor_facts_mc", "conductor_facts_gen"]
+DEFAULT_TASKS = ["conductor_mc_large", "conductor_facts_gen"]
 
 ProviderName = Literal["auto", "anthropic", "autopilot", "scripted", "replay"]
 

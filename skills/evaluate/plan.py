@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TASKS_DIR = Path(__file__).resolve().with_name("tasks")
 DEFAULT_SEED = "0,1234,1234,1234"  # lm-eval's own default, made explicit so both sides record it
-DEFAULT_TASKS = ("conductor_facts_mc", "conductor_facts_gen")
+DEFAULT_TASKS = ("conductor_mc_large", "conductor_facts_gen")
 # settings that must be identical on both sides (the compare gate checks most of them again)
 PARITY_FIELDS = ("backend", "tasks", "limit", "batch_size", "num_fewshot", "apply_chat_template", "gen_kwargs",
                  "seed", "dtype", "endpoint_api", "include_paths")
