@@ -78,7 +78,7 @@ def record_run(lmeval_dir: str, timing: Optional[str], label: str, into: Optiona
     for task, ts in sorted(samples.items()):
         m = metric_of(task)
         old = rec["tasks"].get(task)
-        by_id = dict(zip(old["ids"], decode(old["values"]))) if old else {}
+        by_id = dict(zip(old["ids"], decode(old["values"]), strict=True)) if old else {}
         by_id.update({int(d): float(ts.first(d).metrics[m]) for d in ts.records})
         ids = sorted(by_id)
         rec["tasks"][task] = {"metric": m, "docs": len(ids), "ids": ids, "values": encode([by_id[i] for i in ids])}
@@ -96,13 +96,14 @@ def record_run(lmeval_dir: str, timing: Optional[str], label: str, into: Optiona
 
 def aligned(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[float], list[float]]:
     """The two sides' values on the documents both have, in document order."""
-    va, vb = dict(zip(a["ids"], decode(a["values"]))), dict(zip(b["ids"], decode(b["values"])))
+    va = dict(zip(a["ids"], decode(a["values"]), strict=True))
+    vb = dict(zip(b["ids"], decode(b["values"]), strict=True))
     common = sorted(set(va) & set(vb))
     return [va[i] for i in common], [vb[i] for i in common]
 
 
 def paired(a: list[float], b: list[float]) -> dict[str, Any]:
-    diffs = [y - x for x, y in zip(a, b)]
+    diffs = [y - x for x, y in zip(a, b, strict=True)]
     return {"n": len(a), "base": statistics.fmean(a), "cand": statistics.fmean(b),
             "worse": sum(1 for d in diffs if d < 0), "better": sum(1 for d in diffs if d > 0),
             "mean_diff": statistics.fmean(diffs), "sd_diff": statistics.stdev(diffs)}

@@ -126,7 +126,7 @@ def compare_task(task: str, a: Any, b: Any, metric: Optional[str] = None) -> Tas
         out.same_values += int(_value(ra, metric) == _value(rb, metric))
         na, nb = _numbers(ra.resps), _numbers(rb.resps)
         if na and len(na) == len(nb):
-            diff = max(abs(x - y) for x, y in zip(na, nb))
+            diff = max(abs(x - y) for x, y in zip(na, nb, strict=True))
             worst = diff if worst is None else max(worst, diff)
     out.max_abs_loglik_diff = worst
     return out

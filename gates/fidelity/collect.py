@@ -30,7 +30,7 @@ _MIN_OVERLAP_CHARS = 40
 
 def ratio_mean_se(ys: Sequence[float], ns: Sequence[int]) -> tuple[Optional[float], Optional[float]]:
     """Token-weighted mean of per-document sums ys over token counts ns, and its standard error."""
-    pairs = [(y, n) for y, n in zip(ys, ns) if n > 0]
+    pairs = [(y, n) for y, n in zip(ys, ns, strict=True) if n > 0]  # same scored documents
     total = sum(n for _, n in pairs)
     if not total:
         return None, None

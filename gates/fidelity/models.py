@@ -54,7 +54,7 @@ class FlipFacts(StrictModel):
     wrong_to_right: int = Field(ge=0)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "FlipFacts":
+    def _consistent(self) -> FlipFacts:
         if self.changed > self.n or self.right_to_wrong + self.wrong_to_right > self.changed:
             raise ValueError(f"flip counts do not add up: n {self.n}, changed {self.changed}, right->wrong "
                              f"{self.right_to_wrong}, wrong->right {self.wrong_to_right}")

@@ -152,7 +152,8 @@ def guarded_texts() -> list[tuple[str, str]]:
     out = []
     for path in sorted(EVAL_TASKS_DIR.rglob("*.jsonl")):
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-            q = json.loads(line).get("question") if line.strip() else None
+            row = json.loads(line) if line.strip() else {}
+            q = row.get("question") or row.get("prompt")  # the facts tasks ask questions, the packs give prompts
             if isinstance(q, str) and len(_norm(q)) >= MIN_GUARDED_CHARS:
                 out.append((f"{path.relative_to(EVAL_TASKS_DIR)}:{i + 1}", _norm(q)))
     for held in HELDOUT_FILES:

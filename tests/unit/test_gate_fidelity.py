@@ -275,7 +275,7 @@ def test_flips_from_lmeval_sample_logs(tmp_path):
         d = tmp_path / side / "model"
         d.mkdir(parents=True)
         lines = []
-        for i, (ch, gold) in enumerate(zip(choices, golds)):
+        for i, (ch, gold) in enumerate(zip(choices, golds, strict=True)):
             resps = [[[str(-1.0 if k == ch else -3.0 - k), "False"]] for k in range(4)]
             lines.append(json.dumps({"doc_id": i, "resps": resps, "filter": "none", "metrics": ["acc"],
                                      "acc": float(ch == gold)}))

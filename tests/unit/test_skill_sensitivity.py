@@ -107,8 +107,9 @@ def test_the_held_out_text_is_neither_calibration_nor_evaluation_text():
     assert calib.contamination(calib.load_corpus()) == []  # the shipped calibration holds neither
     cal = {calib._norm(d.text or " ".join(d.turns)) for d in calib.load_corpus()}
     assert not cal & {calib._norm(d.text or " ".join(d.turns)) for d in held}
-    questions = [json.loads(line)["question"] for p in (REPO / "skills/evaluate/tasks").rglob("*.jsonl")
-                 for line in p.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for p in (REPO / "skills/evaluate/tasks").rglob("*.jsonl")
+            for line in p.read_text().splitlines() if line.strip()]
+    questions = [r.get("question") or r["prompt"] for r in rows]  # facts tasks: question; quality packs: prompt
     text = calib._norm(HELDOUT_FILE.read_text())
     assert len(questions) > 200 and not [q for q in questions if calib._norm(q) in text]
 

@@ -118,7 +118,7 @@ def value_matches(got: Any, want: Any, *, numeric_strings: bool = False) -> bool
         return isinstance(got, str) and norm_str(got) == norm_str(want)
     if isinstance(want, list):
         return isinstance(got, list) and len(got) == len(want) and all(
-            value_matches(g, w, numeric_strings=numeric_strings) for g, w in zip(got, want))
+            value_matches(g, w, numeric_strings=numeric_strings) for g, w in zip(got, want, strict=True))
     return got == want
 
 
