@@ -99,7 +99,7 @@ _FORMATS: dict[type, Callable[[Any], Optional[str]]] = {
     ToolCall: lambda e: f"-> {e.name}({_args(e.input)})",
     ToolResult: lambda e: f"<- {e.name} error: {_cut(e.content, 110)}" if e.is_error else None,
     SkillStarted: lambda e: f"skill {e.skill} started (log: {e.log_path})",
-    SkillJob: lambda e: job_text(e),
+    SkillJob: job_text,
     SkillFinished: _skill_finished,
     GateVerdict: _gate,
     StageRetry: lambda e: f"retry {e.stage} after {e.failure_class}: {e.retries_left} of {e.budget_for_class} left",
